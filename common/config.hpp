@@ -1,0 +1,78 @@
+// The one immutable Config every process reads, from the command line and
+// CLUSTERD_<NAME> environment variables (the command line wins).
+//
+// A worker is the same binary started by the supervisor with the supervisor's
+// own arguments plus the hidden --role/--slot/--generation/--supervisor-pid,
+// so both roles always parse the same options the same way.
+#pragma once
+
+#include <spdlog/common.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/units.hpp"
+
+namespace clusterd {
+
+enum class Role { supervisor, worker };
+
+struct ListenAddress {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+};
+
+struct Config {
+    Role role = Role::supervisor;
+    ListenAddress listen;
+    unsigned workers = 1;  // default: CPU count, set by parse_config
+
+    // Restart policy (see supervisor/restart_policy.hpp).
+    Millis min_uptime{1000};
+    Millis backoff_initial{100};
+    Millis backoff_max{30'000};
+    unsigned breaker_deaths = 5;
+    Millis breaker_window{30'000};
+    Millis breaker_cooldown{60'000};
+
+    // Stopping.
+    Millis shutdown_timeout{10'000};
+    Millis drain_quiet{250};
+
+    // HTTP limits, per worker.
+    Millis header_timeout{10'000};
+    Millis idle_timeout{5'000};
+    unsigned max_connections = 1024;
+    std::uint64_t max_header_size = 8 * 1024;
+    std::uint64_t max_body_size = 1024 * 1024;
+
+    bool fault_injection = false;
+    bool crash_at_start = false;  // fault injection: every worker dies while booting
+    spdlog::level::level_enum log_level = spdlog::level::info;
+
+    // Worker role only, set by the supervisor.
+    unsigned slot = 0;
+    std::uint64_t generation = 0;
+    pid_t supervisor_pid = 0;
+
+    // The arguments as given (without argv[0]); the supervisor hands them on to
+    // every worker so both roles see the same configuration.
+    std::vector<std::string> args;
+};
+
+// parse_config's answer when the process should exit instead of running:
+// --help (code 0, text on stdout) or a bad option (code 2, message on stderr).
+struct ExitRequest {
+    int code;
+    std::string text;
+};
+
+[[nodiscard]] std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv);
+
+// "127.0.0.1:8080", "[::1]:0", "localhost:80" → host and port; empty on error.
+[[nodiscard]] std::variant<ListenAddress, std::string> parse_listen_address(std::string_view text);
+
+}  // namespace clusterd

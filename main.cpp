@@ -1,0 +1,19 @@
+// The one executable: the supervisor by default, a worker when the supervisor
+// starts it with --role worker. Wiring only.
+#include <cstdio>
+#include <variant>
+
+#include "common/config.hpp"
+#include "supervisor/supervisor.hpp"
+#include "worker/worker.hpp"
+
+int main(int argc, char** argv) {
+    auto parsed = clusterd::parse_config(argc, argv);
+    if (auto* exit = std::get_if<clusterd::ExitRequest>(&parsed)) {
+        std::fputs(exit->text.c_str(), exit->code == 0 ? stdout : stderr);
+        return exit->code;
+    }
+    const auto& config = std::get<clusterd::Config>(parsed);
+    if (config.role == clusterd::Role::worker) return clusterd::worker::run_worker(config);
+    return clusterd::supervisor::run_supervisor(config);
+}

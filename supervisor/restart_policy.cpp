@@ -1,0 +1,50 @@
+#include "supervisor/restart_policy.hpp"
+
+#include <algorithm>
+
+#include "common/exit_codes.hpp"
+
+namespace clusterd::supervisor {
+namespace {
+
+Millis backoff_base(unsigned consecutive_young, const RestartPolicy& policy) {
+    // initial * 2^(n-1), saturating at max; the shift is capped so it cannot overflow.
+    const unsigned doublings = std::min(consecutive_young - 1, 30u);
+    const auto base = policy.backoff_initial.count() * (std::int64_t{1} << doublings);
+    return Millis{std::min(base, policy.backoff_max.count())};
+}
+
+}  // namespace
+
+RestartDecision decide_restart(DeathHistory& history, const ExitInfo& exit, Millis uptime, SteadyTime now,
+                               double jitter01, const RestartPolicy& policy) {
+    if (exit.kind == ExitInfo::Kind::exited && exit.code == exit_code::config_error) {
+        history = {};
+        return {Verdict::trip_breaker, policy.breaker_cooldown,
+                "exit code 2 means a configuration or boot error; retrying will not help"};
+    }
+    if (uptime >= policy.min_uptime && exit.kind != ExitInfo::Kind::spawn_failed) {
+        history.consecutive_young = 0;
+        return {Verdict::respawn_now, Millis{0}, "it ran for long enough"};
+    }
+
+    history.consecutive_young += 1;
+    history.young_deaths.push_back(now);
+    while (!history.young_deaths.empty() && now - history.young_deaths.front() > policy.breaker_window) {
+        history.young_deaths.pop_front();
+    }
+    if (history.young_deaths.size() >= policy.breaker_deaths) {
+        auto deaths = history.young_deaths.size();
+        history = {};
+        return {Verdict::trip_breaker, policy.breaker_cooldown,
+                std::to_string(deaths) + " early deaths within " + format_duration(policy.breaker_window)};
+    }
+    const Millis base = backoff_base(history.consecutive_young, policy);
+    const double spread = std::clamp(jitter01, 0.0, 1.0);
+    const auto delay = Millis{base.count() / 2 + static_cast<std::int64_t>(spread * static_cast<double>(base.count() / 2))};
+    return {Verdict::back_off, delay,
+            "early death #" + std::to_string(history.consecutive_young) + " (less than " +
+                format_duration(policy.min_uptime) + " after start)"};
+}
+
+}  // namespace clusterd::supervisor

@@ -1,0 +1,53 @@
+// When may a slot whose worker just died start again? A pure function of the
+// slot's death history, the death, the clock and a jitter draw, so unit tests
+// walk every path without a process or a real clock.
+//
+//  - a worker that lived at least min_uptime is replaced at once: it ran well,
+//    whatever killed it (an operator's kill -9, an OOM kill) is not a loop;
+//  - a worker that died younger is backed off exponentially (initial, 2x, 4x
+//    ... up to max), with jitter so many slots do not restart in lock-step;
+//  - breaker_deaths young deaths within breaker_window trip the breaker: the
+//    slot is marked failed and rests for the cooldown before one more try;
+//  - exit code 2 (configuration or boot error) trips it at once: retrying a
+//    worker that cannot boot only fills the log.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <string>
+
+#include "common/clock.hpp"
+#include "common/units.hpp"
+#include "supervisor/exit_info.hpp"
+
+namespace clusterd::supervisor {
+
+struct RestartPolicy {
+    Millis min_uptime{1000};
+    Millis backoff_initial{100};
+    Millis backoff_max{30'000};
+    unsigned breaker_deaths = 5;
+    Millis breaker_window{30'000};
+    Millis breaker_cooldown{60'000};
+};
+
+// One slot's memory of its recent young deaths.
+struct DeathHistory {
+    std::deque<SteadyTime> young_deaths;  // within the breaker window, oldest first
+    unsigned consecutive_young = 0;       // since the last worker that ran well
+};
+
+enum class Verdict { respawn_now, back_off, trip_breaker };
+
+struct RestartDecision {
+    Verdict verdict = Verdict::respawn_now;
+    Millis delay{0};  // back_off: the delay; trip_breaker: the cooldown
+    std::string why;  // for the log line
+};
+
+// Records the death in history and decides. jitter01 is a draw from [0, 1):
+// the delay is spread over [base/2, base), "equal jitter".
+[[nodiscard]] RestartDecision decide_restart(DeathHistory& history, const ExitInfo& exit, Millis uptime,
+                                             SteadyTime now, double jitter01, const RestartPolicy& policy);
+
+}  // namespace clusterd::supervisor

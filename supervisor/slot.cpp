@@ -1,0 +1,61 @@
+#include "supervisor/slot.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace clusterd::supervisor {
+namespace {
+
+using S = SlotState;
+
+// The legal edges, in one place; tests walk every (from, to) pair against it.
+constexpr bool edge(S from, S to) {
+    switch (from) {
+        case S::empty: return to == S::starting;
+        case S::starting: return to == S::ready || to == S::draining || to == S::exited;
+        case S::ready: return to == S::draining || to == S::exited;
+        case S::draining: return to == S::exited;
+        case S::exited:
+            return to == S::starting || to == S::backoff || to == S::failed || to == S::empty;
+        case S::backoff: return to == S::starting || to == S::empty;
+        case S::failed: return to == S::starting || to == S::empty;
+    }
+    return false;
+}
+
+}  // namespace
+
+const char* to_string(SlotState state) {
+    switch (state) {
+        case S::empty: return "empty";
+        case S::starting: return "starting";
+        case S::ready: return "ready";
+        case S::draining: return "draining";
+        case S::exited: return "exited";
+        case S::backoff: return "backoff";
+        case S::failed: return "failed";
+    }
+    return "invalid";
+}
+
+bool is_legal_transition(SlotState from, SlotState to) { return edge(from, to); }
+
+Slots::Slots(unsigned count) : slots_(count) {
+    for (unsigned i = 0; i < count; ++i) slots_[i].index = i;
+    counts_[static_cast<std::size_t>(S::empty)] = count;
+}
+
+bool Slots::transition(unsigned index, SlotState to, std::string_view why) {
+    Slot& slot = slots_.at(index);
+    if (!edge(slot.state, to)) {
+        spdlog::error("BUG: worker {} refused illegal transition {} → {} ({})", index, to_string(slot.state),
+                      to_string(to), why);
+        return false;
+    }
+    spdlog::debug("worker {} (pid {}) {} → {} ({})", index, slot.pid, to_string(slot.state), to_string(to), why);
+    counts_[static_cast<std::size_t>(slot.state)] -= 1;
+    counts_[static_cast<std::size_t>(to)] += 1;
+    slot.state = to;
+    return true;
+}
+
+}  // namespace clusterd::supervisor

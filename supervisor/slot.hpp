@@ -1,0 +1,58 @@
+// One worker slot's lifecycle as an explicit state machine. Slots::transition
+// is the only writer of a slot's state: it rejects illegal edges, logs the
+// change and keeps per-state counts, so "3/4 ready" never needs a scan.
+//
+//   empty → starting → ready → draining → exited → starting | backoff | failed | empty
+//                 └──────────────────────────┘ (dies before ready, or during)
+//   backoff → starting | empty      failed → starting (after cooldown) | empty
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "supervisor/restart_policy.hpp"
+
+namespace clusterd::supervisor {
+
+enum class SlotState : std::uint8_t { empty, starting, ready, draining, exited, backoff, failed };
+// Kept outside the enum so a switch over SlotState stays exhaustive under -Wswitch.
+inline constexpr int slot_state_count = 7;
+
+[[nodiscard]] const char* to_string(SlotState state);
+[[nodiscard]] bool is_legal_transition(SlotState from, SlotState to);
+
+struct Slot {
+    unsigned index = 0;
+    SlotState state = SlotState::empty;
+    std::uint64_t generation = 0;  // bumped on every spawn; tells a stale message from a live one
+    pid_t pid = 0;                 // 0 when no process occupies the slot
+    SteadyTime started_at{};
+    DeathHistory deaths;
+};
+
+class Slots {
+public:
+    explicit Slots(unsigned count);
+
+    // Moves slot `index` to `to`. Returns false (and changes nothing) for an
+    // illegal edge, which is a bug in the caller: it is logged as one.
+    bool transition(unsigned index, SlotState to, std::string_view why);
+
+    [[nodiscard]] Slot& operator[](unsigned index) { return slots_[index]; }
+    [[nodiscard]] const Slot& operator[](unsigned index) const { return slots_[index]; }
+    [[nodiscard]] unsigned size() const { return static_cast<unsigned>(slots_.size()); }
+    [[nodiscard]] unsigned count(SlotState state) const { return counts_[static_cast<std::size_t>(state)]; }
+    [[nodiscard]] auto begin() { return slots_.begin(); }
+    [[nodiscard]] auto end() { return slots_.end(); }
+
+private:
+    std::vector<Slot> slots_;
+    std::array<unsigned, slot_state_count> counts_{};
+};
+
+}  // namespace clusterd::supervisor

@@ -1,0 +1,309 @@
+#include "supervisor/supervisor.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+
+#include "common/exit_codes.hpp"
+#include "common/log.hpp"
+
+namespace clusterd::supervisor {
+namespace {
+
+// The signal table: what each signal means to an operator (nginx's signals[]).
+struct SignalVerb {
+    int signal;
+    const char* verb;
+};
+constexpr std::array<SignalVerb, 6> signal_table{{
+    {SIGTERM, "graceful stop"},
+    {SIGINT, "graceful stop"},
+    {SIGQUIT, "immediate stop"},
+    {SIGHUP, "reload"},
+    {SIGUSR1, "reopen logs"},
+    {SIGUSR2, "binary upgrade"},
+}};
+
+double seconds_since(SteadyTime start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+RestartPolicy policy_from(const Config& config) {
+    return {config.min_uptime,     config.backoff_initial, config.backoff_max,
+            config.breaker_deaths, config.breaker_window,  config.breaker_cooldown};
+}
+
+void ignore_close(uv_handle_t*) {}
+
+std::string executable_path() {
+    char path[4096];
+    std::size_t size = sizeof path;
+    if (uv_exepath(path, &size) != 0) return "/proc/self/exe";
+    return std::string(path, size);
+}
+
+}  // namespace
+
+Supervisor::Supervisor(Config config, ListenSocket listen)
+    : config_(std::move(config)),
+      listen_(std::move(listen)),
+      executable_(executable_path()),
+      policy_(policy_from(config_)),
+      slots_(config_.workers),
+      processes_(config_.workers, nullptr),
+      slot_timers_(std::make_unique<SlotTimer[]>(config_.workers)) {
+    uv_loop_init(&loop_);
+    for (unsigned i = 0; i < config_.workers; ++i) {
+        uv_timer_init(&loop_, &slot_timers_[i].timer);
+        slot_timers_[i].owner = this;
+        slot_timers_[i].slot = i;
+        slot_timers_[i].timer.data = &slot_timers_[i];
+    }
+    for (std::size_t i = 0; i < signal_table.size(); ++i) {
+        uv_signal_init(&loop_, &signals_[i]);
+        signals_[i].data = this;
+        uv_signal_start(&signals_[i], on_signal, signal_table[i].signal);
+    }
+    uv_timer_init(&loop_, &shutdown_deadline_);
+    shutdown_deadline_.data = this;
+}
+
+Supervisor::~Supervisor() {
+    // run() closes every handle before it returns; the loop must be empty here.
+    if (uv_loop_close(&loop_) != 0) spdlog::error("BUG: supervisor loop closed with handles still open");
+}
+
+int Supervisor::run() {
+    spdlog::info("starting {} workers (pid {})", config_.workers, getpid());
+    manage_workers();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    spdlog::info("stopped: every worker has exited");
+    return exit_code::ok;
+}
+
+void Supervisor::on_signal(uv_signal_t* handle, int signal) {
+    static_cast<Supervisor*>(handle->data)->handle_signal(signal);
+}
+
+void Supervisor::handle_signal(int signal) {
+    const char* verb = "unknown";
+    for (const auto& entry : signal_table) {
+        if (entry.signal == signal) verb = entry.verb;
+    }
+    spdlog::info("{} received: {}", signal_name(signal), verb);
+    switch (signal) {
+        case SIGTERM:
+        case SIGINT:
+            // A second TERM/INT while draining (Ctrl-C twice) means "now".
+            if (phase_ == Phase::running) {
+                begin_graceful_stop(verb);
+            } else {
+                begin_immediate_stop("second stop signal");
+            }
+            return;
+        case SIGQUIT:
+            begin_immediate_stop(verb);
+            return;
+        case SIGHUP:
+        case SIGUSR2:
+            spdlog::warn("{} is not supported by this version; nothing changed", verb);
+            return;
+        case SIGUSR1:
+            spdlog::info("logs go to stderr; nothing to reopen");
+            return;
+        default:
+            return;
+    }
+}
+
+void Supervisor::begin_graceful_stop(const char* why) {
+    phase_ = Phase::stopping_gracefully;
+    // Close our copy of the listening socket first: once the workers close
+    // theirs, new connections are refused instead of queueing for nobody.
+    listen_.fd.reset();
+    unsigned draining = 0;
+    for (auto& slot : slots_) {
+        uv_timer_stop(&slot_timers_[slot.index].timer);
+        switch (slot.state) {
+            case SlotState::starting:
+            case SlotState::ready:
+                slots_.transition(slot.index, SlotState::draining, why);
+                processes_[slot.index]->kill(SIGTERM);
+                ++draining;
+                break;
+            case SlotState::backoff:
+            case SlotState::failed:
+                slots_.transition(slot.index, SlotState::empty, why);
+                break;
+            case SlotState::empty:
+            case SlotState::draining:
+            case SlotState::exited:
+                break;
+        }
+    }
+    spdlog::info("stopping: draining {} workers, deadline {}", draining, format_duration(config_.shutdown_timeout));
+    uv_timer_start(&shutdown_deadline_, on_shutdown_deadline, static_cast<std::uint64_t>(config_.shutdown_timeout.count()), 0);
+    finish_if_stopped();
+}
+
+void Supervisor::begin_immediate_stop(const char* why) {
+    if (phase_ == Phase::running) begin_graceful_stop(why);
+    phase_ = Phase::stopping_now;
+    spdlog::info("stopping now: killing every worker");
+    for (auto* process : processes_) {
+        if (process != nullptr) process->kill(SIGKILL);
+    }
+}
+
+void Supervisor::on_shutdown_deadline(uv_timer_t* timer) {
+    auto* self = static_cast<Supervisor*>(timer->data);
+    for (auto& slot : self->slots_) {
+        if (auto* process = self->processes_[slot.index]) {
+            spdlog::warn("worker {} (pid {}) still busy after the shutdown timeout; killing it", slot.index,
+                         process->pid());
+            process->kill(SIGKILL);
+        }
+    }
+}
+
+void Supervisor::manage_workers() {
+    if (phase_ != Phase::running) return;
+    for (auto& slot : slots_) {
+        if (slot.state == SlotState::empty) spawn_worker(slot.index);
+    }
+}
+
+void Supervisor::spawn_worker(unsigned index) {
+    Slot& slot = slots_[index];
+    slot.generation += 1;
+    slot.started_at = std::chrono::steady_clock::now();
+    slot.pid = 0;
+    slots_.transition(index, SlotState::starting, "spawn");
+    SpawnRequest request{executable_, config_.args, index, slot.generation, listen_.fd.get()};
+    auto result = WorkerProcess::spawn(&loop_, request, *this);
+    if (auto* error = std::get_if<int>(&result)) {
+        ExitInfo exit = ExitInfo::spawn_failed(*error);
+        spdlog::error("worker {} {}", index, describe(exit));
+        slots_.transition(index, SlotState::exited, "spawn failed");
+        handle_death(index, exit);
+        return;
+    }
+    processes_[index] = std::get<WorkerProcess*>(result);
+    slot.pid = processes_[index]->pid();
+    spdlog::info("worker {} (pid {}) started, generation {}", index, slot.pid, slot.generation);
+}
+
+bool Supervisor::is_current(unsigned slot, std::uint64_t generation) const {
+    return slot < slots_.size() && slots_[slot].generation == generation;
+}
+
+void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
+    if (!is_current(index, generation) || slots_[index].state != SlotState::starting) return;
+    Slot& slot = slots_[index];
+    slots_.transition(index, SlotState::ready, "reported ready");
+    auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - slot.started_at);
+    spdlog::info("worker {} (pid {}) ready in {:.1f} ms", index, slot.pid, static_cast<double>(ms.count()) / 1000.0);
+    if (slots_.count(SlotState::ready) == slots_.size()) {
+        spdlog::info("all {} workers ready", slots_.size());
+        was_fully_ready_ = true;
+    }
+}
+
+void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitInfo exit) {
+    if (!is_current(index, generation)) {
+        spdlog::error("BUG: exit of an unknown worker {} generation {}", index, generation);
+        return;
+    }
+    Slot& slot = slots_[index];
+    processes_[index] = nullptr;
+    const bool expected = slot.state == SlotState::draining;
+    const auto level = expected && (exit.clean() || phase_ == Phase::stopping_now) ? spdlog::level::info
+                                                                                      : spdlog::level::warn;
+    spdlog::log(level, "worker {} (pid {}) {} after {:.1f} s{}", index, slot.pid, describe(exit),
+                seconds_since(slot.started_at), expected ? " (draining)" : "");
+    slots_.transition(index, SlotState::exited, describe(exit));
+    slot.pid = 0;
+    if (phase_ != Phase::running) {
+        slots_.transition(index, SlotState::empty, "stopping");
+        finish_if_stopped();
+        return;
+    }
+    handle_death(index, exit);
+}
+
+void Supervisor::handle_death(unsigned index, const ExitInfo& exit) {
+    Slot& slot = slots_[index];
+    const auto now = std::chrono::steady_clock::now();
+    const auto uptime = std::chrono::duration_cast<Millis>(now - slot.started_at);
+    std::uniform_real_distribution<double> jitter(0.0, 1.0);
+    const RestartDecision decision = decide_restart(slot.deaths, exit, uptime, now, jitter(random_), policy_);
+    auto& timer = slot_timers_[index].timer;
+    switch (decision.verdict) {
+        case Verdict::respawn_now:
+            spdlog::info("worker {}: respawning at once ({})", index, decision.why);
+            spawn_worker(index);
+            break;
+        case Verdict::back_off:
+            slots_.transition(index, SlotState::backoff, decision.why);
+            spdlog::warn("worker {}: backing off {} before respawn: {}", index, format_duration(decision.delay),
+                         decision.why);
+            uv_timer_start(&timer, on_slot_timer, static_cast<std::uint64_t>(decision.delay.count()), 0);
+            break;
+        case Verdict::trip_breaker:
+            slots_.transition(index, SlotState::failed, decision.why);
+            spdlog::error("worker {}: circuit breaker tripped: {}; slot failed, one retry in {}", index,
+                          decision.why, format_duration(decision.delay));
+            uv_timer_start(&timer, on_slot_timer, static_cast<std::uint64_t>(decision.delay.count()), 0);
+            break;
+    }
+    log_capacity();
+}
+
+void Supervisor::on_slot_timer(uv_timer_t* timer) {
+    auto* slot_timer = static_cast<SlotTimer*>(timer->data);
+    slot_timer->owner->retry_slot(slot_timer->slot);
+}
+
+void Supervisor::retry_slot(unsigned index) {
+    const SlotState state = slots_[index].state;
+    if (phase_ != Phase::running || (state != SlotState::backoff && state != SlotState::failed)) return;
+    spawn_worker(index);
+}
+
+void Supervisor::log_capacity() const {
+    const unsigned ready = slots_.count(SlotState::ready);
+    if (ready == slots_.size()) return;
+    spdlog::warn("capacity: {}/{} workers ready ({} starting, {} backing off, {} failed)", ready, slots_.size(),
+                 slots_.count(SlotState::starting), slots_.count(SlotState::backoff),
+                 slots_.count(SlotState::failed));
+}
+
+void Supervisor::finish_if_stopped() {
+    if (phase_ == Phase::running || slots_.count(SlotState::empty) != slots_.size()) return;
+    uv_timer_stop(&shutdown_deadline_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_deadline_), ignore_close);
+    for (unsigned i = 0; i < slots_.size(); ++i) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&slot_timers_[i].timer), ignore_close);
+    }
+    for (auto& signal : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&signal), ignore_close);
+}
+
+int run_supervisor(const Config& config) {
+    init_logging("[supervisor " + std::to_string(getpid()) + "]", config.log_level);
+    // A client that disconnects must not kill us on write; errors come back as EPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
+    // Whatever our own parent leaked to us must not reach the workers.
+    uv_disable_stdio_inheritance();
+
+    auto bound = bind_listen_socket(config.listen);
+    if (auto* error = std::get_if<std::string>(&bound)) {
+        spdlog::critical("cannot listen: {}", *error);
+        return exit_code::failure;
+    }
+    auto& listen = std::get<ListenSocket>(bound);
+    spdlog::info("listening on {}", listen.address);
+    Supervisor supervisor(config, std::move(listen));
+    return supervisor.run();
+}
+
+}  // namespace clusterd::supervisor

@@ -1,0 +1,75 @@
+// The primary process: keeps --workers HTTP workers alive on one listening
+// socket, on a single-threaded libuv loop. It reads like gunicorn's arbiter:
+// signals only record an intent, and each verb is its own small method
+// (spawn_worker, on_worker_exit, begin_graceful_stop, manage_workers).
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "common/config.hpp"
+#include "supervisor/listen_socket.hpp"
+#include "supervisor/slot.hpp"
+#include "supervisor/worker_process.hpp"
+
+namespace clusterd::supervisor {
+
+class Supervisor final : private WorkerEvents {
+public:
+    Supervisor(Config config, ListenSocket listen);
+    Supervisor(const Supervisor&) = delete;
+    Supervisor& operator=(const Supervisor&) = delete;
+    ~Supervisor();
+
+    // Runs until stopped by a signal and every worker is reaped; returns the exit code.
+    [[nodiscard]] int run();
+
+private:
+    enum class Phase { running, stopping_gracefully, stopping_now };
+
+    struct SlotTimer {
+        uv_timer_t timer{};
+        Supervisor* owner = nullptr;
+        unsigned slot = 0;
+    };
+
+    static void on_signal(uv_signal_t* handle, int signal);
+    static void on_slot_timer(uv_timer_t* timer);
+    static void on_shutdown_deadline(uv_timer_t* timer);
+
+    void handle_signal(int signal);
+    void begin_graceful_stop(const char* why);
+    void begin_immediate_stop(const char* why);
+    void manage_workers();
+    void spawn_worker(unsigned slot);
+    void on_worker_ready(unsigned slot, std::uint64_t generation) override;
+    void on_worker_exit(unsigned slot, std::uint64_t generation, ExitInfo exit) override;
+    void handle_death(unsigned slot, const ExitInfo& exit);
+    void retry_slot(unsigned slot);
+    void finish_if_stopped();
+    void log_capacity() const;
+    [[nodiscard]] bool is_current(unsigned slot, std::uint64_t generation) const;
+
+    Config config_;
+    ListenSocket listen_;
+    std::string executable_;
+    RestartPolicy policy_;
+    uv_loop_t loop_{};
+    Slots slots_;
+    std::vector<WorkerProcess*> processes_;  // by slot; null when no process
+    std::unique_ptr<SlotTimer[]> slot_timers_;
+    std::array<uv_signal_t, 6> signals_{};
+    uv_timer_t shutdown_deadline_{};
+    Phase phase_ = Phase::running;
+    bool was_fully_ready_ = false;
+    std::mt19937_64 random_{std::random_device{}()};
+};
+
+// Entry point of the supervisor role.
+[[nodiscard]] int run_supervisor(const Config& config);
+
+}  // namespace clusterd::supervisor

@@ -1,0 +1,104 @@
+#include "supervisor/worker_process.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <csignal>
+
+namespace clusterd::supervisor {
+
+WorkerProcess::WorkerProcess(unsigned slot, std::uint64_t generation, WorkerEvents& events)
+    : slot_(slot), generation_(generation), events_(events) {}
+
+std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const SpawnRequest& request,
+                                                       WorkerEvents& events) {
+    auto* worker = new WorkerProcess(request.slot, request.generation, events);
+    uv_pipe_init(loop, &worker->ready_channel_, 0);
+    worker->ready_channel_.data = worker;
+    worker->process_.data = worker;
+    worker->open_handles_ = 1;
+
+    std::vector<std::string> words;
+    words.push_back(request.executable);
+    words.insert(words.end(), request.args.begin(), request.args.end());
+    for (auto extra : {std::string("--role"), std::string("worker"), std::string("--slot"),
+                       std::to_string(request.slot), std::string("--generation"),
+                       std::to_string(request.generation), std::string("--supervisor-pid"),
+                       std::to_string(getpid())}) {
+        words.push_back(std::move(extra));
+    }
+    std::vector<char*> argv;
+    for (auto& word : words) argv.push_back(word.data());
+    argv.push_back(nullptr);
+
+    uv_stdio_container_t stdio[5];
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = 1;
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = 2;
+    stdio[worker_listen_fd].flags = UV_INHERIT_FD;
+    stdio[worker_listen_fd].data.fd = request.listen_fd;
+    stdio[worker_ready_fd].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[worker_ready_fd].data.stream = reinterpret_cast<uv_stream_t*>(&worker->ready_channel_);
+
+    uv_process_options_t options{};
+    options.exit_cb = on_exit;
+    options.file = argv[0];
+    options.args = argv.data();
+    options.stdio = stdio;
+    options.stdio_count = 5;
+
+    if (int rc = uv_spawn(loop, &worker->process_, &options); rc != 0) {
+        // libuv requires closing the process handle even when the spawn failed.
+        worker->open_handles_ = 2;
+        worker->close_handles();
+        return rc;
+    }
+    worker->open_handles_ = 2;
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&worker->ready_channel_), on_alloc, on_read);
+    return worker;
+}
+
+void WorkerProcess::kill(int signal) {
+    if (int rc = uv_process_kill(&process_, signal); rc != 0 && rc != UV_ESRCH) {
+        spdlog::error("kill() failed while sending {} to worker {} (pid {}): {}", sigabbrev_np(signal), slot_,
+                      process_.pid, uv_strerror(rc));
+    }
+}
+
+void WorkerProcess::on_exit(uv_process_t* process, std::int64_t exit_status, int term_signal) {
+    auto* self = static_cast<WorkerProcess*>(process->data);
+    // Close first: the owner drops its pointer in on_worker_exit, and the
+    // deletion happens later, in the close callbacks.
+    self->close_handles();
+    self->events_.on_worker_exit(self->slot_, self->generation_, ExitInfo::from_uv(exit_status, term_signal));
+}
+
+void WorkerProcess::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
+    auto* self = static_cast<WorkerProcess*>(handle->data);
+    *buf = uv_buf_init(self->read_buffer_, sizeof self->read_buffer_);
+}
+
+void WorkerProcess::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* self = static_cast<WorkerProcess*>(stream->data);
+    if (nread < 0) {  // EOF or error: the exit callback tells the rest
+        uv_read_stop(stream);
+        return;
+    }
+    for (ssize_t i = 0; i < nread; ++i) {
+        if (buf->base[i] == worker_ready_byte) self->events_.on_worker_ready(self->slot_, self->generation_);
+    }
+}
+
+void WorkerProcess::close_handles() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&process_), on_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&ready_channel_), on_closed);
+}
+
+void WorkerProcess::on_closed(uv_handle_t* handle) {
+    auto* self = static_cast<WorkerProcess*>(handle->data);
+    if (--self->open_handles_ == 0) delete self;
+}
+
+}  // namespace clusterd::supervisor

@@ -1,0 +1,83 @@
+// One running worker process, started with uv_spawn: fork + exec of this same
+// binary in the worker role, so every worker gets fresh ASLR, a fresh stack
+// canary, no inherited threads or locks and a clean libuv state.
+//
+// The child inherits exactly: stdin (/dev/null), stdout, stderr, fd 3 = the
+// listening socket, fd 4 = its end of a socketpair on which it reports "ready"
+// with one byte. Everything else we own is close-on-exec.
+//
+// Reaping happens only through uv_spawn's exit_cb: a second waitpid(-1)
+// anywhere would steal statuses from libuv.
+//
+// Ownership: the object is heap-allocated and deletes itself once its uv
+// handles are closed, which starts after the exit callback has been delivered.
+// The owner must drop its pointer in on_worker_exit.
+#pragma once
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "supervisor/exit_info.hpp"
+
+namespace clusterd::supervisor {
+
+// fd numbers a worker finds its inherited descriptors at.
+inline constexpr int worker_listen_fd = 3;
+inline constexpr int worker_ready_fd = 4;
+inline constexpr char worker_ready_byte = 'R';
+
+class WorkerEvents {
+public:
+    virtual void on_worker_ready(unsigned slot, std::uint64_t generation) = 0;
+    virtual void on_worker_exit(unsigned slot, std::uint64_t generation, ExitInfo exit) = 0;
+
+protected:
+    ~WorkerEvents() = default;
+};
+
+struct SpawnRequest {
+    std::string executable;
+    std::vector<std::string> args;  // without argv[0]
+    unsigned slot = 0;
+    std::uint64_t generation = 0;
+    int listen_fd = -1;
+};
+
+class WorkerProcess {
+public:
+    // Starts the worker; returns it, or a negative uv error (nothing to clean up then).
+    [[nodiscard]] static std::variant<WorkerProcess*, int> spawn(uv_loop_t* loop, const SpawnRequest& request,
+                                                                 WorkerEvents& events);
+
+    [[nodiscard]] pid_t pid() const { return process_.pid; }
+    // Sends a signal; a process that is already gone is not an error.
+    void kill(int signal);
+
+    WorkerProcess(const WorkerProcess&) = delete;
+    WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+private:
+    WorkerProcess(unsigned slot, std::uint64_t generation, WorkerEvents& events);
+    ~WorkerProcess() = default;
+
+    static void on_exit(uv_process_t* process, std::int64_t exit_status, int term_signal);
+    static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+    static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+    static void on_closed(uv_handle_t* handle);
+    void close_handles();
+
+    unsigned slot_;
+    std::uint64_t generation_;
+    WorkerEvents& events_;
+    uv_process_t process_{};
+    uv_pipe_t ready_channel_{};
+    char read_buffer_[16]{};
+    int open_handles_ = 0;
+};
+
+}  // namespace clusterd::supervisor

@@ -1,0 +1,267 @@
+#include "worker/connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace clusterd::worker {
+namespace {
+
+// Stop reading a client that sends faster than it reads our responses.
+constexpr std::size_t write_queue_limit = 1024 * 1024;
+// How long a closing connection may take to send its FIN after ours.
+constexpr Millis linger_limit{2000};
+
+struct WriteRequest {
+    uv_write_t request{};
+    std::string data;
+};
+
+template <typename T>
+uv_handle_t* as_handle(T* handle) {
+    return reinterpret_cast<uv_handle_t*>(handle);
+}
+template <typename T>
+uv_stream_t* as_stream(T* handle) {
+    return reinterpret_cast<uv_stream_t*>(handle);
+}
+
+}  // namespace
+
+Connection::Connection(ConnectionHost& host)
+    : host_(host), reader_(host.config().max_header_size, host.config().max_body_size) {}
+
+Connection* Connection::open(uv_loop_t* loop, int fd, ConnectionHost& host, Admission admission) {
+    auto* connection = new Connection(host);
+    uv_tcp_init(loop, &connection->tcp_);
+    uv_timer_init(loop, &connection->timer_);
+    connection->tcp_.data = connection;
+    connection->timer_.data = connection;
+    if (int rc = uv_tcp_open(&connection->tcp_, fd); rc != 0) {
+        spdlog::warn("uv_tcp_open() failed for an accepted connection: {}", uv_strerror(rc));
+        ::close(fd);
+        connection->close_now();
+        return connection;
+    }
+    uv_tcp_nodelay(&connection->tcp_, 1);
+    if (admission == Admission::over_limit) {
+        Response refused = text_response(503, "too many connections on this worker");
+        refused.headers.emplace_back("Retry-After", "1");
+        connection->send(refused, WireOptions{false, false, false});
+        connection->begin_close();
+        return connection;
+    }
+    uv_read_start(as_stream(&connection->tcp_), on_alloc, on_read);
+    connection->go_idle();
+    return connection;
+}
+
+void Connection::drain() {
+    if (phase_ == Phase::idle) arm_timer(host_.config().drain_quiet);
+}
+
+void Connection::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
+    *buf = static_cast<Connection*>(handle->data)->host_.read_buffer();
+}
+
+void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* self = static_cast<Connection*>(stream->data);
+    if (nread == 0) return;  // EAGAIN
+    if (nread < 0) {
+        self->peer_closed_ = true;
+        uv_read_stop(stream);
+        // A response still due is sent (the peer may only have half-closed);
+        // anything else has nobody left to answer.
+        if (self->phase_ != Phase::responding) self->close_now();
+        return;
+    }
+    if (self->phase_ == Phase::lingering) return;  // discarded on purpose
+    if (self->phase_ == Phase::closing) return;
+    self->input_.append(buf->base, static_cast<std::size_t>(nread));
+    if (self->phase_ == Phase::idle) {
+        self->phase_ = Phase::reading;
+        self->arm_timer(self->host_.config().header_timeout);
+    }
+    self->handle_input();
+}
+
+void Connection::handle_input() {
+    while (phase_ == Phase::reading || phase_ == Phase::idle) {
+        if (write_queue_full()) {
+            uv_read_stop(as_stream(&tcp_));
+            read_paused_ = true;
+            return;
+        }
+        ReadResult result = reader_.read(input_);
+        switch (result.kind) {
+            case ReadResult::Kind::need_more:
+                if (reader_.take_continue_request()) write_raw("HTTP/1.1 100 Continue\r\n\r\n");
+                if (input_.empty() && !reader_.in_request() && phase_ == Phase::idle) go_idle();
+                return;
+            case ReadResult::Kind::error: {
+                spdlog::debug("refusing a request: {} {}", result.status, result.reason);
+                Response refused = text_response(result.status, result.reason);
+                refused.close = true;
+                send(refused, WireOptions{false, false, false});
+                after_response(false);
+                return;
+            }
+            case ReadResult::Kind::request:
+                answer(result.request);
+                break;
+        }
+    }
+}
+
+void Connection::answer(const Request& request) {
+    uv_timer_stop(&timer_);
+    phase_ = Phase::responding;
+    Response response = route(request, host_.route_context());
+    const bool keep_alive =
+        request.keep_alive && !response.close && !peer_closed_ && !host_.route_context().draining;
+    const WireOptions options{request.is_head(), keep_alive, request.version == 10};
+    if (response.delay.count() > 0) {
+        delayed_ = std::move(response);
+        delayed_options_ = options;
+        arm_timer(delayed_->delay);
+        return;
+    }
+    send(response, options);
+    after_response(keep_alive);
+}
+
+void Connection::send(const Response& response, WireOptions options) {
+    std::string wire;
+    wire.reserve(256 + response.body.size());
+    serialize(response, options, host_.date().now(), wire);
+    write_raw(std::move(wire));
+}
+
+void Connection::write_raw(std::string data) {
+    if (phase_ == Phase::closing) return;
+    auto* write = new WriteRequest{};
+    write->data = std::move(data);
+    write->request.data = this;
+    uv_buf_t buf = uv_buf_init(write->data.data(), static_cast<unsigned>(write->data.size()));
+    if (int rc = uv_write(&write->request, as_stream(&tcp_), &buf, 1, on_write); rc != 0) {
+        delete write;
+        spdlog::debug("uv_write() failed: {}", uv_strerror(rc));
+        close_now();
+    }
+}
+
+void Connection::on_write(uv_write_t* request, int status) {
+    auto* write = reinterpret_cast<WriteRequest*>(request);
+    auto* self = static_cast<Connection*>(request->data);
+    delete write;
+    if (status == UV_ECANCELED) return;  // we are closing
+    if (status < 0) {
+        spdlog::debug("write to a client failed: {}", uv_strerror(status));
+        self->close_now();
+        return;
+    }
+    if (self->read_paused_ && !self->write_queue_full()) {
+        self->read_paused_ = false;
+        uv_read_start(as_stream(&self->tcp_), on_alloc, on_read);
+        self->handle_input();
+    }
+}
+
+void Connection::after_response(bool keep_alive) {
+    if (!keep_alive) {
+        begin_close();
+        return;
+    }
+    if (input_.empty()) {
+        go_idle();
+    } else {
+        phase_ = Phase::reading;  // a pipelined request is already here
+        arm_timer(host_.config().header_timeout);
+    }
+}
+
+void Connection::go_idle() {
+    phase_ = Phase::idle;
+    const Config& config = host_.config();
+    arm_timer(host_.route_context().draining ? config.drain_quiet : config.idle_timeout);
+}
+
+bool Connection::write_queue_full() const {
+    return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_)) > write_queue_limit;
+}
+
+void Connection::begin_close() {
+    if (phase_ == Phase::lingering || phase_ == Phase::closing) return;
+    phase_ = Phase::lingering;
+    uv_timer_stop(&timer_);
+    input_.clear();
+    auto* shutdown = new uv_shutdown_t{};
+    shutdown->data = this;
+    // uv_shutdown waits for the queued writes, then sends our FIN.
+    if (uv_shutdown(shutdown, as_stream(&tcp_), on_shutdown) != 0) {
+        delete shutdown;
+        close_now();
+    }
+}
+
+void Connection::on_shutdown(uv_shutdown_t* request, int status) {
+    auto* self = static_cast<Connection*>(request->data);
+    delete request;
+    if (status == UV_ECANCELED) return;
+    if (status < 0 || self->peer_closed_) {
+        self->close_now();
+        return;
+    }
+    if (!self->read_paused_) uv_read_start(as_stream(&self->tcp_), on_alloc, on_read);
+    self->read_paused_ = false;
+    self->arm_timer(linger_limit);
+}
+
+void Connection::on_timer(uv_timer_t* timer) {
+    auto* self = static_cast<Connection*>(timer->data);
+    switch (self->phase_) {
+        case Phase::idle:
+            self->begin_close();
+            return;
+        case Phase::reading: {
+            Response timeout = text_response(408, "request not received in time");
+            self->send(timeout, WireOptions{false, false, false});
+            self->after_response(false);
+            return;
+        }
+        case Phase::responding: {
+            if (!self->delayed_) return;
+            Response response = std::move(*self->delayed_);
+            self->delayed_.reset();
+            WireOptions options = self->delayed_options_;
+            options.keep_alive = options.keep_alive && !self->peer_closed_ && !self->host_.route_context().draining;
+            self->send(response, options);
+            self->after_response(options.keep_alive);
+            if (options.keep_alive) self->handle_input();
+            return;
+        }
+        case Phase::lingering:
+            self->close_now();
+            return;
+        case Phase::closing:
+            return;
+    }
+}
+
+void Connection::arm_timer(Millis timeout) {
+    uv_timer_start(&timer_, on_timer, static_cast<std::uint64_t>(timeout.count()), 0);
+}
+
+void Connection::close_now() {
+    if (phase_ == Phase::closing) return;
+    phase_ = Phase::closing;
+    uv_close(as_handle(&tcp_), on_closed);
+    uv_close(as_handle(&timer_), on_closed);
+}
+
+void Connection::on_closed(uv_handle_t* handle) {
+    auto* self = static_cast<Connection*>(handle->data);
+    if (--self->open_handles_ > 0) return;
+    self->host_.on_connection_closed(*self);
+    delete self;
+}
+
+}  // namespace clusterd::worker

@@ -1,0 +1,97 @@
+// One client connection on a worker's loop: bytes in, Beast-parsed requests,
+// responses out in request order, and every way a connection ends.
+//
+// Phases (the single timer means something different in each):
+//   idle        no request started      timer: idle timeout, or the drain quiet window
+//   reading     a request has begun     timer: header timeout → 408
+//   responding  a route's response is due later (fault injection's slow mode)
+//   lingering   our FIN is sent; reading and discarding until the peer's FIN
+//               timer: linger bound. Closing with unread input would send RST
+//               and could destroy the response we just wrote (nginx's
+//               lingering_close exists for the same reason).
+//   closing     uv_close called; the object deletes itself in the close callbacks
+//
+// Pipelined requests are parsed and answered one after the other, so their
+// responses leave in order by construction.
+#pragma once
+
+#include <uv.h>
+
+#include <optional>
+#include <string>
+
+#include "common/config.hpp"
+#include "worker/http_request_reader.hpp"
+#include "worker/http_response.hpp"
+#include "worker/router.hpp"
+
+namespace clusterd::worker {
+
+class Connection;
+
+// What a connection needs from the worker that owns it.
+class ConnectionHost {
+public:
+    [[nodiscard]] virtual const Config& config() const = 0;
+    [[nodiscard]] virtual RouteContext route_context() const = 0;
+    [[nodiscard]] virtual HttpDate& date() = 0;
+    virtual uv_buf_t read_buffer() = 0;  // one buffer per loop: reads are copied out at once
+    virtual void on_connection_closed(Connection& connection) = 0;
+
+protected:
+    ~ConnectionHost() = default;
+};
+
+class Connection {
+public:
+    enum class Admission { accepted, over_limit };
+
+    // Takes ownership of an accepted socket. An over_limit connection is
+    // answered 503 at once and closed.
+    static Connection* open(uv_loop_t* loop, int fd, ConnectionHost& host, Admission admission);
+
+    // The worker began draining: an idle connection gets the quiet window,
+    // a busy one closes after its current response.
+    void drain();
+
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+private:
+    enum class Phase { idle, reading, responding, lingering, closing };
+
+    explicit Connection(ConnectionHost& host);
+    ~Connection() = default;
+
+    static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+    static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+    static void on_write(uv_write_t* request, int status);
+    static void on_shutdown(uv_shutdown_t* request, int status);
+    static void on_timer(uv_timer_t* timer);
+    static void on_closed(uv_handle_t* handle);
+
+    void handle_input();
+    void answer(const Request& request);
+    void send(const Response& response, WireOptions options);
+    void after_response(bool keep_alive);
+    void begin_close();
+    void close_now();
+    void write_raw(std::string data);
+    void arm_timer(Millis timeout);
+    void go_idle();
+    [[nodiscard]] bool write_queue_full() const;
+
+    ConnectionHost& host_;
+    uv_tcp_t tcp_{};
+    uv_timer_t timer_{};
+    RequestReader reader_;
+    std::string input_;
+    Phase phase_ = Phase::idle;
+    std::optional<Response> delayed_;
+    WireOptions delayed_options_;
+    bool read_paused_ = false;
+    bool peer_closed_ = false;
+    int open_handles_ = 2;
+};
+
+}  // namespace clusterd::worker

@@ -1,0 +1,110 @@
+#include "worker/http_request_reader.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/error.hpp>
+
+namespace clusterd::worker {
+namespace http = boost::beast::http;
+
+namespace {
+
+ReadResult failure(unsigned status, std::string reason) {
+    ReadResult result;
+    result.kind = ReadResult::Kind::error;
+    result.status = status;
+    result.reason = std::move(reason);
+    return result;
+}
+
+ReadResult failure_from(const boost::system::error_code& ec) {
+    if (ec == http::error::header_limit) return failure(431, "request header fields too large");
+    if (ec == http::error::body_limit) return failure(413, "request body too large");
+    return failure(400, "malformed request: " + ec.message());
+}
+
+bool iequals(boost::beast::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+RequestReader::RequestReader(std::uint64_t header_limit, std::uint64_t body_limit)
+    : header_limit_(header_limit), body_limit_(body_limit) {}
+
+void RequestReader::start_request() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(header_limit_, UINT32_MAX)));
+    parser_->body_limit(body_limit_);
+    // Stop after the head so check_head can refuse it before any body is read.
+    parser_->eager(false);
+    head_checked_ = false;
+    continue_pending_ = false;
+}
+
+std::optional<ReadResult> RequestReader::check_head() {
+    const auto& head = parser_->get();
+    if (head.version() > 11) return failure(505, "HTTP version not supported");
+    if (head.version() < 10) return failure(400, "malformed request: unsupported HTTP version");
+    if (head.count(http::field::content_length) > 0 && head.count(http::field::transfer_encoding) > 0) {
+        return failure(400, "malformed request: Content-Length together with Transfer-Encoding");
+    }
+    if (head.count(http::field::transfer_encoding) > 0 && !parser_->chunked()) {
+        return failure(400, "malformed request: Transfer-Encoding must end with chunked");
+    }
+    if (head.version() == 11 && head.count(http::field::host) == 0) {
+        return failure(400, "malformed request: HTTP/1.1 request without Host");
+    }
+    auto expect = head.find(http::field::expect);
+    continue_pending_ = expect != head.end() && iequals(expect->value(), "100-continue") && !parser_->is_done();
+    return std::nullopt;
+}
+
+ReadResult RequestReader::read(std::string& input) {
+    if (!parser_) start_request();
+    while (!input.empty()) {
+        boost::system::error_code ec;
+        const std::size_t used = parser_->put(boost::asio::buffer(input.data(), input.size()), ec);
+        input.erase(0, used);
+        if (ec == http::error::need_more) break;
+        if (ec) {
+            parser_.reset();
+            return failure_from(ec);
+        }
+        if (parser_->is_header_done() && !head_checked_) {
+            head_checked_ = true;
+            if (auto refused = check_head()) {
+                parser_.reset();
+                return *refused;
+            }
+            parser_->eager(true);
+        }
+        if (parser_->is_done()) {
+            auto message = parser_->release();
+            parser_.reset();
+            ReadResult result;
+            result.kind = ReadResult::Kind::request;
+            result.request.method = std::string(message.method_string());
+            result.request.target = std::string(message.target());
+            result.request.version = message.version();
+            result.request.keep_alive = message.keep_alive();
+            result.request.body = std::move(message.body());
+            return result;
+        }
+        if (used == 0) break;
+    }
+    return {};
+}
+
+bool RequestReader::take_continue_request() {
+    if (!continue_pending_) return false;
+    continue_pending_ = false;
+    return true;
+}
+
+}  // namespace clusterd::worker

@@ -1,0 +1,208 @@
+#include "worker/worker.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "common/exit_codes.hpp"
+#include "common/log.hpp"
+#include "worker/fault_injection.hpp"
+
+namespace clusterd::worker {
+namespace {
+
+// Where the supervisor put our inherited descriptors (supervisor/worker_process.hpp).
+constexpr int listen_fd = 3;
+constexpr int ready_fd = 4;
+
+constexpr std::array<int, 3> handled_signals{SIGTERM, SIGINT, SIGQUIT};
+
+template <typename T>
+uv_handle_t* as_handle(T* handle) {
+    return reinterpret_cast<uv_handle_t*>(handle);
+}
+
+void ignore_close(uv_handle_t*) {}
+
+}  // namespace
+
+Worker::Worker(const Config& config) : config_(config) {
+    uv_loop_init(&loop_);
+    uv_timer_init(&loop_, &accept_retry_);
+    accept_retry_.data = this;
+    for (std::size_t i = 0; i < handled_signals.size(); ++i) {
+        uv_signal_init(&loop_, &signals_[i]);
+        signals_[i].data = this;
+        uv_signal_start(&signals_[i], on_signal, handled_signals[i]);
+    }
+}
+
+Worker::~Worker() {
+    if (uv_loop_close(&loop_) != 0) spdlog::error("BUG: worker loop closed with handles still open");
+}
+
+int Worker::run() {
+    if (int rc = uv_poll_init_socket(&loop_, &listen_poll_, listen_fd); rc != 0) {
+        spdlog::critical("uv_poll_init_socket() failed on the inherited listening socket (fd {}): {}", listen_fd,
+                         uv_strerror(rc));
+        return exit_code::config_error;
+    }
+    listen_poll_.data = this;
+    listening_ = true;
+    uv_poll_start(&listen_poll_, UV_READABLE, on_listen_readable);
+    if (!report_ready()) return exit_code::failure;
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    spdlog::debug("drained; exiting");
+    return exit_code::ok;
+}
+
+bool Worker::report_ready() {
+    const char ready = 'R';
+    ssize_t written;
+    do {
+        written = ::write(ready_fd, &ready, 1);
+    } while (written < 0 && errno == EINTR);
+    if (written != 1) {
+        spdlog::critical("write() failed while reporting ready to the supervisor: {}", std::strerror(errno));
+        return false;
+    }
+    ::close(ready_fd);
+    return true;
+}
+
+void Worker::on_listen_readable(uv_poll_t* poll, int status, int) {
+    auto* self = static_cast<Worker*>(poll->data);
+    if (status < 0) {
+        spdlog::error("polling the listening socket failed: {}", uv_strerror(status));
+        self->pause_accepting(Millis{100});
+        return;
+    }
+    // One accept per readiness, not a loop: with one socket shared by every
+    // worker, a greedy loop lets the first worker awake take a whole burst
+    // while the others idle (libuv 1.44 accepts greedily; later releases
+    // changed that for this reason). Level-triggered polling brings us back
+    // at once if more connections are queued.
+    self->accept_one();
+}
+
+Worker::AcceptOutcome Worker::accept_one() {
+    const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        switch (errno) {
+            case EAGAIN:
+            case EINTR:
+            case ECONNABORTED:
+                return AcceptOutcome::queue_empty;  // another worker won it, or the client left
+            case EMFILE:
+            case ENFILE:
+            case ENOBUFS:
+            case ENOMEM:
+                spdlog::error("accept4() failed: {}; pausing accepts for 100 ms", std::strerror(errno));
+                pause_accepting(Millis{100});
+                return AcceptOutcome::failed;
+            default:
+                spdlog::error("accept4() failed: {}", std::strerror(errno));
+                return AcceptOutcome::failed;
+        }
+    }
+    auto admission = Connection::Admission::accepted;
+    if (admitted_ >= config_.max_connections) {
+        admission = Connection::Admission::over_limit;
+    } else {
+        ++admitted_;
+    }
+    Connection* connection = Connection::open(&loop_, fd, *this, admission);
+    connections_.insert(connection);
+    if (admission == Connection::Admission::accepted) admitted_connections_.insert(connection);
+    if (draining_) connection->drain();
+    return AcceptOutcome::accepted;
+}
+
+void Worker::pause_accepting(Millis how_long) {
+    if (!listening_) return;
+    uv_poll_stop(&listen_poll_);
+    uv_timer_start(&accept_retry_, on_accept_retry, static_cast<std::uint64_t>(how_long.count()), 0);
+}
+
+void Worker::on_accept_retry(uv_timer_t* timer) {
+    auto* self = static_cast<Worker*>(timer->data);
+    if (self->listening_) uv_poll_start(&self->listen_poll_, UV_READABLE, on_listen_readable);
+}
+
+void Worker::on_connection_closed(Connection& connection) {
+    connections_.erase(&connection);
+    if (admitted_connections_.erase(&connection) > 0) --admitted_;
+    finish_if_drained();
+}
+
+void Worker::on_signal(uv_signal_t* handle, int signal) {
+    auto* self = static_cast<Worker*>(handle->data);
+    if (signal == SIGQUIT) {
+        spdlog::info("SIGQUIT: exiting now");
+        std::_Exit(exit_code::ok);
+    }
+    self->begin_drain(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+void Worker::begin_drain(const char* why) {
+    if (draining_) return;
+    draining_ = true;
+    spdlog::debug("{}: draining {} connections", why, connections_.size());
+    // Take what is already queued on the shared socket before closing our
+    // copy: those clients connected while we were serving and deserve an
+    // answer; a worker still running (a rolling reload) would serve them too.
+    for (unsigned taken = 0; listening_ && taken < config_.max_connections; ++taken) {
+        if (accept_one() != AcceptOutcome::accepted) break;
+    }
+    close_listener();
+    for (Connection* connection : connections_) connection->drain();
+    finish_if_drained();
+}
+
+void Worker::close_listener() {
+    if (!listening_) return;
+    listening_ = false;
+    uv_timer_stop(&accept_retry_);
+    uv_close(as_handle(&listen_poll_), [](uv_handle_t*) { ::close(listen_fd); });
+}
+
+void Worker::finish_if_drained() {
+    if (!draining_ || !connections_.empty()) return;
+    if (uv_is_closing(as_handle(&accept_retry_))) return;
+    uv_close(as_handle(&accept_retry_), ignore_close);
+    for (auto& signal : signals_) uv_close(as_handle(&signal), ignore_close);
+}
+
+int run_worker(const Config& config) {
+    init_logging("[worker " + std::to_string(config.slot) + " " + std::to_string(getpid()) + "]", config.log_level);
+    // Die with the supervisor, whatever kills it: an orphaned worker would
+    // keep serving the old configuration on a socket nobody supervises.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (config.supervisor_pid == 0 || getppid() != config.supervisor_pid) {
+        // Either started by hand, or the supervisor died before prctl().
+        spdlog::critical("the worker role is started by the supervisor only (parent {} is not supervisor {})",
+                         getppid(), config.supervisor_pid);
+        return exit_code::config_error;
+    }
+    // uv_spawn reset every disposition; these are the supervisor's business.
+    std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGHUP, SIG_IGN);
+    std::signal(SIGUSR1, SIG_IGN);
+    std::signal(SIGUSR2, SIG_IGN);
+    struct stat listen_stat{};
+    if (fstat(listen_fd, &listen_stat) != 0 || !S_ISSOCK(listen_stat.st_mode)) {
+        spdlog::critical("fd {} is not the listening socket; the worker role is started by the supervisor only",
+                         listen_fd);
+        return exit_code::config_error;
+    }
+    if (config.crash_at_start) crash_at_start();
+    Worker worker(config);
+    return worker.run();
+}
+
+}  // namespace clusterd::worker

@@ -1,0 +1,64 @@
+// The HTTP worker: one libuv loop that accepts on the inherited listening
+// socket (fd 3), serves its connections, and on SIGTERM drains: stops
+// accepting, answers what it already has with "Connection: close", gives idle
+// keep-alive connections a short quiet window, and exits 0 when the last one
+// is gone. The supervisor's shutdown deadline bounds how long that may take.
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <unordered_set>
+
+#include "common/config.hpp"
+#include "worker/connection.hpp"
+
+namespace clusterd::worker {
+
+class Worker final : public ConnectionHost {
+public:
+    explicit Worker(const Config& config);
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+    ~Worker();
+
+    // Serves until drained; returns the process exit code.
+    [[nodiscard]] int run();
+
+    [[nodiscard]] const Config& config() const override { return config_; }
+    [[nodiscard]] RouteContext route_context() const override { return {draining_, config_.fault_injection}; }
+    [[nodiscard]] HttpDate& date() override { return date_; }
+    uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.data(), read_buffer_.size()); }
+    void on_connection_closed(Connection& connection) override;
+
+private:
+    static void on_listen_readable(uv_poll_t* poll, int status, int events);
+    static void on_accept_retry(uv_timer_t* timer);
+    static void on_signal(uv_signal_t* handle, int signal);
+
+    enum class AcceptOutcome { accepted, queue_empty, failed };
+    AcceptOutcome accept_one();
+    void pause_accepting(Millis how_long);
+    void begin_drain(const char* why);
+    void close_listener();
+    void finish_if_drained();
+    [[nodiscard]] bool report_ready();
+
+    const Config& config_;
+    uv_loop_t loop_{};
+    uv_poll_t listen_poll_{};
+    uv_timer_t accept_retry_{};
+    std::array<uv_signal_t, 3> signals_{};
+    bool listening_ = false;
+    bool draining_ = false;
+    std::unordered_set<Connection*> connections_;
+    std::unordered_set<Connection*> admitted_connections_;  // counted against --max-connections
+    unsigned admitted_ = 0;
+    HttpDate date_;
+    std::array<char, 64 * 1024> read_buffer_{};
+};
+
+// Entry point of the worker role.
+[[nodiscard]] int run_worker(const Config& config);
+
+}  // namespace clusterd::worker
