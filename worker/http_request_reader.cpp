@@ -16,7 +16,20 @@ ReadResult failure(unsigned status, std::string reason) {
     return result;
 }
 
-ReadResult failure_from(const boost::system::error_code& ec) {
+// Beast accepts only HTTP/1.x and calls anything else a bad version; a
+// well-formed "HTTP/2.0" deserves 505 rather than 400.
+bool names_newer_version(std::string_view input) {
+    const auto line = input.substr(0, input.find("\r\n"));
+    if (line.size() < 8) return false;
+    const auto version = line.substr(line.size() - 8);
+    return version.starts_with("HTTP/") && version[5] >= '2' && version[5] <= '9' && version[6] == '.' &&
+           version[7] >= '0' && version[7] <= '9';
+}
+
+ReadResult failure_from(const boost::system::error_code& ec, std::string_view input) {
+    if (ec == http::error::bad_version && names_newer_version(input)) {
+        return failure(505, "HTTP version not supported");
+    }
     if (ec == http::error::header_limit) return failure(431, "request header fields too large");
     if (ec == http::error::body_limit) return failure(413, "request body too large");
     return failure(400, "malformed request: " + ec.message());
@@ -74,7 +87,7 @@ ReadResult RequestReader::read(std::string& input) {
         if (ec == http::error::need_more) break;
         if (ec) {
             parser_.reset();
-            return failure_from(ec);
+            return failure_from(ec, input);
         }
         if (parser_->is_header_done() && !head_checked_) {
             head_checked_ = true;

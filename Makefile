@@ -1,0 +1,50 @@
+# The two commands (see README.md):
+#   make run    install what is missing, build, run the daemon on 127.0.0.1:8080
+#   make test   install what is missing, build, run every test
+# Thin on purpose: CMake presets hold the build configurations.
+
+ARGS ?=
+JOBS ?= 2
+
+.PHONY: all deps build run test test-asan test-tsan test-sanitize bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+build: deps
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+
+run: build
+	exec build/clusterd $(ARGS)
+
+test:
+	@scripts/install-deps.sh build test
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+	ctest --preset release
+
+test-asan:
+	@scripts/install-deps.sh build test
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan
+
+test-tsan:
+	@scripts/install-deps.sh build test
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan
+
+test-sanitize: test-asan test-tsan
+
+bench:
+	@scripts/install-deps.sh build bench
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+	bench/hello.sh
+
+clean:
+	rm -rf build build-debug build-asan build-tsan

@@ -1,0 +1,367 @@
+#!/usr/bin/env bash
+# Hello-world benchmark: clusterd against nginx, same worker count, same wrk
+# settings, one server at a time on loopback. Prints a Markdown table with
+# requests/s, latency p50/p99 and requests served per server CPU-second, plus
+# the clusterd/nginx ratio of each figure; then (when clusterd is among
+# SERVERS) the worker restart latency from bench/restart_latency.py.
+#
+# Usage: bench/hello.sh            (see bench/README.md for the knobs)
+#   WORKERS=2 THREADS=1 CONNECTIONS=64 DURATION=10s WARMUP=2s
+#   SERVERS="clusterd nginx" CLUSTERD=build/clusterd NGINX=nginx
+#   RESTART_REPS=20 RESULTS_DIR= WRK_CPUS=
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+
+WORKERS=${WORKERS:-2}
+THREADS=${THREADS:-1}
+CONNECTIONS=${CONNECTIONS:-64}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+SERVERS=${SERVERS:-"clusterd nginx"}
+CLUSTERD=${CLUSTERD:-$ROOT/build/clusterd}
+NGINX=${NGINX:-nginx}
+RESTART_REPS=${RESTART_REPS:-20}
+RESULTS_DIR=${RESULTS_DIR:-}   # when set, raw wrk output and server logs are copied here
+WRK_CPUS=${WRK_CPUS:-}         # when set, wrk runs under `taskset -c $WRK_CPUS`
+START_TIMEOUT=${START_TIMEOUT:-15}   # seconds to wait for a server to become ready
+
+# clusterd drops its timestamps when it believes it runs under journald; the
+# restart-latency measurement needs them.
+unset JOURNAL_STREAM || true
+
+CLK_TCK=$(getconf CLK_TCK)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/clusterd-bench.XXXXXX")
+
+# ---------------------------------------------------------------- bookkeeping
+
+STARTED=()      # pids this script started (servers, helper processes)
+declare -A START_TIME=()   # pid -> starttime (field 22), guards against pid reuse
+
+log() { printf '[hello.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# stat_fields PID -> prints fields 3.. of /proc/PID/stat (after "pid (comm) ")
+stat_fields() {
+    local line
+    { read -r line < "/proc/$1/stat"; } 2>/dev/null || return 1
+    printf '%s\n' "${line##*) }"
+}
+
+starttime_of() {
+    local rest f
+    rest=$(stat_fields "$1") || return 1
+    read -r -a f <<< "$rest"
+    printf '%s\n' "${f[19]}"
+}
+
+# Is PID still the very process we recorded (same start time)?
+same_process() {
+    local st
+    st=$(starttime_of "$1") || return 1
+    [[ -n ${START_TIME[$1]:-} && ${START_TIME[$1]} == "$st" ]]
+}
+
+remember() {   # remember PID: record its start time so we only ever kill it
+    local st
+    st=$(starttime_of "$1") || return 0
+    START_TIME[$1]=$st
+}
+
+forget() {     # forget PID: drop it from STARTED once it has been stopped
+    local -a keep=()
+    local p
+    for p in "${STARTED[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+    STARTED=("${keep[@]}")
+}
+
+# Scan /proc once. Fills PPID_OF and TICKS_OF (utime+stime+cutime+cstime).
+declare -A PPID_OF=() TICKS_OF=()
+scan_proc() {
+    PPID_OF=(); TICKS_OF=()
+    local f line rest pid
+    local -a x
+    for f in /proc/[0-9]*/stat; do
+        { read -r line < "$f"; } 2>/dev/null || continue
+        pid=${f#/proc/}; pid=${pid%/stat}
+        rest=${line##*) }
+        read -r -a x <<< "$rest"
+        PPID_OF[$pid]=${x[1]}
+        TICKS_OF[$pid]=$(( x[11] + x[12] + x[13] + x[14] ))
+    done
+}
+
+# tree_pids ROOT -> ROOT and all its descendants (uses the last scan_proc)
+tree_pids() {
+    local -a queue=("$1") out=()
+    local p c
+    while ((${#queue[@]})); do
+        p=${queue[0]}; queue=("${queue[@]:1}")
+        [[ -n ${PPID_OF[$p]:-} ]] || continue
+        out+=("$p")
+        for c in "${!PPID_OF[@]}"; do
+            [[ ${PPID_OF[$c]} == "$p" ]] && queue+=("$c")
+        done
+    done
+    printf '%s\n' "${out[@]}"
+}
+
+# tree_ticks ROOT -> "TICKS NPROCS" summed over ROOT and its descendants.
+# cutime/cstime are included so a process that exited and was reaped inside
+# the window still counts; in a steady run their delta is 0.
+tree_ticks() {
+    scan_proc
+    local total=0 n=0 p
+    for p in $(tree_pids "$1"); do
+        total=$(( total + ${TICKS_OF[$p]:-0} )); n=$((n + 1))
+    done
+    printf '%s %s\n' "$total" "$n"
+}
+
+# stop_tree PID: SIGTERM, wait up to 10 s, then SIGKILL; afterwards SIGKILL
+# any descendant (recorded before the stop) still alive.
+stop_tree() {
+    local root=$1 p i
+    same_process "$root" || return 0
+    scan_proc
+    local -a kids=()
+    for p in $(tree_pids "$root"); do
+        [[ $p == "$root" ]] && continue
+        remember "$p"; kids+=("$p")
+    done
+    kill -TERM "$root" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        same_process "$root" || break
+        # reap it if it is our child (turns the zombie into nothing)
+        if ! kill -0 "$root" 2>/dev/null; then break; fi
+        [[ $(stat_fields "$root" | cut -d' ' -f1) == Z ]] && break
+        sleep 0.1
+    done
+    if same_process "$root" && [[ $(stat_fields "$root" | cut -d' ' -f1) != Z ]]; then
+        log "pid $root did not stop within 10 s of SIGTERM; sending SIGKILL"
+        kill -KILL "$root" 2>/dev/null || true
+    fi
+    wait "$root" 2>/dev/null || true
+    for p in "${kids[@]}"; do
+        if same_process "$p" && [[ $(stat_fields "$p" | cut -d' ' -f1) != Z ]]; then
+            log "leftover child pid $p of $root; sending SIGKILL"
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+    done
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    local p
+    for p in "${STARTED[@]}"; do stop_tree "$p"; done
+    rm -rf "$TMP"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------------- helpers
+
+to_seconds() {   # wrk duration (10, 10s, 2m, 1h) -> whole seconds
+    local d=$1
+    case $d in
+        *s) echo "${d%s}" ;;
+        *m) echo $(( ${d%m} * 60 )) ;;
+        *h) echo $(( ${d%h} * 3600 )) ;;
+        *)  echo "$d" ;;
+    esac
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_http_200() {   # wait_http_200 URL PID
+    local url=$1 pid=$2 i
+    for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" || true) == 200 ]]; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+WRK_PREFIX=()
+[[ -n $WRK_CPUS ]] && WRK_PREFIX=(taskset -c "$WRK_CPUS")
+
+run_wrk() {   # run_wrk DURATION URL OUTFILE
+    local dur=$1 url=$2 out=$3 secs
+    secs=$(to_seconds "$dur")
+    timeout -k 5 $((secs + 30)) "${WRK_PREFIX[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --latency \
+        -s "$HERE/wrk_report.lua" "$url" > "$out" 2>&1 || {
+        cat "$out" >&2; die "wrk failed against $url"; }
+}
+
+bench_field() {   # bench_field FILE KEY -> value from the BENCH line
+    sed -n 's/^BENCH .*\b'"$2"'=\([0-9]*\).*/\1/p' "$1" | tail -n1
+}
+
+# -------------------------------------------------------------------- servers
+
+SERVER_PID=
+PORT=
+
+start_nginx() {
+    command -v "$NGINX" >/dev/null || die "nginx not found ($NGINX)"
+    local dir=$TMP/nginx
+    mkdir -p "$dir/logs"
+    PORT=$(free_port)
+    cat > "$dir/nginx.conf" <<EOF
+worker_processes $WORKERS;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    server {
+        listen 127.0.0.1:$PORT;
+        location / { return 200 "hello\n"; }
+    }
+}
+EOF
+    "$NGINX" -c "$dir/nginx.conf" -p "$dir/" -e "$dir/logs/error.log" > "$dir/stdout.log" 2>&1 &
+    SERVER_PID=$!
+    STARTED+=("$SERVER_PID"); remember "$SERVER_PID"
+    wait_http_200 "http://127.0.0.1:$PORT/" "$SERVER_PID" || {
+        cat "$dir/stdout.log" "$dir/logs/error.log" >&2 2>/dev/null || true
+        die "nginx did not come up on port $PORT"; }
+}
+
+start_clusterd() {
+    [[ -x $CLUSTERD ]] || die "clusterd binary not found at $CLUSTERD (build it, or set CLUSTERD=, or SERVERS=nginx)"
+    local log=$TMP/clusterd.log i
+    "$CLUSTERD" --listen 127.0.0.1:0 --workers "$WORKERS" --log-level info < /dev/null > "$TMP/clusterd.stdout" 2> "$log" &
+    SERVER_PID=$!
+    STARTED+=("$SERVER_PID"); remember "$SERVER_PID"
+    PORT=
+    for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        [[ -z $PORT ]] && PORT=$(sed -n 's/.*\[supervisor [0-9]*\] listening on [0-9.]*:\([0-9]*\).*/\1/p' "$log" | head -n1)
+        if [[ -n $PORT ]] && grep -q "all $WORKERS workers ready" "$log"; then break; fi
+        sleep 0.1
+    done
+    if [[ -z $PORT ]] || ! grep -q "all $WORKERS workers ready" "$log"; then
+        cat "$log" >&2; die "clusterd did not report 'all $WORKERS workers ready' within ${START_TIMEOUT}s"
+    fi
+    wait_http_200 "http://127.0.0.1:$PORT/" "$SERVER_PID" || { cat "$log" >&2; die "clusterd does not answer 200 on /"; }
+}
+
+stop_server() {
+    local name=$1
+    stop_tree "$SERVER_PID"
+    forget "$SERVER_PID"
+    if [[ -n $RESULTS_DIR ]]; then
+        case $name in
+            clusterd) cp "$TMP/clusterd.log" "$RESULTS_DIR/clusterd.log" ;;
+            nginx) cp "$TMP/nginx/logs/error.log" "$RESULTS_DIR/nginx-error.log" 2>/dev/null || true ;;
+        esac
+    fi
+    SERVER_PID=
+}
+
+# ------------------------------------------------------------------ the runs
+
+declare -A REQ=() RPS=() P50=() P99=() CPU=() RPC=() ERR=() NPROC=()
+
+bench_one() {
+    local name=$1
+    log "$name: starting with $WORKERS workers"
+    "start_$name"
+    local url="http://127.0.0.1:$PORT/"
+    log "$name: listening on port $PORT (pid $SERVER_PID); warm-up $WARMUP"
+    run_wrk "$WARMUP" "$url" "$TMP/$name.warmup.txt"
+    local before after
+    before=$(tree_ticks "$SERVER_PID")
+    log "$name: measuring $DURATION (wrk -t$THREADS -c$CONNECTIONS)"
+    run_wrk "$DURATION" "$url" "$TMP/$name.wrk.txt"
+    after=$(tree_ticks "$SERVER_PID")
+    stop_server "$name"
+    [[ -n $RESULTS_DIR ]] && cp "$TMP/$name.wrk.txt" "$TMP/$name.warmup.txt" "$RESULTS_DIR/"
+
+    local f=$TMP/$name.wrk.txt
+    grep -q '^BENCH ' "$f" || { cat "$f" >&2; die "$name: no BENCH line in wrk output"; }
+    local req dur p50 p99 errs t0 t1 n0 n1
+    req=$(bench_field "$f" requests); dur=$(bench_field "$f" duration_us)
+    p50=$(bench_field "$f" p50_us);   p99=$(bench_field "$f" p99_us)
+    errs=$(( $(bench_field "$f" errors_connect) + $(bench_field "$f" errors_read) + $(bench_field "$f" errors_write) \
+             + $(bench_field "$f" errors_status) + $(bench_field "$f" errors_timeout) ))
+    read -r t0 n0 <<< "$before"; read -r t1 n1 <<< "$after"
+    REQ[$name]=$req; ERR[$name]=$errs; NPROC[$name]="$n0/$n1"
+    RPS[$name]=$(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
+    P50[$name]=$(awk -v v="$p50" 'BEGIN { printf "%.3f", v / 1000 }')
+    P99[$name]=$(awk -v v="$p99" 'BEGIN { printf "%.3f", v / 1000 }')
+    CPU[$name]=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }')
+    RPC[$name]=$(awk -v r="$req" -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { if (t > 0) printf "%.0f", r / (t / hz); else print "n/a" }')
+    (( errs == 0 )) || log "$name: warning: wrk reported $errs errors (see raw output)"
+    log "$name: ${RPS[$name]} req/s, p50 ${P50[$name]} ms, p99 ${P99[$name]} ms, ${CPU[$name]} CPU-s, ${RPC[$name]} req/CPU-s"
+}
+
+ratio() {   # ratio A B -> A/B with 2 decimals, or n/a
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+
+[[ -n $RESULTS_DIR ]] && mkdir -p "$RESULTS_DIR"
+command -v wrk >/dev/null || die "wrk not found"
+command -v curl >/dev/null || die "curl not found"
+
+# Both servers get the same, generous descriptor limit.
+ulimit -n 65536 2>/dev/null || true
+
+read -r -a SERVER_LIST <<< "$SERVERS"
+for s in "${SERVER_LIST[@]}"; do
+    case $s in clusterd|nginx) ;; *) die "unknown server '$s' in SERVERS (expected clusterd and/or nginx)" ;; esac
+done
+for s in "${SERVER_LIST[@]}"; do bench_one "$s"; done
+
+RESTART_MD=
+if [[ " $SERVERS " == *" clusterd "* ]] && (( RESTART_REPS > 0 )); then
+    log "clusterd: worker restart latency, $RESTART_REPS repetitions"
+    python3 "$HERE/restart_latency.py" --binary "$CLUSTERD" --workers "$WORKERS" --reps "$RESTART_REPS" \
+        --log "$TMP/restart.log" > "$TMP/restart.md" &
+    rl_pid=$!
+    STARTED+=("$rl_pid"); remember "$rl_pid"
+    rl_rc=0; wait "$rl_pid" || rl_rc=$?
+    forget "$rl_pid"
+    [[ -n $RESULTS_DIR ]] && cp "$TMP/restart.log" "$RESULTS_DIR/restart-clusterd.log" 2>/dev/null || true
+    (( rl_rc == 0 )) || { cat "$TMP/restart.md" >&2; die "restart_latency.py failed (exit $rl_rc)"; }
+    RESTART_MD=$(grep -v '^RESTART ' "$TMP/restart.md")
+fi
+
+# -------------------------------------------------------------------- report
+
+{
+    echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION (warm-up $WARMUP), $WORKERS workers per server, loopback"
+    echo
+    echo "| server | requests | req/s | p50 ms | p99 ms | server CPU-s | req per CPU-s | errors | processes |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for s in "${SERVER_LIST[@]}"; do
+        echo "| $s | ${REQ[$s]} | ${RPS[$s]} | ${P50[$s]} | ${P99[$s]} | ${CPU[$s]} | ${RPC[$s]} | ${ERR[$s]} | ${NPROC[$s]} |"
+    done
+    if [[ -n ${REQ[clusterd]:-} && -n ${REQ[nginx]:-} ]]; then
+        echo "| clusterd/nginx | $(ratio "${REQ[clusterd]}" "${REQ[nginx]}") | $(ratio "${RPS[clusterd]}" "${RPS[nginx]}") |" \
+             "$(ratio "${P50[clusterd]}" "${P50[nginx]}") | $(ratio "${P99[clusterd]}" "${P99[nginx]}") |" \
+             "$(ratio "${CPU[clusterd]}" "${CPU[nginx]}") | $(ratio "${RPC[clusterd]}" "${RPC[nginx]}") | | |"
+    fi
+    echo
+    echo "processes = server processes counted for CPU (before/after the measured run)."
+    if [[ -n $RESTART_MD ]]; then
+        echo
+        echo "$RESTART_MD"
+    fi
+} | tee "$TMP/report.md"
+[[ -n $RESULTS_DIR ]] && cp "$TMP/report.md" "$RESULTS_DIR/report.md"
+exit 0

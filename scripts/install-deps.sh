@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages clusterd needs that are not installed yet.
+# Usage: scripts/install-deps.sh [build|test|bench]...   (default: build)
+# Runs apt-get as root, or through sudo; does nothing when all are present.
+set -euo pipefail
+
+build_packages=(g++ make cmake pkg-config libuv1-dev libboost-dev libspdlog-dev libcli11-dev)
+test_packages=(catch2 libcurl4-openssl-dev curl python3)
+bench_packages=(wrk nginx-light python3 curl)
+
+wanted=("${build_packages[@]}")
+for group in "$@"; do
+    case "$group" in
+        build) ;;
+        test) wanted+=("${test_packages[@]}") ;;
+        bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}") ;;
+        *) echo "install-deps: unknown group '$group' (use build, test or bench)" >&2; exit 2 ;;
+    esac
+done
+
+missing=()
+for package in "${wanted[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$package")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+elif command -v sudo >/dev/null; then
+    sudo=(sudo)
+else
+    echo "install-deps: missing packages (${missing[*]}) and neither root nor sudo to install them" >&2
+    exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+# nginx-light must not start a system nginx on port 80 just because we use its binary.
+if printf '%s\n' "${missing[@]}" | grep -q '^nginx'; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
+    trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

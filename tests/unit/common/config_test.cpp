@@ -1,0 +1,110 @@
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+
+using namespace std::chrono_literals;
+using namespace clusterd;
+
+namespace {
+
+std::variant<Config, ExitRequest> parse(std::vector<std::string> words) {
+    words.insert(words.begin(), "clusterd");
+    std::vector<const char*> argv;
+    for (auto& word : words) argv.push_back(word.c_str());
+    return parse_config(static_cast<int>(argv.size()), argv.data());
+}
+
+Config parse_ok(std::vector<std::string> words) {
+    auto result = parse(std::move(words));
+    if (auto* exit = std::get_if<ExitRequest>(&result)) FAIL(exit->text);
+    return std::get<Config>(result);
+}
+
+ExitRequest parse_refused(std::vector<std::string> words) {
+    auto result = parse(std::move(words));
+    REQUIRE(std::holds_alternative<ExitRequest>(result));
+    return std::get<ExitRequest>(result);
+}
+
+// Sets an environment variable for one test and restores it after.
+struct ScopedEnv {
+    std::string name;
+    ScopedEnv(std::string n, const char* value) : name(std::move(n)) { setenv(name.c_str(), value, 1); }
+    ~ScopedEnv() { unsetenv(name.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("defaults: 127.0.0.1:8080, one worker per CPU, supervisor role", "[common][config]") {
+    Config config = parse_ok({});
+    REQUIRE(config.listen.host == "127.0.0.1");
+    REQUIRE(config.listen.port == 8080);
+    REQUIRE(config.workers >= 1);
+    REQUIRE(config.role == Role::supervisor);
+    REQUIRE(config.shutdown_timeout == 10s);
+    REQUIRE_FALSE(config.fault_injection);
+}
+
+TEST_CASE("options parse into typed values", "[common][config]") {
+    Config config = parse_ok({"--listen", "[::1]:0", "--workers", "3", "--shutdown-timeout", "1500ms",
+                              "--max-header-size", "16KiB", "--log-level", "debug", "--enable-fault-injection"});
+    REQUIRE(config.listen.host == "::1");
+    REQUIRE(config.listen.port == 0);
+    REQUIRE(config.workers == 3);
+    REQUIRE(config.shutdown_timeout == 1500ms);
+    REQUIRE(config.max_header_size == 16 * 1024);
+    REQUIRE(config.log_level == spdlog::level::debug);
+    REQUIRE(config.fault_injection);
+    REQUIRE(config.args.size() == 11);
+}
+
+TEST_CASE("every option can come from CLUSTERD_<NAME>, and the command line wins", "[common][config]") {
+    ScopedEnv workers("CLUSTERD_WORKERS", "7");
+    ScopedEnv timeout("CLUSTERD_IDLE_TIMEOUT", "2m");
+    REQUIRE(parse_ok({}).workers == 7);
+    REQUIRE(parse_ok({}).idle_timeout == 120s);
+    REQUIRE(parse_ok({"--workers", "2"}).workers == 2);
+}
+
+TEST_CASE("a bad value is refused with exit code 2 and a message naming the option", "[common][config]") {
+    using Case = std::pair<std::vector<std::string>, std::string>;
+    auto [words, expected] = GENERATE(values<Case>({
+        {{"--workers", "0"}, "--workers"},
+        {{"--workers", "many"}, "--workers"},
+        {{"--shutdown-timeout", "10x"}, "'10x' is not a duration"},
+        {{"--listen", "nonsense"}, "is not HOST:PORT"},
+        {{"--listen", "127.0.0.1:99999"}, "not a number from 0 to 65535"},
+        {{"--max-body-size", "lots"}, "'lots' is not a size"},
+        {{"--log-level", "loud"}, "--log-level"},
+        {{"--no-such-option"}, "--no-such-option"},
+        {{"--crash-at-start"}, "--crash-at-start needs --enable-fault-injection"},
+        {{"--backoff-initial", "10s", "--backoff-max", "1s"}, "is larger than --backoff-max"},
+    }));
+    CAPTURE(words);
+    ExitRequest refused = parse_refused(words);
+    REQUIRE(refused.code == 2);
+    REQUIRE_THAT(refused.text, Catch::Contains(expected));
+}
+
+TEST_CASE("--help lists every option with its default and exits 0", "[common][config]") {
+    ExitRequest help = parse_refused({"--help"});
+    REQUIRE(help.code == 0);
+    for (const char* option : {"--listen", "--workers", "--shutdown-timeout", "--min-uptime", "--breaker-deaths",
+                               "--header-timeout", "--idle-timeout", "--max-connections", "--log-level"}) {
+        REQUIRE_THAT(help.text, Catch::Contains(option));
+    }
+    REQUIRE_THAT(help.text, Catch::Contains("=127.0.0.1:8080"));
+    REQUIRE_THAT(help.text, Catch::Contains("CLUSTERD_SHUTDOWN_TIMEOUT"));
+    REQUIRE_THAT(help.text, !Catch::Contains("--supervisor-pid"));  // internal
+}
+
+TEST_CASE("the worker role arguments are accepted but hidden", "[common][config]") {
+    Config config = parse_ok({"--role", "worker", "--slot", "3", "--generation", "9", "--supervisor-pid", "42"});
+    REQUIRE(config.role == Role::worker);
+    REQUIRE(config.slot == 3);
+    REQUIRE(config.generation == 9);
+    REQUIRE(config.supervisor_pid == 42);
+}

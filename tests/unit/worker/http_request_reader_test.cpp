@@ -1,0 +1,125 @@
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "worker/http_request_reader.hpp"
+
+using namespace clusterd::worker;
+using Kind = ReadResult::Kind;
+
+namespace {
+
+constexpr std::uint64_t header_limit = 8192;
+constexpr std::uint64_t body_limit = 1024;
+
+// Feeds the bytes one at a time, as the slowest client would, and collects
+// every result that is not need_more.
+std::vector<ReadResult> feed_byte_by_byte(const std::string& wire) {
+    RequestReader reader(header_limit, body_limit);
+    std::string input;
+    std::vector<ReadResult> results;
+    for (char c : wire) {
+        input += c;
+        for (;;) {
+            ReadResult result = reader.read(input);
+            if (result.kind == Kind::need_more) break;
+            results.push_back(std::move(result));
+            if (results.back().kind == Kind::error) return results;
+        }
+    }
+    return results;
+}
+
+ReadResult feed_whole(const std::string& wire, std::uint64_t body = body_limit) {
+    RequestReader reader(header_limit, body);
+    std::string input = wire;
+    return reader.read(input);
+}
+
+}  // namespace
+
+TEST_CASE("a request fed byte by byte parses the same as one fed whole", "[worker][http_request_reader]") {
+    const std::string wire = "POST /compute/fib?n=3 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+    auto results = feed_byte_by_byte(wire);
+    REQUIRE(results.size() == 1);
+    REQUIRE(results[0].kind == Kind::request);
+    REQUIRE(results[0].request.method == "POST");
+    REQUIRE(results[0].request.target == "/compute/fib?n=3");
+    REQUIRE(results[0].request.body == "hello");
+    REQUIRE(results[0].request.keep_alive);
+    REQUIRE(feed_whole(wire).request.body == "hello");
+}
+
+TEST_CASE("pipelined requests come out one by one, in order", "[worker][http_request_reader]") {
+    const std::string wire =
+        "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+        "GET /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    SECTION("byte by byte") {
+        auto results = feed_byte_by_byte(wire);
+        REQUIRE(results.size() == 3);
+        REQUIRE(results[0].request.target == "/a");
+        REQUIRE(results[1].request.body == "hi");
+        REQUIRE(results[2].request.body == "abc");
+    }
+    SECTION("all at once, the rest stays in the input") {
+        RequestReader reader(header_limit, body_limit);
+        std::string input = wire;
+        REQUIRE(reader.read(input).request.target == "/a");
+        REQUIRE(reader.read(input).request.target == "/b");
+        REQUIRE(reader.read(input).request.target == "/c");
+        REQUIRE(input.empty());
+        REQUIRE(reader.read(input).kind == Kind::need_more);
+    }
+}
+
+TEST_CASE("keep-alive follows the version and the Connection header", "[worker][http_request_reader]") {
+    REQUIRE(feed_whole("GET / HTTP/1.1\r\nHost: x\r\n\r\n").request.keep_alive);
+    REQUIRE_FALSE(feed_whole("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").request.keep_alive);
+    REQUIRE_FALSE(feed_whole("GET / HTTP/1.0\r\n\r\n").request.keep_alive);
+    auto kept = feed_whole("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    REQUIRE(kept.request.keep_alive);
+    REQUIRE(kept.request.version == 10);
+}
+
+TEST_CASE("each broken request maps to its status", "[worker][http_request_reader]") {
+    using Case = std::pair<std::string, unsigned>;
+    auto [wire, status] = GENERATE(values<Case>({
+        {"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n", 431},
+        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", 413},
+        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc", 400},
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\n\r\n", 400},
+        {"GARBAGE\r\n\r\n", 400},
+        {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+        {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHo st: x\r\n\r\n", 400},
+    }));
+    CAPTURE(wire.substr(0, 80));
+    auto whole = feed_whole(wire);
+    REQUIRE(whole.kind == Kind::error);
+    REQUIRE(whole.status == status);
+    auto slow = feed_byte_by_byte(wire);
+    REQUIRE_FALSE(slow.empty());
+    REQUIRE(slow.back().kind == Kind::error);
+    REQUIRE(slow.back().status == status);
+}
+
+TEST_CASE("a chunked body over the limit is refused while it streams", "[worker][http_request_reader]") {
+    std::string wire = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 20; ++i) wire += "64\r\n" + std::string(100, 'x') + "\r\n";
+    auto result = feed_whole(wire);
+    REQUIRE(result.kind == Kind::error);
+    REQUIRE(result.status == 413);
+}
+
+TEST_CASE("Expect: 100-continue is reported once, before the body", "[worker][http_request_reader]") {
+    RequestReader reader(header_limit, body_limit);
+    std::string input = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+    REQUIRE(reader.read(input).kind == Kind::need_more);
+    REQUIRE(reader.take_continue_request());
+    REQUIRE_FALSE(reader.take_continue_request());
+    input = "abc";
+    REQUIRE(reader.read(input).request.body == "abc");
+}
