@@ -14,7 +14,7 @@ deps:
 	@scripts/install-deps.sh build
 
 build: deps
-	cmake --preset release
+	cmake --preset release -DCLUSTERD_TESTS=OFF
 	cmake --build --preset release -j $(JOBS)
 
 run: build
@@ -22,7 +22,7 @@ run: build
 
 test:
 	@scripts/install-deps.sh build test
-	cmake --preset release
+	cmake --preset release -DCLUSTERD_TESTS=ON
 	cmake --build --preset release -j $(JOBS)
 	ctest --preset release
 
@@ -42,7 +42,7 @@ test-sanitize: test-asan test-tsan
 
 bench:
 	@scripts/install-deps.sh build bench
-	cmake --preset release
+	cmake --preset release -DCLUSTERD_TESTS=OFF
 	cmake --build --preset release -j $(JOBS)
 	bench/hello.sh
 
