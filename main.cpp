@@ -4,7 +4,7 @@
 #include <variant>
 
 #include "common/config.hpp"
-#include "supervisor/supervisor.hpp"
+#include "supervisor/run_supervisor.hpp"
 #include "worker/worker.hpp"
 
 int main(int argc, char** argv) {

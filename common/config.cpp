@@ -82,6 +82,8 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
     add_duration(app, "--breaker-window", cfg.breaker_window, "Window over which young deaths are counted");
     add_duration(app, "--breaker-cooldown", cfg.breaker_cooldown, "How long a failed slot rests before one retry");
 
+    add_duration(app, "--hang-timeout", cfg.hang_timeout,
+                 "A worker whose event loop makes no progress for this long is killed and replaced (0: never)");
     add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
                  "On SIGTERM/SIGINT, how long workers may finish in-flight requests before SIGKILL");
     add_duration(app, "--drain-quiet", cfg.drain_quiet,

@@ -38,6 +38,9 @@ struct Config {
     Millis breaker_window{30'000};
     Millis breaker_cooldown{60'000};
 
+    // A worker whose loop shows no progress for this long is killed and replaced; 0 disables.
+    Millis hang_timeout{10'000};
+
     // Stopping.
     Millis shutdown_timeout{10'000};
     Millis drain_quiet{250};

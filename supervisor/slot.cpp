@@ -24,19 +24,6 @@ constexpr bool edge(S from, S to) {
 
 }  // namespace
 
-const char* to_string(SlotState state) {
-    switch (state) {
-        case S::empty: return "empty";
-        case S::starting: return "starting";
-        case S::ready: return "ready";
-        case S::draining: return "draining";
-        case S::exited: return "exited";
-        case S::backoff: return "backoff";
-        case S::failed: return "failed";
-    }
-    return "invalid";
-}
-
 bool is_legal_transition(SlotState from, SlotState to) { return edge(from, to); }
 
 Slots::Slots(unsigned count) : slots_(count) {
@@ -55,6 +42,7 @@ bool Slots::transition(unsigned index, SlotState to, std::string_view why) {
     counts_[static_cast<std::size_t>(slot.state)] -= 1;
     counts_[static_cast<std::size_t>(to)] += 1;
     slot.state = to;
+    if (observer_) observer_(slot);
     return true;
 }
 

@@ -10,20 +10,22 @@
 #include <sys/types.h>
 
 #include <array>
+#include <functional>
+#include <optional>
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/slot_state.hpp"
 #include "supervisor/restart_policy.hpp"
 
 namespace clusterd::supervisor {
 
-enum class SlotState : std::uint8_t { empty, starting, ready, draining, exited, backoff, failed };
-// Kept outside the enum so a switch over SlotState stays exhaustive under -Wswitch.
-inline constexpr int slot_state_count = 7;
+using clusterd::SlotState;
+using clusterd::slot_state_count;
+using clusterd::to_string;
 
-[[nodiscard]] const char* to_string(SlotState state);
 [[nodiscard]] bool is_legal_transition(SlotState from, SlotState to);
 
 struct Slot {
@@ -33,6 +35,8 @@ struct Slot {
     pid_t pid = 0;                 // 0 when no process occupies the slot
     SteadyTime started_at{};
     DeathHistory deaths;
+    std::optional<SteadyTime> replacing_since;  // when a running worker died; cleared when its successor is ready
+    const char* kill_reason = nullptr;         // set when the supervisor killed it ("hang"), for the log
 };
 
 class Slots {
@@ -50,9 +54,14 @@ public:
     [[nodiscard]] auto begin() { return slots_.begin(); }
     [[nodiscard]] auto end() { return slots_.end(); }
 
+    // Called after every accepted transition (the supervisor mirrors the
+    // state into the scoreboard here, so no other path writes it).
+    void on_transition(std::function<void(const Slot&)> observer) { observer_ = std::move(observer); }
+
 private:
     std::vector<Slot> slots_;
     std::array<unsigned, slot_state_count> counts_{};
+    std::function<void(const Slot&)> observer_;
 };
 
 }  // namespace clusterd::supervisor

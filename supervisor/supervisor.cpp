@@ -5,7 +5,9 @@
 #include <csignal>
 
 #include "common/exit_codes.hpp"
-#include "common/log.hpp"
+#include "common/monotonic.hpp"
+#include "common/scoreboard_snapshot.hpp"
+#include "supervisor/watchdog.hpp"
 
 namespace clusterd::supervisor {
 namespace {
@@ -44,9 +46,10 @@ std::string executable_path() {
 
 }  // namespace
 
-Supervisor::Supervisor(Config config, ListenSocket listen)
+Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment)
     : config_(std::move(config)),
       listen_(std::move(listen)),
+      segment_(segment),
       executable_(executable_path()),
       policy_(policy_from(config_)),
       slots_(config_.workers),
@@ -66,6 +69,9 @@ Supervisor::Supervisor(Config config, ListenSocket listen)
     }
     uv_timer_init(&loop_, &shutdown_deadline_);
     shutdown_deadline_.data = this;
+    uv_timer_init(&loop_, &watchdog_);
+    watchdog_.data = this;
+    slots_.on_transition([this](const Slot& slot) { publish_slot(slot); });
 }
 
 Supervisor::~Supervisor() {
@@ -76,6 +82,11 @@ Supervisor::~Supervisor() {
 int Supervisor::run() {
     spdlog::info("starting {} workers (pid {})", config_.workers, getpid());
     manage_workers();
+    if (config_.hang_timeout.count() > 0) {
+        // Check four times per timeout, so a hang is caught within 1.25x of it.
+        const auto period = std::clamp<std::int64_t>(config_.hang_timeout.count() / 4, 20, 1000);
+        uv_timer_start(&watchdog_, on_watchdog, static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
+    }
     uv_run(&loop_, UV_RUN_DEFAULT);
     spdlog::info("stopped: every worker has exited");
     return exit_code::ok;
@@ -178,18 +189,24 @@ void Supervisor::spawn_worker(unsigned index) {
     slot.generation += 1;
     slot.started_at = std::chrono::steady_clock::now();
     slot.pid = 0;
+    slot.kill_reason = nullptr;
     slots_.transition(index, SlotState::starting, "spawn");
     SpawnRequest request{executable_, config_.args, index, slot.generation, listen_.fd.get()};
     auto result = WorkerProcess::spawn(&loop_, request, *this);
     if (auto* error = std::get_if<int>(&result)) {
         ExitInfo exit = ExitInfo::spawn_failed(*error);
         spdlog::error("worker {} {}", index, describe(exit));
+        segment_.header().stats.spawn_failures.fetch_add(1, std::memory_order_relaxed);
         slots_.transition(index, SlotState::exited, "spawn failed");
         handle_death(index, exit);
         return;
     }
     processes_[index] = std::get<WorkerProcess*>(result);
     slot.pid = processes_[index]->pid();
+    ScoreboardSlot& board = segment_.slot(index);
+    board.started_ms.store(monotonic_ms(), std::memory_order_relaxed);
+    board.generation.store(slot.generation, std::memory_order_relaxed);
+    board.pid.store(slot.pid, std::memory_order_relaxed);
     spdlog::info("worker {} (pid {}) started, generation {}", index, slot.pid, slot.generation);
 }
 
@@ -203,6 +220,19 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
     slots_.transition(index, SlotState::ready, "reported ready");
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - slot.started_at);
     spdlog::info("worker {} (pid {}) ready in {:.1f} ms", index, slot.pid, static_cast<double>(ms.count()) / 1000.0);
+    if (slot.replacing_since) {
+        // Death of the predecessor to readiness of this one: the capacity gap.
+        const auto gap = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                                *slot.replacing_since);
+        auto& stats = segment_.header().stats;
+        const auto us = static_cast<std::uint64_t>(gap.count());
+        stats.restart_latency_count.fetch_add(1, std::memory_order_relaxed);
+        stats.restart_latency_us_sum.fetch_add(us, std::memory_order_relaxed);
+        if (us > stats.restart_latency_us_max.load(std::memory_order_relaxed)) {
+            stats.restart_latency_us_max.store(us, std::memory_order_relaxed);
+        }
+        slot.replacing_since.reset();
+    }
     if (slots_.count(SlotState::ready) == slots_.size()) {
         spdlog::info("all {} workers ready", slots_.size());
         was_fully_ready_ = true;
@@ -219,10 +249,15 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
     const bool expected = slot.state == SlotState::draining;
     const auto level = expected && (exit.clean() || phase_ == Phase::stopping_now) ? spdlog::level::info
                                                                                       : spdlog::level::warn;
-    spdlog::log(level, "worker {} (pid {}) {} after {:.1f} s{}", index, slot.pid, describe(exit),
-                seconds_since(slot.started_at), expected ? " (draining)" : "");
+    const std::string doing = exit.clean() ? "" : what_it_was_doing(index);
+    const std::string killed_for = slot.kill_reason ? std::string(" (killed: ") + slot.kill_reason + ")" : "";
+    spdlog::log(level, "worker {} (pid {}) {} after {:.1f} s{}{}", index, slot.pid, describe(exit),
+                seconds_since(slot.started_at), killed_for, expected ? " (draining)" : doing);
+    count_death(exit);
     slots_.transition(index, SlotState::exited, describe(exit));
     slot.pid = 0;
+    segment_.slot(index).pid.store(0, std::memory_order_relaxed);
+    if (!slot.replacing_since) slot.replacing_since = std::chrono::steady_clock::now();
     if (phase_ != Phase::running) {
         slots_.transition(index, SlotState::empty, "stopping");
         finish_if_stopped();
@@ -251,6 +286,7 @@ void Supervisor::handle_death(unsigned index, const ExitInfo& exit) {
             break;
         case Verdict::trip_breaker:
             slots_.transition(index, SlotState::failed, decision.why);
+            segment_.header().stats.breaker_trips.fetch_add(1, std::memory_order_relaxed);
             spdlog::error("worker {}: circuit breaker tripped: {}; slot failed, one retry in {}", index,
                           decision.why, format_duration(decision.delay));
             uv_timer_start(&timer, on_slot_timer, static_cast<std::uint64_t>(decision.delay.count()), 0);
@@ -282,28 +318,56 @@ void Supervisor::finish_if_stopped() {
     if (phase_ == Phase::running || slots_.count(SlotState::empty) != slots_.size()) return;
     uv_timer_stop(&shutdown_deadline_);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_deadline_), ignore_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), ignore_close);
     for (unsigned i = 0; i < slots_.size(); ++i) {
         uv_close(reinterpret_cast<uv_handle_t*>(&slot_timers_[i].timer), ignore_close);
     }
     for (auto& signal : signals_) uv_close(reinterpret_cast<uv_handle_t*>(&signal), ignore_close);
 }
 
-int run_supervisor(const Config& config) {
-    init_logging("[supervisor " + std::to_string(getpid()) + "]", config.log_level);
-    // A client that disconnects must not kill us on write; errors come back as EPIPE.
-    std::signal(SIGPIPE, SIG_IGN);
-    // Whatever our own parent leaked to us must not reach the workers.
-    uv_disable_stdio_inheritance();
+void Supervisor::publish_slot(const Slot& slot) {
+    segment_.slot(slot.index).state.store(static_cast<std::uint32_t>(slot.state), std::memory_order_relaxed);
+    auto& stats = segment_.header().stats;
+    stats.workers_ready.store(slots_.count(SlotState::ready), std::memory_order_relaxed);
+    stats.workers_failed.store(slots_.count(SlotState::failed), std::memory_order_relaxed);
+}
 
-    auto bound = bind_listen_socket(config.listen);
-    if (auto* error = std::get_if<std::string>(&bound)) {
-        spdlog::critical("cannot listen: {}", *error);
-        return exit_code::failure;
+void Supervisor::count_death(const ExitInfo& exit) {
+    auto& stats = segment_.header().stats;
+    if (exit.kind == ExitInfo::Kind::signaled) stats.deaths_by_signal.fetch_add(1, std::memory_order_relaxed);
+    if (exit.kind == ExitInfo::Kind::exited) stats.deaths_by_exit.fetch_add(1, std::memory_order_relaxed);
+}
+
+// " while serving GET /x for 2.0 s", read from the dead worker's slot: the
+// one thing an operator wants after a crash and no peer tells them.
+std::string Supervisor::what_it_was_doing(unsigned index) const {
+    const ScoreboardSlot& board = segment_.slot(index);
+    if (board.worker_generation.load(std::memory_order_relaxed) != slots_[index].generation) return "";
+    auto current = read_current_request(board, monotonic_ms());
+    if (!current) return " while idle";
+    return fmt::format(" while serving {} {} for {:.1f} s", current->method, current->target, current->for_seconds);
+}
+
+void Supervisor::on_watchdog(uv_timer_t* timer) { static_cast<Supervisor*>(timer->data)->check_heartbeats(); }
+
+void Supervisor::check_heartbeats() {
+    const auto now = monotonic_ms();
+    for (auto& slot : slots_) {
+        auto* process = processes_[slot.index];
+        if (process == nullptr || slot.kill_reason != nullptr) continue;
+        const ScoreboardSlot& board = segment_.slot(slot.index);
+        HeartbeatReading reading{board.heartbeat_ms.load(std::memory_order_relaxed),
+                                 board.worker_generation.load(std::memory_order_relaxed), slot.generation,
+                                 board.started_ms.load(std::memory_order_relaxed)};
+        HangVerdict verdict = judge_heartbeat(reading, now, config_.hang_timeout);
+        if (verdict.kind == HangVerdict::Kind::alive) continue;
+        slot.kill_reason = verdict.kind == HangVerdict::Kind::hung ? "hang" : "corrupt scoreboard slot";
+        spdlog::error("worker {} (pid {}) {}: {}{}; killing it", slot.index, slot.pid,
+                      verdict.kind == HangVerdict::Kind::hung ? "hung" : "is not trustworthy", verdict.why,
+                      what_it_was_doing(slot.index));
+        segment_.header().stats.hang_kills.fetch_add(1, std::memory_order_relaxed);
+        process->kill(SIGKILL);
     }
-    auto& listen = std::get<ListenSocket>(bound);
-    spdlog::info("listening on {}", listen.address);
-    Supervisor supervisor(config, std::move(listen));
-    return supervisor.run();
 }
 
 }  // namespace clusterd::supervisor

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/shm_segment.hpp"
 #include "supervisor/listen_socket.hpp"
 #include "supervisor/slot.hpp"
 #include "supervisor/worker_process.hpp"
@@ -20,7 +21,8 @@ namespace clusterd::supervisor {
 
 class Supervisor final : private WorkerEvents {
 public:
-    Supervisor(Config config, ListenSocket listen);
+    // The segment must outlive the supervisor; its scoreboard slot i mirrors worker slot i.
+    Supervisor(Config config, ListenSocket listen, ShmSegment& segment);
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
     ~Supervisor();
@@ -40,6 +42,7 @@ private:
     static void on_signal(uv_signal_t* handle, int signal);
     static void on_slot_timer(uv_timer_t* timer);
     static void on_shutdown_deadline(uv_timer_t* timer);
+    static void on_watchdog(uv_timer_t* timer);
 
     void handle_signal(int signal);
     void begin_graceful_stop(const char* why);
@@ -52,10 +55,15 @@ private:
     void retry_slot(unsigned slot);
     void finish_if_stopped();
     void log_capacity() const;
+    void check_heartbeats();
+    void publish_slot(const Slot& slot);
+    void count_death(const ExitInfo& exit);
+    [[nodiscard]] std::string what_it_was_doing(unsigned slot) const;
     [[nodiscard]] bool is_current(unsigned slot, std::uint64_t generation) const;
 
     Config config_;
     ListenSocket listen_;
+    ShmSegment& segment_;
     std::string executable_;
     RestartPolicy policy_;
     uv_loop_t loop_{};
@@ -64,12 +72,10 @@ private:
     std::unique_ptr<SlotTimer[]> slot_timers_;
     std::array<uv_signal_t, 6> signals_{};
     uv_timer_t shutdown_deadline_{};
+    uv_timer_t watchdog_{};
     Phase phase_ = Phase::running;
     bool was_fully_ready_ = false;
     std::mt19937_64 random_{std::random_device{}()};
 };
-
-// Entry point of the supervisor role.
-[[nodiscard]] int run_supervisor(const Config& config);
 
 }  // namespace clusterd::supervisor

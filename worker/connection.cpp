@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/monotonic.hpp"
+
 namespace clusterd::worker {
 namespace {
 
@@ -42,6 +44,8 @@ Connection* Connection::open(uv_loop_t* loop, int fd, ConnectionHost& host, Admi
         return connection;
     }
     uv_tcp_nodelay(&connection->tcp_, 1);
+    host.reporter().connection_opened();
+    connection->counted_ = true;
     if (admission == Admission::over_limit) {
         Response refused = text_response(503, "too many connections on this worker");
         refused.headers.emplace_back("Retry-After", "1");
@@ -75,6 +79,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     }
     if (self->phase_ == Phase::lingering) return;  // discarded on purpose
     if (self->phase_ == Phase::closing) return;
+    self->host_.reporter().bytes_received(static_cast<std::size_t>(nread));
     self->input_.append(buf->base, static_cast<std::size_t>(nread));
     if (self->phase_ == Phase::idle) {
         self->phase_ = Phase::reading;
@@ -98,6 +103,7 @@ void Connection::handle_input() {
                 return;
             case ReadResult::Kind::error: {
                 spdlog::debug("refusing a request: {} {}", result.status, result.reason);
+                host_.reporter().parse_error();
                 Response refused = text_response(result.status, result.reason);
                 refused.close = true;
                 send(refused, WireOptions{false, false, false});
@@ -114,6 +120,7 @@ void Connection::handle_input() {
 void Connection::answer(const Request& request) {
     uv_timer_stop(&timer_);
     phase_ = Phase::responding;
+    host_.reporter().request_started(request.method, request.target, monotonic_ms());
     Response response = route(request, host_.route_context());
     const bool keep_alive =
         request.keep_alive && !response.close && !peer_closed_ && !host_.route_context().draining;
@@ -132,6 +139,7 @@ void Connection::send(const Response& response, WireOptions options) {
     std::string wire;
     wire.reserve(256 + response.body.size());
     serialize(response, options, host_.date().now(), wire);
+    host_.reporter().request_finished(response.status, wire.size());
     write_raw(std::move(wire));
 }
 
@@ -260,6 +268,7 @@ void Connection::close_now() {
 void Connection::on_closed(uv_handle_t* handle) {
     auto* self = static_cast<Connection*>(handle->data);
     if (--self->open_handles_ > 0) return;
+    if (self->counted_) self->host_.reporter().connection_closed();
     self->host_.on_connection_closed(*self);
     delete self;
 }

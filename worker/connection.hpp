@@ -24,6 +24,7 @@
 #include "worker/http_request_reader.hpp"
 #include "worker/http_response.hpp"
 #include "worker/router.hpp"
+#include "worker/slot_reporter.hpp"
 
 namespace clusterd::worker {
 
@@ -35,6 +36,7 @@ public:
     [[nodiscard]] virtual const Config& config() const = 0;
     [[nodiscard]] virtual RouteContext route_context() const = 0;
     [[nodiscard]] virtual HttpDate& date() = 0;
+    [[nodiscard]] virtual SlotReporter& reporter() = 0;
     virtual uv_buf_t read_buffer() = 0;  // one buffer per loop: reads are copied out at once
     virtual void on_connection_closed(Connection& connection) = 0;
 
@@ -91,6 +93,7 @@ private:
     WireOptions delayed_options_;
     bool read_paused_ = false;
     bool peer_closed_ = false;
+    bool counted_ = false;  // reported as open on the scoreboard
     int open_handles_ = 2;
 };
 

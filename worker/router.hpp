@@ -10,6 +10,7 @@
 //   other methods → 405 with Allow; other paths → 404
 #pragma once
 
+#include "common/shm_segment.hpp"
 #include "worker/http_request_reader.hpp"
 #include "worker/http_response.hpp"
 
@@ -18,6 +19,7 @@ namespace clusterd::worker {
 struct RouteContext {
     bool draining = false;
     bool fault_injection = false;
+    const ShmSegment* segment = nullptr;  // the cluster's scoreboard, for /metrics and /status
 };
 
 [[nodiscard]] Response route(const Request& request, const RouteContext& context);

@@ -5,12 +5,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "common/monotonic.hpp"
 #include "worker/fault_injection.hpp"
 
 namespace clusterd::worker {
@@ -31,8 +33,14 @@ void ignore_close(uv_handle_t*) {}
 
 }  // namespace
 
-Worker::Worker(const Config& config) : config_(config) {
+Worker::Worker(const Config& config, const ShmSegment* segment)
+    : config_(config),
+      segment_(segment),
+      reporter_(segment != nullptr && config.slot < segment->slot_count() ? &segment->slot(config.slot) : nullptr,
+                config.generation) {
     uv_loop_init(&loop_);
+    uv_timer_init(&loop_, &heartbeat_);
+    heartbeat_.data = this;
     uv_timer_init(&loop_, &accept_retry_);
     accept_retry_.data = this;
     for (std::size_t i = 0; i < handled_signals.size(); ++i) {
@@ -50,12 +58,24 @@ int Worker::run() {
     if (int rc = uv_poll_init_socket(&loop_, &listen_poll_, listen_fd); rc != 0) {
         spdlog::critical("uv_poll_init_socket() failed on the inherited listening socket (fd {}): {}", listen_fd,
                          uv_strerror(rc));
+        draining_ = true;
+        finish_if_drained();
+        uv_run(&loop_, UV_RUN_DEFAULT);  // lets the close callbacks run
         return exit_code::config_error;
     }
     listen_poll_.data = this;
     listening_ = true;
+    // The heartbeat says "my loop turns": a timer callback runs only between
+    // events, so a worker stuck in a request stops refreshing it.
+    reporter_.heartbeat(monotonic_ms());
+    const auto period = std::clamp<std::int64_t>(config_.hang_timeout.count() / 8, 10, 500);
+    uv_timer_start(&heartbeat_, on_heartbeat, static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
     uv_poll_start(&listen_poll_, UV_READABLE, on_listen_readable);
-    if (!report_ready()) return exit_code::failure;
+    if (!report_ready()) {
+        begin_drain("no supervisor");
+        uv_run(&loop_, UV_RUN_DEFAULT);
+        return exit_code::failure;
+    }
     uv_run(&loop_, UV_RUN_DEFAULT);
     spdlog::debug("drained; exiting");
     return exit_code::ok;
@@ -134,6 +154,10 @@ void Worker::on_accept_retry(uv_timer_t* timer) {
     if (self->listening_) uv_poll_start(&self->listen_poll_, UV_READABLE, on_listen_readable);
 }
 
+void Worker::on_heartbeat(uv_timer_t* timer) {
+    static_cast<Worker*>(timer->data)->reporter_.heartbeat(monotonic_ms());
+}
+
 void Worker::on_connection_closed(Connection& connection) {
     connections_.erase(&connection);
     if (admitted_connections_.erase(&connection) > 0) --admitted_;
@@ -175,6 +199,7 @@ void Worker::finish_if_drained() {
     if (!draining_ || !connections_.empty()) return;
     if (uv_is_closing(as_handle(&accept_retry_))) return;
     uv_close(as_handle(&accept_retry_), ignore_close);
+    uv_close(as_handle(&heartbeat_), ignore_close);
     for (auto& signal : signals_) uv_close(as_handle(&signal), ignore_close);
 }
 
@@ -201,7 +226,17 @@ int run_worker(const Config& config) {
         return exit_code::config_error;
     }
     if (config.crash_at_start) crash_at_start();
-    Worker worker(config);
+    auto attached = ShmSegment::attach(segment_name_for(config.supervisor_pid), ShmSegment::Access::read_write);
+    if (auto* error = std::get_if<std::string>(&attached)) {
+        spdlog::critical("{}", *error);
+        return exit_code::config_error;
+    }
+    const auto& segment = std::get<ShmSegment>(attached);
+    if (config.slot >= segment.slot_count()) {
+        spdlog::critical("slot {} is outside the scoreboard's {} slots", config.slot, segment.slot_count());
+        return exit_code::config_error;
+    }
+    Worker worker(config, &segment);
     return worker.run();
 }
 

@@ -11,13 +11,16 @@
 #include <unordered_set>
 
 #include "common/config.hpp"
+#include "common/shm_segment.hpp"
+#include "worker/slot_reporter.hpp"
 #include "worker/connection.hpp"
 
 namespace clusterd::worker {
 
 class Worker final : public ConnectionHost {
 public:
-    explicit Worker(const Config& config);
+    // segment may be null (no scoreboard): every report is then dropped.
+    Worker(const Config& config, const ShmSegment* segment);
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
     ~Worker();
@@ -26,7 +29,10 @@ public:
     [[nodiscard]] int run();
 
     [[nodiscard]] const Config& config() const override { return config_; }
-    [[nodiscard]] RouteContext route_context() const override { return {draining_, config_.fault_injection}; }
+    [[nodiscard]] RouteContext route_context() const override {
+        return {draining_, config_.fault_injection, segment_};
+    }
+    [[nodiscard]] SlotReporter& reporter() override { return reporter_; }
     [[nodiscard]] HttpDate& date() override { return date_; }
     uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.data(), read_buffer_.size()); }
     void on_connection_closed(Connection& connection) override;
@@ -35,6 +41,7 @@ private:
     static void on_listen_readable(uv_poll_t* poll, int status, int events);
     static void on_accept_retry(uv_timer_t* timer);
     static void on_signal(uv_signal_t* handle, int signal);
+    static void on_heartbeat(uv_timer_t* timer);
 
     enum class AcceptOutcome { accepted, queue_empty, failed };
     AcceptOutcome accept_one();
@@ -45,9 +52,12 @@ private:
     [[nodiscard]] bool report_ready();
 
     const Config& config_;
+    const ShmSegment* segment_;
+    SlotReporter reporter_;
     uv_loop_t loop_{};
     uv_poll_t listen_poll_{};
     uv_timer_t accept_retry_{};
+    uv_timer_t heartbeat_{};
     std::array<uv_signal_t, 3> signals_{};
     bool listening_ = false;
     bool draining_ = false;

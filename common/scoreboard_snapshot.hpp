@@ -1,0 +1,65 @@
+// A plain copy of the scoreboard at one instant, checked field by field, for
+// everything that reports on the cluster: /metrics, /status, `clusterd
+// status` and the supervisor's crash log lines. Nothing read from a worker's
+// half of a slot is trusted: strings are cut at their buffer, states that
+// are no state read as "invalid", times that are not plausible read as unknown.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/shm_segment.hpp"
+
+namespace clusterd {
+
+struct RequestInFlight {
+    std::string method;
+    std::string target;
+    double for_seconds = 0;
+};
+
+struct WorkerSnapshot {
+    unsigned slot = 0;
+    pid_t pid = 0;
+    std::string state;
+    std::uint64_t generation = 0;
+    std::uint64_t restarts = 0;
+    double uptime_seconds = 0;
+    std::optional<double> heartbeat_age_seconds;  // empty until the worker's first heartbeat
+    std::array<std::uint64_t, status_class_count> requests{};
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t connections_accepted = 0;
+    std::uint64_t connections_open = 0;
+    std::uint64_t parse_errors = 0;
+    std::optional<RequestInFlight> current;
+};
+
+struct ClusterSnapshot {
+    pid_t supervisor_pid = 0;
+    unsigned workers_configured = 0;
+    double uptime_seconds = 0;
+    std::uint64_t deaths_by_signal = 0;
+    std::uint64_t deaths_by_exit = 0;
+    std::uint64_t hang_kills = 0;
+    std::uint64_t spawn_failures = 0;
+    std::uint64_t breaker_trips = 0;
+    std::uint64_t restart_latency_count = 0;
+    double restart_latency_seconds_sum = 0;
+    double restart_latency_seconds_max = 0;
+    unsigned workers_ready = 0;
+    unsigned workers_failed = 0;
+    std::vector<WorkerSnapshot> workers;  // slots that hold or held a worker
+};
+
+// The request a slot's worker is serving now, if it wrote a sane one.
+[[nodiscard]] std::optional<RequestInFlight> read_current_request(const ScoreboardSlot& slot, std::int64_t now_ms);
+
+[[nodiscard]] ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms);
+
+}  // namespace clusterd

@@ -1,0 +1,102 @@
+// The layout of the shared-memory segment. Increment shm_layout_version
+// whenever anything in this file changes shape: attach() refuses a segment
+// of another version instead of misreading it (Envoy's HOT_RESTART_VERSION).
+//
+//   offset 0            SegmentHeader (written once by the supervisor before
+//                       any worker exists, then only its SupervisorStats)
+//   offset slots_offset ScoreboardSlot[slot_count], each 64-byte aligned
+//
+// Rules (../shared/DESIGN.md): no pointers, only indices; every atomic is
+// always lock-free; no mutex; one writer per field; the supervisor validates
+// everything it reads from a worker's slot, because a crashing worker can
+// write garbage. The per-field writer is named next to each field.
+//
+// Memory order: counters and gauges are independent numbers read for display,
+// so relaxed is enough (a reader may see requests_2xx one increment behind
+// bytes_out, never a torn value). The heartbeat is relaxed too: the
+// supervisor compares it with its own clock and acts only after a whole
+// --hang-timeout of silence, orders of magnitude above any store latency.
+// The multi-word "current request" is published through a seqlock
+// (seqlock.hpp), whose argument is written there.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "common/seqlock.hpp"
+
+namespace clusterd {
+
+inline constexpr std::uint64_t shm_magic = 0x4b4f4f4c43445343;  // "CSDCLOOK"
+inline constexpr std::uint32_t shm_layout_version = 1;
+
+// What a worker is doing right now; all zero when idle.
+struct CurrentRequest {
+    std::int64_t started_ms = 0;  // monotonic_ms() when the request was dispatched; 0 = idle
+    char method[16] = {};
+    char target[104] = {};  // truncated, NUL-terminated
+};
+
+// Status classes 1xx..5xx.
+inline constexpr std::size_t status_class_count = 5;
+
+struct alignas(64) ScoreboardSlot {
+    // --- written by the supervisor ---
+    std::atomic<std::int32_t> pid{0};          // 0: no process
+    std::atomic<std::uint32_t> state{0};       // supervisor::SlotState
+    std::atomic<std::uint64_t> generation{0};
+    std::atomic<std::int64_t> started_ms{0};   // monotonic_ms() at spawn
+    std::atomic<std::uint64_t> restarts{0};
+
+    // --- written by the worker of this generation (own cache line) ---
+    alignas(64) std::atomic<std::int64_t> heartbeat_ms{0};  // monotonic_ms(), refreshed while the loop runs
+    std::atomic<std::uint64_t> worker_generation{0};        // the generation that wrote these fields
+    std::atomic<std::uint64_t> requests[status_class_count]{};
+    std::atomic<std::uint64_t> bytes_in{0};
+    std::atomic<std::uint64_t> bytes_out{0};
+    std::atomic<std::uint64_t> connections_accepted{0};
+    std::atomic<std::uint64_t> connections_open{0};
+    std::atomic<std::uint64_t> parse_errors{0};
+    Seqlock<CurrentRequest> current;
+};
+
+// Restarts by cause, hang kills, restart latency: written by the supervisor.
+struct SupervisorStats {
+    std::atomic<std::uint64_t> deaths_by_signal{0};
+    std::atomic<std::uint64_t> deaths_by_exit{0};
+    std::atomic<std::uint64_t> hang_kills{0};
+    std::atomic<std::uint64_t> spawn_failures{0};
+    std::atomic<std::uint64_t> breaker_trips{0};
+    std::atomic<std::uint64_t> restart_latency_count{0};
+    std::atomic<std::uint64_t> restart_latency_us_sum{0};
+    std::atomic<std::uint64_t> restart_latency_us_max{0};
+    std::atomic<std::uint32_t> workers_ready{0};
+    std::atomic<std::uint32_t> workers_failed{0};
+};
+
+struct alignas(64) SegmentHeader {
+    std::uint64_t magic = 0;
+    std::uint32_t layout_version = 0;
+    std::uint32_t slot_count = 0;
+    std::uint64_t total_size = 0;
+    std::uint64_t slots_offset = 0;
+    std::int32_t supervisor_pid = 0;
+    std::uint32_t workers = 0;  // configured HTTP workers; slots beyond are for a reload's new generation
+    std::int64_t started_ms = 0;
+    SupervisorStats stats;
+};
+
+[[nodiscard]] constexpr std::uint64_t segment_slots_offset() {
+    return (sizeof(SegmentHeader) + alignof(ScoreboardSlot) - 1) / alignof(ScoreboardSlot) * alignof(ScoreboardSlot);
+}
+[[nodiscard]] constexpr std::uint64_t segment_size(std::uint32_t slot_count) {
+    return segment_slots_offset() + std::uint64_t{slot_count} * sizeof(ScoreboardSlot);
+}
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::int64_t>::is_always_lock_free);
+static_assert(std::atomic<std::int32_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+
+}  // namespace clusterd

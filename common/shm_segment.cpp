@@ -1,0 +1,142 @@
+#include "common/shm_segment.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/interprocess/exceptions.hpp>
+#include <cerrno>
+#include <memory>
+#include <new>
+
+#include "common/monotonic.hpp"
+
+namespace clusterd {
+namespace bip = boost::interprocess;
+
+namespace {
+
+constexpr const char* name_prefix = "clusterd.";
+
+std::string validate(const SegmentHeader& header, std::uint64_t mapped_size) {
+    if (mapped_size < sizeof(SegmentHeader)) return "it is smaller than a header";
+    if (header.magic != shm_magic) return "it is not a clusterd segment (bad magic)";
+    if (header.layout_version != shm_layout_version) {
+        return "its layout version is " + std::to_string(header.layout_version) + ", this binary reads " +
+               std::to_string(shm_layout_version) + " (a different clusterd version created it)";
+    }
+    if (header.slots_offset != segment_slots_offset() || header.slot_count == 0 ||
+        header.slot_count > 65536 || header.total_size != segment_size(header.slot_count) ||
+        mapped_size < header.total_size) {
+        return "its header does not match its size";
+    }
+    return "";
+}
+
+bool process_alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
+std::vector<std::string> segment_names() {
+    std::vector<std::string> names;
+    struct CloseDir {
+        void operator()(DIR* dir) const { closedir(dir); }
+    };
+    std::unique_ptr<DIR, CloseDir> dir(opendir("/dev/shm"));
+    if (!dir) return names;
+    while (const dirent* entry = readdir(dir.get())) {
+        std::string name = entry->d_name;
+        if (name.rfind(name_prefix, 0) == 0) names.push_back(std::move(name));
+    }
+    return names;
+}
+
+}  // namespace
+
+std::string segment_name_for(pid_t supervisor_pid) { return name_prefix + std::to_string(supervisor_pid); }
+
+std::variant<ShmSegment, std::string> ShmSegment::create(const std::string& name, std::uint32_t slot_count,
+                                                         pid_t supervisor) {
+    try {
+        bip::permissions owner_only;
+        owner_only.set_permissions(0600);
+        bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, owner_only);
+        const std::uint64_t size = segment_size(slot_count);
+        shm.truncate(static_cast<bip::offset_t>(size));
+        bip::mapped_region region(shm, bip::read_write);
+        // A fresh ftruncate'd object is zero-filled; constructing in place makes
+        // the atomics' lifetime start properly all the same.
+        auto* header = new (region.get_address()) SegmentHeader{};
+        header->magic = shm_magic;
+        header->layout_version = shm_layout_version;
+        header->slot_count = slot_count;
+        header->total_size = size;
+        header->slots_offset = segment_slots_offset();
+        header->supervisor_pid = supervisor;
+        header->started_ms = monotonic_ms();
+        auto* base = static_cast<char*>(region.get_address());
+        for (std::uint32_t i = 0; i < slot_count; ++i) {
+            new (base + segment_slots_offset() + i * sizeof(ScoreboardSlot)) ScoreboardSlot{};
+        }
+        return ShmSegment(name, std::move(region), true);
+    } catch (const bip::interprocess_exception& e) {
+        bip::shared_memory_object::remove(name.c_str());
+        return "creating shared memory /dev/shm/" + name + " failed: " + e.what();
+    }
+}
+
+std::variant<ShmSegment, std::string> ShmSegment::attach(const std::string& name, Access access) {
+    try {
+        const auto mode = access == Access::read_write ? bip::read_write : bip::read_only;
+        bip::shared_memory_object shm(bip::open_only, name.c_str(), mode);
+        bip::mapped_region region(shm, mode);
+        const auto& header = *static_cast<const SegmentHeader*>(region.get_address());
+        if (auto problem = validate(header, region.get_size()); !problem.empty()) {
+            return "shared memory /dev/shm/" + name + " cannot be used: " + problem;
+        }
+        return ShmSegment(name, std::move(region), false);
+    } catch (const bip::interprocess_exception& e) {
+        return "opening shared memory /dev/shm/" + name + " failed: " + e.what();
+    }
+}
+
+ShmSegment::~ShmSegment() {
+    if (owner_) remove();
+}
+
+ScoreboardSlot& ShmSegment::slot(std::uint32_t index) const {
+    auto* base = static_cast<char*>(region_.get_address());
+    return *reinterpret_cast<ScoreboardSlot*>(base + header().slots_offset + index * sizeof(ScoreboardSlot));
+}
+
+void ShmSegment::remove() {
+    if (!name_.empty() && owner_) bip::shared_memory_object::remove(name_.c_str());
+    owner_ = false;
+}
+
+std::vector<std::string> remove_stale_segments() {
+    std::vector<std::string> removed;
+    for (const auto& name : segment_names()) {
+        pid_t owner = 0;
+        auto attached = ShmSegment::attach(name, ShmSegment::Access::read_only);
+        if (auto* segment = std::get_if<ShmSegment>(&attached)) {
+            owner = segment->header().supervisor_pid;
+        } else {
+            // Unreadable or of another version: trust the pid in the name.
+            owner = static_cast<pid_t>(std::atoi(name.c_str() + std::char_traits<char>::length(name_prefix)));
+        }
+        if (!process_alive(owner) && bip::shared_memory_object::remove(name.c_str())) removed.push_back(name);
+    }
+    return removed;
+}
+
+std::vector<std::string> live_segments() {
+    std::vector<std::string> live;
+    for (const auto& name : segment_names()) {
+        auto attached = ShmSegment::attach(name, ShmSegment::Access::read_only);
+        if (auto* segment = std::get_if<ShmSegment>(&attached)) {
+            if (process_alive(segment->header().supervisor_pid)) live.push_back(name);
+        }
+    }
+    return live;
+}
+
+}  // namespace clusterd

@@ -1,0 +1,51 @@
+#include "supervisor/run_supervisor.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <csignal>
+
+#include "common/exit_codes.hpp"
+#include "common/log.hpp"
+#include "supervisor/listen_socket.hpp"
+#include "supervisor/supervisor.hpp"
+
+namespace clusterd::supervisor {
+
+int run_supervisor(const Config& config) {
+    init_logging("[supervisor " + std::to_string(getpid()) + "]", config.log_level);
+    // A client that disconnects must not kill us on write; errors come back as EPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
+    // Whatever our own parent leaked to us must not reach the workers.
+    uv_disable_stdio_inheritance();
+
+    for (const auto& stale : remove_stale_segments()) {
+        spdlog::info("removed shared memory /dev/shm/{} left by a supervisor that is gone", stale);
+    }
+    // A segment under our own name can only be a leftover of a dead process
+    // that had our pid; the header check above trusts the pid, so drop it here.
+    const std::string name = segment_name_for(getpid());
+    boost::interprocess::shared_memory_object::remove(name.c_str());
+    // Two slots per worker: a rolling reload's new generation never runs out of slots.
+    auto created = ShmSegment::create(name, 2 * config.workers, getpid());
+    if (auto* error = std::get_if<std::string>(&created)) {
+        spdlog::critical("{}", *error);
+        return exit_code::failure;
+    }
+    auto& segment = std::get<ShmSegment>(created);
+    segment.header().workers = config.workers;
+
+    auto bound = bind_listen_socket(config.listen);
+    if (auto* error = std::get_if<std::string>(&bound)) {
+        spdlog::critical("cannot listen: {}", *error);
+        return exit_code::failure;
+    }
+    auto& listen = std::get<ListenSocket>(bound);
+    spdlog::info("listening on {}", listen.address);
+    Supervisor supervisor(config, std::move(listen), segment);
+    return supervisor.run();
+    // The segment's destructor removes /dev/shm/clusterd.<pid>.
+}
+
+}  // namespace clusterd::supervisor
