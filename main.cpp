@@ -5,6 +5,7 @@
 
 #include "common/config.hpp"
 #include "supervisor/run_supervisor.hpp"
+#include "supervisor/status_command.hpp"
 #include "worker/worker.hpp"
 
 int main(int argc, char** argv) {
@@ -15,5 +16,6 @@ int main(int argc, char** argv) {
     }
     const auto& config = std::get<clusterd::Config>(parsed);
     if (config.role == clusterd::Role::worker) return clusterd::worker::run_worker(config);
+    if (config.role == clusterd::Role::status) return clusterd::supervisor::run_status_command(config);
     return clusterd::supervisor::run_supervisor(config);
 }

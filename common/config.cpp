@@ -155,6 +155,11 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
                  "clusterd"};
     app.set_version_flag("--version", "clusterd 0.1.0");
     add_options(app, cfg, listen, log_level, role);
+    CLI::App* status = app.add_subcommand(
+        "status", "Print a running instance's workers, read from its shared memory (works even when every "
+                  "worker hangs)");
+    status->add_option("--pid", cfg.status_pid, "Supervisor pid (default: the only running instance)");
+    status->add_flag("--json", cfg.status_json, "JSON instead of a table");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
@@ -174,6 +179,7 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
     cfg.listen = std::get<ListenAddress>(parse_listen_address(listen));
     cfg.log_level = spdlog::level::from_str(log_level);
     cfg.role = role == "worker" ? Role::worker : Role::supervisor;
+    if (status->parsed()) cfg.role = Role::status;
     for (int i = 1; i < argc; ++i) cfg.args.emplace_back(argv[i]);
     return cfg;
 }

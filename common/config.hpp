@@ -18,7 +18,8 @@
 
 namespace clusterd {
 
-enum class Role { supervisor, worker };
+// status: `clusterd status`, which reads a running instance's segment and exits.
+enum class Role { supervisor, worker, status };
 
 struct ListenAddress {
     std::string host = "127.0.0.1";
@@ -60,6 +61,10 @@ struct Config {
     unsigned slot = 0;
     std::uint64_t generation = 0;
     pid_t supervisor_pid = 0;
+
+    // Status role only.
+    pid_t status_pid = 0;  // 0: the one running instance
+    bool status_json = false;
 
     // The arguments as given (without argv[0]); the supervisor hands them on to
     // every worker so both roles see the same configuration.

@@ -62,6 +62,7 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
         worker.state = state < static_cast<std::uint32_t>(slot_state_count) ? to_string(static_cast<SlotState>(state)) : "invalid";
         worker.generation = generation;
         worker.restarts = slot.restarts.load(relaxed);
+        if (auto note = slot.last_exit.try_read()) worker.last_exit = bounded_text(note->text);
         if (worker.pid != 0) worker.uptime_seconds = seconds_between(slot.started_ms.load(relaxed), now_ms);
         // The worker's half counts only if the current generation wrote it.
         if (slot.worker_generation.load(relaxed) == generation) {

@@ -38,6 +38,11 @@ struct CurrentRequest {
     char target[104] = {};  // truncated, NUL-terminated
 };
 
+// How the previous worker of a slot ended, for /status: "killed by SIGSEGV after 2.1 s".
+struct ExitNote {
+    char text[120] = {};
+};
+
 // Status classes 1xx..5xx.
 inline constexpr std::size_t status_class_count = 5;
 
@@ -47,7 +52,8 @@ struct alignas(64) ScoreboardSlot {
     std::atomic<std::uint32_t> state{0};       // supervisor::SlotState
     std::atomic<std::uint64_t> generation{0};
     std::atomic<std::int64_t> started_ms{0};   // monotonic_ms() at spawn
-    std::atomic<std::uint64_t> restarts{0};
+    std::atomic<std::uint64_t> restarts{0};     // spawns after the first
+    Seqlock<ExitNote> last_exit;
 
     // --- written by the worker of this generation (own cache line) ---
     alignas(64) std::atomic<std::int64_t> heartbeat_ms{0};  // monotonic_ms(), refreshed while the loop runs

@@ -207,6 +207,7 @@ void Supervisor::spawn_worker(unsigned index) {
     board.started_ms.store(monotonic_ms(), std::memory_order_relaxed);
     board.generation.store(slot.generation, std::memory_order_relaxed);
     board.pid.store(slot.pid, std::memory_order_relaxed);
+    if (slot.generation > 1) board.restarts.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("worker {} (pid {}) started, generation {}", index, slot.pid, slot.generation);
 }
 
@@ -254,6 +255,10 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
     spdlog::log(level, "worker {} (pid {}) {} after {:.1f} s{}{}", index, slot.pid, describe(exit),
                 seconds_since(slot.started_at), killed_for, expected ? " (draining)" : doing);
     count_death(exit);
+    ExitNote note;
+    fmt::format_to_n(note.text, sizeof note.text - 1, "{} after {:.1f} s{}{}", describe(exit),
+                     seconds_since(slot.started_at), killed_for, doing);
+    segment_.slot(index).last_exit.write(note);
     slots_.transition(index, SlotState::exited, describe(exit));
     slot.pid = 0;
     segment_.slot(index).pid.store(0, std::memory_order_relaxed);

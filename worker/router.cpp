@@ -3,7 +3,10 @@
 #include <chrono>
 #include <cstdio>
 
+#include "common/monotonic.hpp"
+#include "common/status_report.hpp"
 #include "worker/compute/fib.hpp"
+#include "worker/metrics.hpp"
 #include "worker/fault_injection.hpp"
 #include "worker/query.hpp"
 
@@ -33,6 +36,20 @@ Response readyz(const Target&, const RouteContext& context) {
 Response fib(const Target& target, const RouteContext&) { return compute_fib(target); }
 Response crash(const Target& target, const RouteContext&) { return inject_fault(target.query); }
 
+Response metrics(const Target&, const RouteContext& context) {
+    if (context.segment == nullptr) return text_response(503, "no scoreboard");
+    Response response = text_response(200, prometheus_text(take_snapshot(*context.segment, monotonic_ms())));
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return response;
+}
+
+Response status(const Target&, const RouteContext& context) {
+    if (context.segment == nullptr) return text_response(503, "no scoreboard");
+    Response response = text_response(200, status_json(take_snapshot(*context.segment, monotonic_ms())));
+    response.content_type = "application/json";
+    return response;
+}
+
 struct Route {
     std::string_view path;
     Response (*handler)(const Target&, const RouteContext&);
@@ -44,6 +61,8 @@ constexpr Route routes[] = {
     {"/healthz", healthz, false},
     {"/readyz", readyz, false},
     {"/compute/fib", fib, false},
+    {"/metrics", metrics, false},
+    {"/status", status, false},
     {"/debug/crash", crash, true},
 };
 

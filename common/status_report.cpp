@@ -1,0 +1,80 @@
+#include "common/status_report.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+namespace clusterd {
+namespace {
+
+std::uint64_t total_requests(const WorkerSnapshot& worker) {
+    std::uint64_t total = 0;
+    for (auto n : worker.requests) total += n;
+    return total;
+}
+
+}  // namespace
+
+std::string status_json(const ClusterSnapshot& cluster) {
+    nlohmann::json workers = nlohmann::json::array();
+    for (const auto& w : cluster.workers) {
+        nlohmann::json requests;
+        for (std::size_t c = 0; c < status_class_count; ++c) requests[std::to_string(c + 1) + "xx"] = w.requests[c];
+        nlohmann::json worker = {
+            {"slot", w.slot},
+            {"pid", w.pid},
+            {"generation", w.generation},
+            {"state", w.state},
+            {"uptime_seconds", w.uptime_seconds},
+            {"restarts", w.restarts},
+            {"heartbeat_age_seconds", w.heartbeat_age_seconds ? nlohmann::json(*w.heartbeat_age_seconds) : nullptr},
+            {"requests", requests},
+            {"requests_total", total_requests(w)},
+            {"bytes_in", w.bytes_in},
+            {"bytes_out", w.bytes_out},
+            {"connections_accepted", w.connections_accepted},
+            {"connections_open", w.connections_open},
+            {"parse_errors", w.parse_errors},
+            {"last_exit", w.last_exit},
+        };
+        worker["current_request"] = w.current ? nlohmann::json{{"method", w.current->method},
+                                                                {"target", w.current->target},
+                                                                {"for_seconds", w.current->for_seconds}}
+                                              : nlohmann::json(nullptr);
+        workers.push_back(std::move(worker));
+    }
+    nlohmann::json status = {
+        {"supervisor_pid", cluster.supervisor_pid},
+        {"uptime_seconds", cluster.uptime_seconds},
+        {"workers_configured", cluster.workers_configured},
+        {"workers_ready", cluster.workers_ready},
+        {"workers_failed", cluster.workers_failed},
+        {"deaths", {{"signal", cluster.deaths_by_signal}, {"exit", cluster.deaths_by_exit}}},
+        {"hang_kills", cluster.hang_kills},
+        {"spawn_failures", cluster.spawn_failures},
+        {"breaker_trips", cluster.breaker_trips},
+        {"workers", workers},
+    };
+    // Worker-written strings went through bounded_text; replace anything odd anyway.
+    return status.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string status_table(const ClusterSnapshot& cluster) {
+    std::string out = fmt::format("supervisor pid {}, up {:.0f} s, {}/{} workers ready, {} failed\n",
+                                  cluster.supervisor_pid, cluster.uptime_seconds, cluster.workers_ready,
+                                  cluster.workers_configured, cluster.workers_failed);
+    out += fmt::format("{:>4} {:>8} {:>4} {:<9} {:>9} {:>10} {:>6} {:>9}  {}\n", "slot", "pid", "gen", "state",
+                       "uptime", "requests", "conns", "heartbeat", "now serving / last exit");
+    for (const auto& w : cluster.workers) {
+        const std::string heartbeat =
+            w.heartbeat_age_seconds ? fmt::format("{:.1f}s ago", *w.heartbeat_age_seconds) : "-";
+        std::string doing = w.current ? fmt::format("{} {} ({:.1f} s)", w.current->method, w.current->target,
+                                                    w.current->for_seconds)
+                                      : (w.pid == 0 ? w.last_exit : "idle");
+        out += fmt::format("{:>4} {:>8} {:>4} {:<9} {:>8.0f}s {:>10} {:>6} {:>9}  {}\n", w.slot, w.pid, w.generation,
+                           w.state, w.uptime_seconds, total_requests(w), w.connections_open, heartbeat, doing);
+    }
+    return out;
+}
+
+}  // namespace clusterd
