@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # start_$name and cleanup are called indirectly
 # Hello-world benchmark: clusterd against nginx, same worker count, same wrk
 # settings, one server at a time on loopback. Prints a Markdown table with
 # requests/s, latency p50/p99 and requests served per server CPU-second, plus
@@ -94,29 +95,34 @@ scan_proc() {
 
 # tree_pids ROOT -> ROOT and all its descendants (uses the last scan_proc)
 tree_pids() {
-    local -a queue=("$1") out=()
+    local -a queue=("$1") found=()
     local p c
     while ((${#queue[@]})); do
         p=${queue[0]}; queue=("${queue[@]:1}")
         [[ -n ${PPID_OF[$p]:-} ]] || continue
-        out+=("$p")
+        found+=("$p")
         for c in "${!PPID_OF[@]}"; do
             [[ ${PPID_OF[$c]} == "$p" ]] && queue+=("$c")
         done
     done
-    printf '%s\n' "${out[@]}"
+    printf '%s\n' "${found[@]}"
 }
 
-# tree_ticks ROOT -> "TICKS NPROCS" summed over ROOT and its descendants.
-# cutime/cstime are included so a process that exited and was reaped inside
-# the window still counts; in a steady run their delta is 0.
-tree_ticks() {
+# snapshot ROOT FILE: one "PID TICKS" line per process of the tree (ROOT
+# first), TICKS = utime+stime+cutime+cstime in clock ticks. cutime/cstime
+# make a process that exited and was reaped inside the window still count;
+# in a steady run their delta is 0.
+snapshot() {
     scan_proc
-    local total=0 n=0 p
-    for p in $(tree_pids "$1"); do
-        total=$(( total + ${TICKS_OF[$p]:-0} )); n=$((n + 1))
-    done
-    printf '%s %s\n' "$total" "$n"
+    local p
+    for p in $(tree_pids "$1"); do printf '%s %s\n' "$p" "${TICKS_OF[$p]:-0}"; done > "$2"
+}
+
+# machine_busy -> busy jiffies of all CPUs (user nice system irq softirq steal)
+machine_busy() {
+    local u n s irq sirq st
+    read -r _ u n s _ _ irq sirq st _ < /proc/stat
+    echo $(( u + n + s + irq + sirq + st ))
 }
 
 # stop_tree PID: SIGTERM, wait up to 10 s, then SIGKILL; afterwards SIGKILL
@@ -180,8 +186,8 @@ free_port() {
 }
 
 wait_http_200() {   # wait_http_200 URL PID
-    local url=$1 pid=$2 i
-    for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+    local url=$1 pid=$2 deadline=$((SECONDS + START_TIMEOUT))
+    while ((SECONDS < deadline)); do
         kill -0 "$pid" 2>/dev/null || return 1
         if [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" || true) == 200 ]]; then return 0; fi
         sleep 0.1
@@ -192,12 +198,25 @@ wait_http_200() {   # wait_http_200 URL PID
 WRK_PREFIX=()
 [[ -n $WRK_CPUS ]] && WRK_PREFIX=(taskset -c "$WRK_CPUS")
 
-run_wrk() {   # run_wrk DURATION URL OUTFILE
-    local dur=$1 url=$2 out=$3 secs
+# run_wrk DURATION URL OUTFILE. wrk runs in the background and the shell
+# waits for it, so a signal to this script is handled at once. wrk's own CPU
+# time (user+sys, from the shell's `times` for reaped children) -> OUTFILE.cpu
+run_wrk() {
+    local dur=$1 url=$2 out=$3 secs rc=0 pid
     secs=$(to_seconds "$dur")
-    timeout -k 5 $((secs + 30)) "${WRK_PREFIX[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --latency \
-        -s "$HERE/wrk_report.lua" "$url" > "$out" 2>&1 || {
-        cat "$out" >&2; die "wrk failed against $url"; }
+    times > "$out.times0"
+    timeout -k 5 $((secs + 30)) "${WRK_PREFIX[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" \
+        --latency -s "$HERE/wrk_report.lua" "$url" > "$out" 2>&1 &
+    pid=$!
+    STARTED+=("$pid"); remember "$pid"
+    wait "$pid" || rc=$?
+    times > "$out.times1"
+    forget "$pid"
+    if (( rc != 0 )); then cat "$out" >&2; die "wrk failed against $url (exit $rc)"; fi
+    # second line of `times`: children's user and system time, e.g. "0m1.234s 0m0.567s"
+    awk 'function s(x) { split(x, a, /[ms]/); return a[1] * 60 + a[2] }
+         FNR == 2 { v = s($1) + s($2); if (NR == FNR) t0 = v; else t1 = v }
+         END { printf "%.2f\n", t1 - t0 }' "$out.times0" "$out.times1" > "$out.cpu"
 }
 
 bench_field() {   # bench_field FILE KEY -> value from the BENCH line
@@ -243,12 +262,12 @@ EOF
 
 start_clusterd() {
     [[ -x $CLUSTERD ]] || die "clusterd binary not found at $CLUSTERD (build it, or set CLUSTERD=, or SERVERS=nginx)"
-    local log=$TMP/clusterd.log i
+    local log=$TMP/clusterd.log deadline=$((SECONDS + START_TIMEOUT))
     "$CLUSTERD" --listen 127.0.0.1:0 --workers "$WORKERS" --log-level info < /dev/null > "$TMP/clusterd.stdout" 2> "$log" &
     SERVER_PID=$!
     STARTED+=("$SERVER_PID"); remember "$SERVER_PID"
     PORT=
-    for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+    while ((SECONDS < deadline)); do
         kill -0 "$SERVER_PID" 2>/dev/null || break
         [[ -z $PORT ]] && PORT=$(sed -n 's/.*\[supervisor [0-9]*\] listening on [0-9.]*:\([0-9]*\).*/\1/p' "$log" | head -n1)
         if [[ -n $PORT ]] && grep -q "all $WORKERS workers ready" "$log"; then break; fi
@@ -275,37 +294,56 @@ stop_server() {
 
 # ------------------------------------------------------------------ the runs
 
-declare -A REQ=() RPS=() P50=() P99=() CPU=() RPC=() ERR=() NPROC=()
+declare -A REQ=() RPS=() P50=() P99=() CPU=() RPC=() ERR=() NPROC=() PERPROC=() WRKCPU=() OTHER=() AVAIL=()
 
 bench_one() {
     local name=$1
     log "$name: starting with $WORKERS workers"
     "start_$name"
-    local url="http://127.0.0.1:$PORT/"
+    local url="http://127.0.0.1:$PORT/" comm
+    comm=$(cat "/proc/$SERVER_PID/comm" 2>/dev/null || true)
+    [[ $comm == "$name" || $comm == "$(basename "${NGINX}")" && $name == nginx ]] ||
+        log "$name: warning: pid $SERVER_PID is '$comm', not $name; CPU figures may be wrong"
     log "$name: listening on port $PORT (pid $SERVER_PID); warm-up $WARMUP"
     run_wrk "$WARMUP" "$url" "$TMP/$name.warmup.txt"
-    local before after
-    before=$(tree_ticks "$SERVER_PID")
+    local m0 m1
+    snapshot "$SERVER_PID" "$TMP/$name.cpu0"
+    m0=$(machine_busy)
     log "$name: measuring $DURATION (wrk -t$THREADS -c$CONNECTIONS)"
     run_wrk "$DURATION" "$url" "$TMP/$name.wrk.txt"
-    after=$(tree_ticks "$SERVER_PID")
+    m1=$(machine_busy)
+    snapshot "$SERVER_PID" "$TMP/$name.cpu1"
     stop_server "$name"
     [[ -n $RESULTS_DIR ]] && cp "$TMP/$name.wrk.txt" "$TMP/$name.warmup.txt" "$RESULTS_DIR/"
 
     local f=$TMP/$name.wrk.txt
     grep -q '^BENCH ' "$f" || { cat "$f" >&2; die "$name: no BENCH line in wrk output"; }
-    local req dur p50 p99 errs t0 t1 n0 n1
+    local req dur p50 p99 errs ticks
     req=$(bench_field "$f" requests); dur=$(bench_field "$f" duration_us)
     p50=$(bench_field "$f" p50_us);   p99=$(bench_field "$f" p99_us)
     errs=$(( $(bench_field "$f" errors_connect) + $(bench_field "$f" errors_read) + $(bench_field "$f" errors_write) \
              + $(bench_field "$f" errors_status) + $(bench_field "$f" errors_timeout) ))
-    read -r t0 n0 <<< "$before"; read -r t1 n1 <<< "$after"
-    REQ[$name]=$req; ERR[$name]=$errs; NPROC[$name]="$n0/$n1"
+    # Per-process deltas; a process absent from the first snapshot started in
+    # the window and counts from 0.
+    ticks=$(awk 'NR == FNR { b[$1] = $2; next } { t += $2 - ($1 in b ? b[$1] : 0) } END { print t + 0 }' \
+        "$TMP/$name.cpu0" "$TMP/$name.cpu1")
+    PERPROC[$name]=$(awk -v hz="$CLK_TCK" 'NR == FNR { b[$1] = $2; next }
+        { printf "%s%s%s %.2f", (FNR > 1 ? ", " : ""), $1, (FNR == 1 ? " (master)" : ""), ($2 - ($1 in b ? b[$1] : 0)) / hz }' \
+        "$TMP/$name.cpu0" "$TMP/$name.cpu1")
+    REQ[$name]=$req; ERR[$name]=$errs
+    NPROC[$name]="$(wc -l < "$TMP/$name.cpu0")/$(wc -l < "$TMP/$name.cpu1")"
     RPS[$name]=$(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
     P50[$name]=$(awk -v v="$p50" 'BEGIN { printf "%.3f", v / 1000 }')
     P99[$name]=$(awk -v v="$p99" 'BEGIN { printf "%.3f", v / 1000 }')
-    CPU[$name]=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }')
-    RPC[$name]=$(awk -v r="$req" -v t=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { if (t > 0) printf "%.0f", r / (t / hz); else print "n/a" }')
+    CPU[$name]=$(awk -v t="$ticks" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }')
+    RPC[$name]=$(awk -v r="$req" -v t="$ticks" -v hz="$CLK_TCK" 'BEGIN { if (t > 0) printf "%.0f", r / (t / hz); else print "n/a" }')
+    WRKCPU[$name]=$(cat "$TMP/$name.wrk.txt.cpu")
+    OTHER[$name]=$(awk -v m=$((m1 - m0)) -v hz="$CLK_TCK" -v s="${CPU[$name]}" -v w="${WRKCPU[$name]}" \
+        'BEGIN { o = m / hz - s - w; printf "%.2f", (o < 0 ? 0 : o) }')
+    AVAIL[$name]=$(awk -v d="$dur" -v n="$(nproc)" 'BEGIN { printf "%.1f", d / 1e6 * n }')
+    if awk -v o="${OTHER[$name]}" -v a="${AVAIL[$name]}" 'BEGIN { exit !(o > 0.05 * a) }'; then
+        log "$name: warning: ${OTHER[$name]} CPU-s used by other processes during the run; figures are disturbed"
+    fi
     (( errs == 0 )) || log "$name: warning: wrk reported $errs errors (see raw output)"
     log "$name: ${RPS[$name]} req/s, p50 ${P50[$name]} ms, p99 ${P99[$name]} ms, ${CPU[$name]} CPU-s, ${RPC[$name]} req/CPU-s"
 }
@@ -318,13 +356,20 @@ ratio() {   # ratio A B -> A/B with 2 decimals, or n/a
 command -v wrk >/dev/null || die "wrk not found"
 command -v curl >/dev/null || die "curl not found"
 
-# Both servers get the same, generous descriptor limit.
-ulimit -n 65536 2>/dev/null || true
+# Both servers get the same descriptor limit: the hard limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 read -r -a SERVER_LIST <<< "$SERVERS"
 for s in "${SERVER_LIST[@]}"; do
     case $s in clusterd|nginx) ;; *) die "unknown server '$s' in SERVERS (expected clusterd and/or nginx)" ;; esac
 done
+
+# Is the machine quiet? Other CPU load skews every figure here.
+b0=$(machine_busy); sleep 1; b1=$(machine_busy)
+if (( (b1 - b0) * 100 > 20 * CLK_TCK )); then
+    log "warning: the machine was $(awk -v b=$((b1 - b0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", b / hz }') cores busy before the run; results will be disturbed"
+fi
+
 for s in "${SERVER_LIST[@]}"; do bench_one "$s"; done
 
 RESTART_MD=
@@ -336,7 +381,7 @@ if [[ " $SERVERS " == *" clusterd "* ]] && (( RESTART_REPS > 0 )); then
     STARTED+=("$rl_pid"); remember "$rl_pid"
     rl_rc=0; wait "$rl_pid" || rl_rc=$?
     forget "$rl_pid"
-    [[ -n $RESULTS_DIR ]] && cp "$TMP/restart.log" "$RESULTS_DIR/restart-clusterd.log" 2>/dev/null || true
+    if [[ -n $RESULTS_DIR ]]; then cp "$TMP/restart.log" "$RESULTS_DIR/restart-clusterd.log" 2>/dev/null || true; fi
     (( rl_rc == 0 )) || { cat "$TMP/restart.md" >&2; die "restart_latency.py failed (exit $rl_rc)"; }
     RESTART_MD=$(grep -v '^RESTART ' "$TMP/restart.md")
 fi
@@ -346,18 +391,22 @@ fi
 {
     echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION (warm-up $WARMUP), $WORKERS workers per server, loopback"
     echo
-    echo "| server | requests | req/s | p50 ms | p99 ms | server CPU-s | req per CPU-s | errors | processes |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| server | requests | req/s | p50 ms | p99 ms | server CPU-s | req per CPU-s | errors |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for s in "${SERVER_LIST[@]}"; do
-        echo "| $s | ${REQ[$s]} | ${RPS[$s]} | ${P50[$s]} | ${P99[$s]} | ${CPU[$s]} | ${RPC[$s]} | ${ERR[$s]} | ${NPROC[$s]} |"
+        echo "| $s | ${REQ[$s]} | ${RPS[$s]} | ${P50[$s]} | ${P99[$s]} | ${CPU[$s]} | ${RPC[$s]} | ${ERR[$s]} |"
     done
     if [[ -n ${REQ[clusterd]:-} && -n ${REQ[nginx]:-} ]]; then
         echo "| clusterd/nginx | $(ratio "${REQ[clusterd]}" "${REQ[nginx]}") | $(ratio "${RPS[clusterd]}" "${RPS[nginx]}") |" \
              "$(ratio "${P50[clusterd]}" "${P50[nginx]}") | $(ratio "${P99[clusterd]}" "${P99[nginx]}") |" \
-             "$(ratio "${CPU[clusterd]}" "${CPU[nginx]}") | $(ratio "${RPC[clusterd]}" "${RPC[nginx]}") | | |"
+             "$(ratio "${CPU[clusterd]}" "${CPU[nginx]}") | $(ratio "${RPC[clusterd]}" "${RPC[nginx]}") | |"
     fi
     echo
-    echo "processes = server processes counted for CPU (before/after the measured run)."
+    echo "CPU-s used during each measured run (machine capacity: ${AVAIL[${SERVER_LIST[0]}]} CPU-s):"
+    echo
+    for s in "${SERVER_LIST[@]}"; do
+        echo "- $s: server ${CPU[$s]} (processes ${NPROC[$s]}, per process: ${PERPROC[$s]}); wrk ${WRKCPU[$s]}; everything else ${OTHER[$s]}"
+    done
     if [[ -n $RESTART_MD ]]; then
         echo
         echo "$RESTART_MD"

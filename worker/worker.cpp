@@ -13,6 +13,7 @@
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "common/monotonic.hpp"
+#include "common/slot_state.hpp"
 #include "worker/fault_injection.hpp"
 
 namespace clusterd::worker {
@@ -107,7 +108,33 @@ void Worker::on_listen_readable(uv_poll_t* poll, int status, int) {
     // while the others idle (libuv 1.44 accepts greedily; later releases
     // changed that for this reason). Level-triggered polling brings us back
     // at once if more connections are queued.
-    self->accept_one();
+    if (self->accept_one() == AcceptOutcome::accepted && self->holds_more_than_its_share()) {
+        // Every worker is woken for each connection, but on a busy machine
+        // the one already running wins them all (seen: 100/0 under wrk).
+        // Stepping back briefly lets a less loaded worker take the next one;
+        // it delays, never refuses: after the pause we accept again.
+        self->pause_accepting(Millis{2});
+    }
+}
+
+bool Worker::holds_more_than_its_share() const {
+    if (segment_ == nullptr) return false;
+    std::uint64_t total = 0;
+    std::uint64_t mine = 0;
+    std::uint64_t serving = 0;
+    for (std::uint32_t i = 0; i < segment_->slot_count(); ++i) {
+        const ScoreboardSlot& slot = segment_->slot(i);
+        if (slot.pid.load(std::memory_order_relaxed) == 0 ||
+            slot.state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(SlotState::ready)) {
+            continue;
+        }
+        const auto open = slot.connections_open.load(std::memory_order_relaxed);
+        total += open;
+        serving += 1;
+        if (i == config_.slot) mine = open;
+    }
+    // More than one above the mean: mine > total / serving + 1.
+    return serving > 1 && mine * serving > total + serving;
 }
 
 Worker::AcceptOutcome Worker::accept_one() {

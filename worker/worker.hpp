@@ -45,6 +45,7 @@ private:
 
     enum class AcceptOutcome { accepted, queue_empty, failed };
     AcceptOutcome accept_one();
+    [[nodiscard]] bool holds_more_than_its_share() const;
     void pause_accepting(Millis how_long);
     void begin_drain(const char* why);
     void close_listener();
