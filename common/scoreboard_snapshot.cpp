@@ -74,6 +74,7 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
             worker.connections_accepted = slot.connections_accepted.load(relaxed);
             worker.connections_open = slot.connections_open.load(relaxed);
             worker.parse_errors = slot.parse_errors.load(relaxed);
+            worker.log_drops = slot.log_drops.load(relaxed);
             if (worker.pid != 0) worker.current = read_current_request(slot, now_ms);
         }
         cluster.workers.push_back(std::move(worker));

@@ -37,6 +37,7 @@ struct WorkerSnapshot {
     std::uint64_t connections_accepted = 0;
     std::uint64_t connections_open = 0;
     std::uint64_t parse_errors = 0;
+    std::uint64_t log_drops = 0;
     std::optional<RequestInFlight> current;
     std::string last_exit;  // how the previous occupant ended; empty if none
 };

@@ -5,6 +5,7 @@
 //   offset 0            SegmentHeader (written once by the supervisor before
 //                       any worker exists, then only its SupervisorStats)
 //   offset slots_offset ScoreboardSlot[slot_count], each 64-byte aligned
+//   offset rings_offset WorkerRings[slot_count]: each worker's log ring
 //
 // Rules (../shared/DESIGN.md): no pointers, only indices; every atomic is
 // always lock-free; no mutex; one writer per field; the supervisor validates
@@ -25,6 +26,7 @@
 #include <cstdint>
 
 #include "common/seqlock.hpp"
+#include "common/spsc_ring.hpp"
 
 namespace clusterd {
 
@@ -41,6 +43,24 @@ struct CurrentRequest {
 // How the previous worker of a slot ended, for /status: "killed by SIGSEGV after 2.1 s".
 struct ExitNote {
     char text[120] = {};
+};
+
+// One log line travelling from a worker to the supervisor, which writes it
+// (so lines from many processes never interleave). Longer lines are cut.
+struct LogRecord {
+    std::uint8_t level = 0;    // spdlog::level::level_enum; the reader checks the range
+    std::uint8_t reserved = 0;
+    std::uint16_t length = 0;  // bytes of text in use; the reader checks it against the buffer
+    char text[252] = {};
+};
+static_assert(sizeof(LogRecord) == 256);
+
+inline constexpr std::size_t log_ring_capacity = 256;
+using LogRing = SpscRing<LogRecord, log_ring_capacity>;
+
+// The rings of one slot: producer = the slot's worker, consumer = the supervisor.
+struct alignas(64) WorkerRings {
+    LogRing log;
 };
 
 // Status classes 1xx..5xx.
@@ -64,6 +84,7 @@ struct alignas(64) ScoreboardSlot {
     std::atomic<std::uint64_t> connections_accepted{0};
     std::atomic<std::uint64_t> connections_open{0};
     std::atomic<std::uint64_t> parse_errors{0};
+    std::atomic<std::uint64_t> log_drops{0};  // log records that found the ring full (written to stderr instead)
     Seqlock<CurrentRequest> current;
 };
 
@@ -87,6 +108,7 @@ struct alignas(64) SegmentHeader {
     std::uint32_t slot_count = 0;
     std::uint64_t total_size = 0;
     std::uint64_t slots_offset = 0;
+    std::uint64_t rings_offset = 0;
     std::int32_t supervisor_pid = 0;
     std::uint32_t workers = 0;  // configured HTTP workers; slots beyond are for a reload's new generation
     std::int64_t started_ms = 0;
@@ -96,8 +118,11 @@ struct alignas(64) SegmentHeader {
 [[nodiscard]] constexpr std::uint64_t segment_slots_offset() {
     return (sizeof(SegmentHeader) + alignof(ScoreboardSlot) - 1) / alignof(ScoreboardSlot) * alignof(ScoreboardSlot);
 }
-[[nodiscard]] constexpr std::uint64_t segment_size(std::uint32_t slot_count) {
+[[nodiscard]] constexpr std::uint64_t segment_rings_offset(std::uint32_t slot_count) {
     return segment_slots_offset() + std::uint64_t{slot_count} * sizeof(ScoreboardSlot);
+}
+[[nodiscard]] constexpr std::uint64_t segment_size(std::uint32_t slot_count) {
+    return segment_rings_offset(slot_count) + std::uint64_t{slot_count} * sizeof(WorkerRings);
 }
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

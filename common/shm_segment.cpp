@@ -26,6 +26,7 @@ std::string validate(const SegmentHeader& header, std::uint64_t mapped_size) {
                std::to_string(shm_layout_version) + " (a different clusterd version created it)";
     }
     if (header.slots_offset != segment_slots_offset() || header.slot_count == 0 ||
+        header.rings_offset != segment_rings_offset(header.slot_count) ||
         header.slot_count > 65536 || header.total_size != segment_size(header.slot_count) ||
         mapped_size < header.total_size) {
         return "its header does not match its size";
@@ -70,11 +71,13 @@ std::variant<ShmSegment, std::string> ShmSegment::create(const std::string& name
         header->slot_count = slot_count;
         header->total_size = size;
         header->slots_offset = segment_slots_offset();
+        header->rings_offset = segment_rings_offset(slot_count);
         header->supervisor_pid = supervisor;
         header->started_ms = monotonic_ms();
         auto* base = static_cast<char*>(region.get_address());
         for (std::uint32_t i = 0; i < slot_count; ++i) {
             new (base + segment_slots_offset() + i * sizeof(ScoreboardSlot)) ScoreboardSlot{};
+            new (base + segment_rings_offset(slot_count) + i * sizeof(WorkerRings)) WorkerRings{};
         }
         return ShmSegment(name, std::move(region), true);
     } catch (const bip::interprocess_exception& e) {
@@ -105,6 +108,11 @@ ShmSegment::~ShmSegment() {
 ScoreboardSlot& ShmSegment::slot(std::uint32_t index) const {
     auto* base = static_cast<char*>(region_.get_address());
     return *reinterpret_cast<ScoreboardSlot*>(base + header().slots_offset + index * sizeof(ScoreboardSlot));
+}
+
+WorkerRings& ShmSegment::rings(std::uint32_t index) const {
+    auto* base = static_cast<char*>(region_.get_address());
+    return *reinterpret_cast<WorkerRings*>(base + header().rings_offset + index * sizeof(WorkerRings));
 }
 
 void ShmSegment::remove() {

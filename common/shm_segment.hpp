@@ -40,6 +40,7 @@ public:
 
     [[nodiscard]] SegmentHeader& header() const { return *static_cast<SegmentHeader*>(region_.get_address()); }
     [[nodiscard]] ScoreboardSlot& slot(std::uint32_t index) const;
+    [[nodiscard]] WorkerRings& rings(std::uint32_t index) const;
     [[nodiscard]] std::uint32_t slot_count() const { return header().slot_count; }
     [[nodiscard]] const std::string& name() const { return name_; }
 

@@ -35,6 +35,7 @@ std::string status_json(const ClusterSnapshot& cluster) {
             {"connections_accepted", w.connections_accepted},
             {"connections_open", w.connections_open},
             {"parse_errors", w.parse_errors},
+            {"log_drops", w.log_drops},
             {"last_exit", w.last_exit},
         };
         worker["current_request"] = w.current ? nlohmann::json{{"method", w.current->method},

@@ -50,6 +50,7 @@ Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment)
     : config_(std::move(config)),
       listen_(std::move(listen)),
       segment_(segment),
+      worker_logs_(segment),
       executable_(executable_path()),
       policy_(policy_from(config_)),
       slots_(config_.workers),
@@ -191,6 +192,7 @@ void Supervisor::spawn_worker(unsigned index) {
     slot.pid = 0;
     slot.kill_reason = nullptr;
     slots_.transition(index, SlotState::starting, "spawn");
+    worker_logs_.reset(index);
     SpawnRequest request{executable_, config_.args, index, slot.generation, listen_.fd.get()};
     auto result = WorkerProcess::spawn(&loop_, request, *this);
     if (auto* error = std::get_if<int>(&result)) {
@@ -209,6 +211,10 @@ void Supervisor::spawn_worker(unsigned index) {
     board.pid.store(slot.pid, std::memory_order_relaxed);
     if (slot.generation > 1) board.restarts.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("worker {} (pid {}) started, generation {}", index, slot.pid, slot.generation);
+}
+
+void Supervisor::on_worker_log(unsigned index, std::uint64_t generation) {
+    if (is_current(index, generation)) worker_logs_.drain(index);
 }
 
 bool Supervisor::is_current(unsigned slot, std::uint64_t generation) const {
@@ -247,6 +253,7 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
     }
     Slot& slot = slots_[index];
     processes_[index] = nullptr;
+    worker_logs_.drain(index);  // its last words come before the news of its death
     const bool expected = slot.state == SlotState::draining;
     const auto level = expected && (exit.clean() || phase_ == Phase::stopping_now) ? spdlog::level::info
                                                                                       : spdlog::level::warn;

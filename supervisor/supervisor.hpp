@@ -15,6 +15,7 @@
 #include "common/shm_segment.hpp"
 #include "supervisor/listen_socket.hpp"
 #include "supervisor/slot.hpp"
+#include "supervisor/worker_logs.hpp"
 #include "supervisor/worker_process.hpp"
 
 namespace clusterd::supervisor {
@@ -51,6 +52,7 @@ private:
     void spawn_worker(unsigned slot);
     void on_worker_ready(unsigned slot, std::uint64_t generation) override;
     void on_worker_exit(unsigned slot, std::uint64_t generation, ExitInfo exit) override;
+    void on_worker_log(unsigned slot, std::uint64_t generation) override;
     void handle_death(unsigned slot, const ExitInfo& exit);
     void retry_slot(unsigned slot);
     void finish_if_stopped();
@@ -64,6 +66,7 @@ private:
     Config config_;
     ListenSocket listen_;
     ShmSegment& segment_;
+    WorkerLogs worker_logs_;
     std::string executable_;
     RestartPolicy policy_;
     uv_loop_t loop_{};

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <csignal>
 
@@ -12,10 +15,15 @@ WorkerProcess::WorkerProcess(unsigned slot, std::uint64_t generation, WorkerEven
 
 std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const SpawnRequest& request,
                                                        WorkerEvents& events) {
+    const int wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd < 0) return uv_translate_sys_error(errno);
     auto* worker = new WorkerProcess(request.slot, request.generation, events);
     uv_pipe_init(loop, &worker->ready_channel_, 0);
     worker->ready_channel_.data = worker;
     worker->process_.data = worker;
+    worker->log_wake_fd_ = wake_fd;
+    uv_poll_init(loop, &worker->log_wake_, wake_fd);
+    worker->log_wake_.data = worker;
     worker->open_handles_ = 1;
 
     std::vector<std::string> words;
@@ -31,7 +39,7 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     for (auto& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
 
-    uv_stdio_container_t stdio[5];
+    uv_stdio_container_t stdio[6];
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_INHERIT_FD;
     stdio[1].data.fd = 1;
@@ -41,22 +49,25 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     stdio[worker_listen_fd].data.fd = request.listen_fd;
     stdio[worker_ready_fd].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
     stdio[worker_ready_fd].data.stream = reinterpret_cast<uv_stream_t*>(&worker->ready_channel_);
+    stdio[worker_log_wake_fd].flags = UV_INHERIT_FD;
+    stdio[worker_log_wake_fd].data.fd = wake_fd;
 
     uv_process_options_t options{};
     options.exit_cb = on_exit;
     options.file = argv[0];
     options.args = argv.data();
     options.stdio = stdio;
-    options.stdio_count = 5;
+    options.stdio_count = 6;
 
     if (int rc = uv_spawn(loop, &worker->process_, &options); rc != 0) {
         // libuv requires closing the process handle even when the spawn failed.
-        worker->open_handles_ = 2;
+        worker->open_handles_ = 3;
         worker->close_handles();
         return rc;
     }
-    worker->open_handles_ = 2;
+    worker->open_handles_ = 3;
     uv_read_start(reinterpret_cast<uv_stream_t*>(&worker->ready_channel_), on_alloc, on_read);
+    uv_poll_start(&worker->log_wake_, UV_READABLE, on_log_wake);
     return worker;
 }
 
@@ -94,10 +105,20 @@ void WorkerProcess::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
 void WorkerProcess::close_handles() {
     uv_close(reinterpret_cast<uv_handle_t*>(&process_), on_closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&ready_channel_), on_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&log_wake_), on_closed);
+}
+
+void WorkerProcess::on_log_wake(uv_poll_t* poll, int status, int) {
+    auto* self = static_cast<WorkerProcess*>(poll->data);
+    std::uint64_t count = 0;
+    // Reading resets the eventfd, so one wake-up covers every record so far.
+    if (status == 0) (void)!::read(self->log_wake_fd_, &count, sizeof count);
+    self->events_.on_worker_log(self->slot_, self->generation_);
 }
 
 void WorkerProcess::on_closed(uv_handle_t* handle) {
     auto* self = static_cast<WorkerProcess*>(handle->data);
+    if (handle == reinterpret_cast<uv_handle_t*>(&self->log_wake_)) ::close(self->log_wake_fd_);
     if (--self->open_handles_ == 0) delete self;
 }
 

@@ -4,7 +4,8 @@
 //
 // The child inherits exactly: stdin (/dev/null), stdout, stderr, fd 3 = the
 // listening socket, fd 4 = its end of a socketpair on which it reports "ready"
-// with one byte. Everything else we own is close-on-exec.
+// with one byte, fd 5 = an eventfd it bumps after publishing log records.
+// Everything else we own is close-on-exec.
 //
 // Reaping happens only through uv_spawn's exit_cb: a second waitpid(-1)
 // anywhere would steal statuses from libuv.
@@ -29,12 +30,14 @@ namespace clusterd::supervisor {
 // fd numbers a worker finds its inherited descriptors at.
 inline constexpr int worker_listen_fd = 3;
 inline constexpr int worker_ready_fd = 4;
+inline constexpr int worker_log_wake_fd = 5;
 inline constexpr char worker_ready_byte = 'R';
 
 class WorkerEvents {
 public:
     virtual void on_worker_ready(unsigned slot, std::uint64_t generation) = 0;
     virtual void on_worker_exit(unsigned slot, std::uint64_t generation, ExitInfo exit) = 0;
+    virtual void on_worker_log(unsigned slot, std::uint64_t generation) = 0;
 
 protected:
     ~WorkerEvents() = default;
@@ -69,6 +72,7 @@ private:
     static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
     static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
     static void on_closed(uv_handle_t* handle);
+    static void on_log_wake(uv_poll_t* poll, int status, int events);
     void close_handles();
 
     unsigned slot_;
@@ -76,6 +80,8 @@ private:
     WorkerEvents& events_;
     uv_process_t process_{};
     uv_pipe_t ready_channel_{};
+    uv_poll_t log_wake_{};
+    int log_wake_fd_ = -1;  // the eventfd; closed with the poll handle
     char read_buffer_[16]{};
     int open_handles_ = 0;
 };

@@ -90,6 +90,9 @@ std::string prometheus_text(const ClusterSnapshot& cluster) {
                [](const WorkerSnapshot& w) { return w.bytes_out; });
     per_worker(out, cluster, "clusterd_parse_errors_total", "counter", "Requests refused as malformed or too large.",
                [](const WorkerSnapshot& w) { return w.parse_errors; });
+    per_worker(out, cluster, "clusterd_log_records_dropped_total", "counter",
+               "Log lines that found the worker's ring full and went to stderr instead.",
+               [](const WorkerSnapshot& w) { return w.log_drops; });
     per_worker(out, cluster, "clusterd_worker_restarts_total", "counter", "Times the slot's worker was replaced.",
                [](const WorkerSnapshot& w) { return w.restarts; });
     out.family("clusterd_heartbeat_age_seconds", "gauge", "Seconds since each worker's loop last turned.");

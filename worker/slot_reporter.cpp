@@ -25,6 +25,7 @@ SlotReporter::SlotReporter(ScoreboardSlot* slot, std::uint64_t generation) : slo
     slot_->connections_accepted.store(0, relaxed);
     slot_->connections_open.store(0, relaxed);
     slot_->parse_errors.store(0, relaxed);
+    slot_->log_drops.store(0, relaxed);
     slot_->current.write(CurrentRequest{});
     slot_->worker_generation.store(generation, relaxed);
 }

@@ -15,6 +15,7 @@
 #include "common/monotonic.hpp"
 #include "common/slot_state.hpp"
 #include "worker/fault_injection.hpp"
+#include "worker/ring_log_sink.hpp"
 
 namespace clusterd::worker {
 namespace {
@@ -263,6 +264,9 @@ int run_worker(const Config& config) {
         spdlog::critical("slot {} is outside the scoreboard's {} slots", config.slot, segment.slot_count());
         return exit_code::config_error;
     }
+    // From here on, log lines travel through the ring to the supervisor.
+    log_through_ring(segment.rings(config.slot).log, segment.slot(config.slot).log_drops,
+                     "[worker " + std::to_string(config.slot) + " " + std::to_string(getpid()) + "]");
     Worker worker(config, &segment);
     return worker.run();
 }

@@ -1,0 +1,60 @@
+#include "supervisor/worker_logs.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cstdlib>
+
+namespace clusterd::supervisor {
+
+WorkerLogs::WorkerLogs(ShmSegment& segment)
+    : segment_(segment),
+      consumers_(segment.slot_count()),
+      reported_corruption_(segment.slot_count(), false),
+      // Same sinks as the supervisor's own lines; the worker wrote its own
+      // "[worker K pid]" prefix into the record.
+      logger_(std::make_shared<spdlog::logger>("workers", spdlog::default_logger()->sinks().begin(),
+                                               spdlog::default_logger()->sinks().end())) {
+    const bool under_journal = std::getenv("JOURNAL_STREAM") != nullptr;
+    logger_->set_pattern(under_journal ? "[%l] %v" : "%Y-%m-%d %H:%M:%S.%e [%l] %v");
+    logger_->set_level(spdlog::level::trace);  // the worker already filtered by --log-level
+    logger_->flush_on(spdlog::level::trace);
+}
+
+void WorkerLogs::reset(unsigned slot) {
+    LogRing& ring = segment_.rings(slot).log;
+    ring.init();
+    consumers_[slot].emplace(ring);
+    reported_corruption_[slot] = false;
+}
+
+void WorkerLogs::drain(unsigned slot) {
+    if (slot >= consumers_.size() || !consumers_[slot]) return;
+    Consumer& consumer = *consumers_[slot];
+    std::array<LogRecord, 32> batch;
+    // Bounded: at most one ring's worth per call, so a worker that logs
+    // without pause cannot keep the supervisor's loop here.
+    for (std::size_t read = 0; read < log_ring_capacity;) {
+        RingRead got = consumer.pop_batch(batch);
+        if (got.corrupted) {
+            if (!reported_corruption_[slot]) {
+                spdlog::error("worker {} wrote impossible indices into its log ring; its lines are lost until it is replaced",
+                              slot);
+                reported_corruption_[slot] = true;
+            }
+            return;
+        }
+        if (got.count == 0) break;
+        for (std::size_t i = 0; i < got.count; ++i) {
+            const LogRecord& record = batch[i];
+            const auto level = record.level <= spdlog::level::critical ? static_cast<spdlog::level::level_enum>(record.level)
+                                                                       : spdlog::level::err;
+            const std::size_t length = std::min<std::size_t>(record.length, sizeof record.text);
+            logger_->log(level, "{}", std::string_view(record.text, length));
+        }
+        consumer.release();
+        read += got.count;
+    }
+}
+
+}  // namespace clusterd::supervisor

@@ -1,0 +1,45 @@
+#include "worker/ring_log_sink.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace clusterd::worker {
+
+RingLogSink::RingLogSink(LogRing& ring, std::atomic<std::uint64_t>& drops, int wake_fd)
+    : producer_(ring), drops_(drops), wake_fd_(wake_fd) {}
+
+void RingLogSink::sink_it_(const spdlog::details::log_msg& message) {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(message, formatted);
+    std::size_t size = formatted.size();
+    while (size > 0 && (formatted[size - 1] == '\n' || formatted[size - 1] == '\r')) --size;
+
+    LogRecord record;
+    record.level = static_cast<std::uint8_t>(message.level);
+    record.length = static_cast<std::uint16_t>(std::min(size, sizeof record.text));
+    std::memcpy(record.text, formatted.data(), record.length);
+    if (!producer_.try_push(record)) {
+        // Full (the supervisor is behind or stopped): never wait for it.
+        drops_.store(drops_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        const std::string line(formatted.data(), size);
+        (void)!::write(STDERR_FILENO, (line + " (log ring full)\n").data(), line.size() + 17);
+        return;
+    }
+    producer_.publish();
+    const std::uint64_t one = 1;
+    // EAGAIN means the counter is saturated: the supervisor has a wake-up pending anyway.
+    (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+void log_through_ring(LogRing& ring, std::atomic<std::uint64_t>& drops, const std::string& who) {
+    auto sink = std::make_shared<RingLogSink>(ring, drops, log_wake_fd);
+    sink->set_pattern(who + " %v");
+    auto logger = spdlog::default_logger();
+    logger->sinks().clear();
+    logger->sinks().push_back(std::move(sink));
+}
+
+}  // namespace clusterd::worker

@@ -1,0 +1,37 @@
+// spdlog sink that sends a worker's log lines through its log ring to the
+// supervisor, which writes them: lines of many processes never interleave,
+// and a worker that crashes loses none it had published. Never blocks: when
+// the ring is full the line is counted as dropped and written to stderr
+// directly instead. After each line it nudges the supervisor's eventfd.
+#pragma once
+
+#include <spdlog/sinks/base_sink.h>
+
+#include <mutex>
+
+#include "common/shm_layout.hpp"
+
+namespace clusterd::worker {
+
+// The eventfd the supervisor watches for this worker's records.
+inline constexpr int log_wake_fd = 5;
+
+class RingLogSink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    RingLogSink(LogRing& ring, std::atomic<std::uint64_t>& drops, int wake_fd);
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& message) override;
+    void flush_() override {}
+
+private:
+    RingProducer<LogRecord, log_ring_capacity> producer_;
+    std::atomic<std::uint64_t>& drops_;
+    int wake_fd_;
+};
+
+// Replaces the default logger's sinks with a RingLogSink; the line format
+// stays "[worker K pid] message" (the supervisor adds time and level).
+void log_through_ring(LogRing& ring, std::atomic<std::uint64_t>& drops, const std::string& who);
+
+}  // namespace clusterd::worker
