@@ -58,9 +58,22 @@ static_assert(sizeof(LogRecord) == 256);
 inline constexpr std::size_t log_ring_capacity = 256;
 using LogRing = SpscRing<LogRecord, log_ring_capacity>;
 
-// The rings of one slot: producer = the slot's worker, consumer = the supervisor.
+// A command from the supervisor to one worker. The channel first, a signal as
+// the fallback (nginx's ngx_signal_worker_processes does the same).
+enum class Command : std::uint32_t { drain = 1, reopen_logs = 2 };
+struct CommandRecord {
+    std::uint32_t command = 0;  // a Command; the worker ignores anything else
+    std::uint32_t reserved = 0;
+    std::uint64_t issued_ms = 0;
+};
+
+inline constexpr std::size_t command_ring_capacity = 16;
+using CommandRing = SpscRing<CommandRecord, command_ring_capacity>;
+
+// The rings of one slot.
 struct alignas(64) WorkerRings {
-    LogRing log;
+    LogRing log;           // producer: the slot's worker; consumer: the supervisor
+    CommandRing commands;  // producer: the supervisor; consumer: the slot's worker
 };
 
 // Status classes 1xx..5xx.

@@ -51,6 +51,7 @@ Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment)
       listen_(std::move(listen)),
       segment_(segment),
       worker_logs_(segment),
+      worker_commands_(segment),
       executable_(executable_path()),
       policy_(policy_from(config_)),
       slots_(config_.workers),
@@ -121,7 +122,10 @@ void Supervisor::handle_signal(int signal) {
             spdlog::warn("{} is not supported by this version; nothing changed", verb);
             return;
         case SIGUSR1:
-            spdlog::info("logs go to stderr; nothing to reopen");
+            spdlog::info("logs go to stderr; nothing to reopen here; telling the workers");
+            for (auto& slot : slots_) {
+                if (slot.state == SlotState::ready) command_worker(slot.index, Command::reopen_logs, SIGUSR1);
+            }
             return;
         default:
             return;
@@ -140,7 +144,7 @@ void Supervisor::begin_graceful_stop(const char* why) {
             case SlotState::starting:
             case SlotState::ready:
                 slots_.transition(slot.index, SlotState::draining, why);
-                processes_[slot.index]->kill(SIGTERM);
+                command_worker(slot.index, Command::drain, SIGTERM);
                 ++draining;
                 break;
             case SlotState::backoff:
@@ -193,6 +197,7 @@ void Supervisor::spawn_worker(unsigned index) {
     slot.kill_reason = nullptr;
     slots_.transition(index, SlotState::starting, "spawn");
     worker_logs_.reset(index);
+    worker_commands_.reset(index);
     SpawnRequest request{executable_, config_.args, index, slot.generation, listen_.fd.get()};
     auto result = WorkerProcess::spawn(&loop_, request, *this);
     if (auto* error = std::get_if<int>(&result)) {
@@ -215,6 +220,18 @@ void Supervisor::spawn_worker(unsigned index) {
 
 void Supervisor::on_worker_log(unsigned index, std::uint64_t generation) {
     if (is_current(index, generation)) worker_logs_.drain(index);
+}
+
+void Supervisor::command_worker(unsigned index, Command command, int fallback_signal) {
+    WorkerProcess* process = processes_[index];
+    if (process == nullptr) return;
+    if (worker_commands_.send(index, command)) {
+        process->wake_for_commands();
+    } else {
+        spdlog::warn("worker {} (pid {}): command ring refused the command; sending {}", index, process->pid(),
+                     signal_name(fallback_signal));
+        process->kill(fallback_signal);
+    }
 }
 
 bool Supervisor::is_current(unsigned slot, std::uint64_t generation) const {

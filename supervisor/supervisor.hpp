@@ -15,6 +15,7 @@
 #include "common/shm_segment.hpp"
 #include "supervisor/listen_socket.hpp"
 #include "supervisor/slot.hpp"
+#include "supervisor/worker_commands.hpp"
 #include "supervisor/worker_logs.hpp"
 #include "supervisor/worker_process.hpp"
 
@@ -54,6 +55,7 @@ private:
     void on_worker_exit(unsigned slot, std::uint64_t generation, ExitInfo exit) override;
     void on_worker_log(unsigned slot, std::uint64_t generation) override;
     void handle_death(unsigned slot, const ExitInfo& exit);
+    void command_worker(unsigned slot, Command command, int fallback_signal);
     void retry_slot(unsigned slot);
     void finish_if_stopped();
     void log_capacity() const;
@@ -67,6 +69,7 @@ private:
     ListenSocket listen_;
     ShmSegment& segment_;
     WorkerLogs worker_logs_;
+    WorkerCommands worker_commands_;
     std::string executable_;
     RestartPolicy policy_;
     uv_loop_t loop_{};

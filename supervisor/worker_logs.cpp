@@ -1,5 +1,6 @@
 #include "supervisor/worker_logs.hpp"
 
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -11,10 +12,11 @@ WorkerLogs::WorkerLogs(ShmSegment& segment)
     : segment_(segment),
       consumers_(segment.slot_count()),
       reported_corruption_(segment.slot_count(), false),
-      // Same sinks as the supervisor's own lines; the worker wrote its own
-      // "[worker K pid]" prefix into the record.
-      logger_(std::make_shared<spdlog::logger>("workers", spdlog::default_logger()->sinks().begin(),
-                                               spdlog::default_logger()->sinks().end())) {
+      // A sink of its own on the same stderr (a pattern is set per sink, and
+      // the supervisor's lines keep theirs); the worker wrote its own
+      // "[worker K pid]" prefix into the record. The supervisor is one
+      // thread, so the two sinks never write at once.
+      logger_(std::make_shared<spdlog::logger>("workers", std::make_shared<spdlog::sinks::stderr_sink_mt>())) {
     const bool under_journal = std::getenv("JOURNAL_STREAM") != nullptr;
     logger_->set_pattern(under_journal ? "[%l] %v" : "%Y-%m-%d %H:%M:%S.%e [%l] %v");
     logger_->set_level(spdlog::level::trace);  // the worker already filtered by --log-level

@@ -17,11 +17,18 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
                                                        WorkerEvents& events) {
     const int wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd < 0) return uv_translate_sys_error(errno);
+    const int command_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (command_fd < 0) {
+        const int error = errno;
+        ::close(wake_fd);
+        return uv_translate_sys_error(error);
+    }
     auto* worker = new WorkerProcess(request.slot, request.generation, events);
     uv_pipe_init(loop, &worker->ready_channel_, 0);
     worker->ready_channel_.data = worker;
     worker->process_.data = worker;
     worker->log_wake_fd_ = wake_fd;
+    worker->command_wake_fd_ = command_fd;
     uv_poll_init(loop, &worker->log_wake_, wake_fd);
     worker->log_wake_.data = worker;
     worker->open_handles_ = 1;
@@ -39,7 +46,7 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     for (auto& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
 
-    uv_stdio_container_t stdio[6];
+    uv_stdio_container_t stdio[7];
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_INHERIT_FD;
     stdio[1].data.fd = 1;
@@ -51,13 +58,15 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     stdio[worker_ready_fd].data.stream = reinterpret_cast<uv_stream_t*>(&worker->ready_channel_);
     stdio[worker_log_wake_fd].flags = UV_INHERIT_FD;
     stdio[worker_log_wake_fd].data.fd = wake_fd;
+    stdio[worker_command_wake_fd].flags = UV_INHERIT_FD;
+    stdio[worker_command_wake_fd].data.fd = command_fd;
 
     uv_process_options_t options{};
     options.exit_cb = on_exit;
     options.file = argv[0];
     options.args = argv.data();
     options.stdio = stdio;
-    options.stdio_count = 6;
+    options.stdio_count = 7;
 
     if (int rc = uv_spawn(loop, &worker->process_, &options); rc != 0) {
         // libuv requires closing the process handle even when the spawn failed.
@@ -76,6 +85,12 @@ void WorkerProcess::kill(int signal) {
         spdlog::error("kill() failed while sending {} to worker {} (pid {}): {}", sigabbrev_np(signal), slot_,
                       process_.pid, uv_strerror(rc));
     }
+}
+
+void WorkerProcess::wake_for_commands() {
+    const std::uint64_t one = 1;
+    // EAGAIN: the counter is saturated, a wake-up is pending anyway.
+    (void)!::write(command_wake_fd_, &one, sizeof one);
 }
 
 void WorkerProcess::on_exit(uv_process_t* process, std::int64_t exit_status, int term_signal) {
@@ -119,6 +134,7 @@ void WorkerProcess::on_log_wake(uv_poll_t* poll, int status, int) {
 void WorkerProcess::on_closed(uv_handle_t* handle) {
     auto* self = static_cast<WorkerProcess*>(handle->data);
     if (handle == reinterpret_cast<uv_handle_t*>(&self->log_wake_)) ::close(self->log_wake_fd_);
+    if (handle == reinterpret_cast<uv_handle_t*>(&self->process_)) ::close(self->command_wake_fd_);
     if (--self->open_handles_ == 0) delete self;
 }
 

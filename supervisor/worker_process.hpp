@@ -4,7 +4,8 @@
 //
 // The child inherits exactly: stdin (/dev/null), stdout, stderr, fd 3 = the
 // listening socket, fd 4 = its end of a socketpair on which it reports "ready"
-// with one byte, fd 5 = an eventfd it bumps after publishing log records.
+// with one byte, fd 5 = an eventfd it bumps after publishing log records,
+// fd 6 = an eventfd the supervisor bumps after queueing a command for it.
 // Everything else we own is close-on-exec.
 //
 // Reaping happens only through uv_spawn's exit_cb: a second waitpid(-1)
@@ -31,6 +32,7 @@ namespace clusterd::supervisor {
 inline constexpr int worker_listen_fd = 3;
 inline constexpr int worker_ready_fd = 4;
 inline constexpr int worker_log_wake_fd = 5;
+inline constexpr int worker_command_wake_fd = 6;
 inline constexpr char worker_ready_byte = 'R';
 
 class WorkerEvents {
@@ -60,6 +62,8 @@ public:
     [[nodiscard]] pid_t pid() const { return process_.pid; }
     // Sends a signal; a process that is already gone is not an error.
     void kill(int signal);
+    // Wakes the worker to read its command ring.
+    void wake_for_commands();
 
     WorkerProcess(const WorkerProcess&) = delete;
     WorkerProcess& operator=(const WorkerProcess&) = delete;
@@ -81,7 +85,8 @@ private:
     uv_process_t process_{};
     uv_pipe_t ready_channel_{};
     uv_poll_t log_wake_{};
-    int log_wake_fd_ = -1;  // the eventfd; closed with the poll handle
+    int log_wake_fd_ = -1;      // the eventfd; closed with the poll handle
+    int command_wake_fd_ = -1;  // the other eventfd; closed with the process handle
     char read_buffer_[16]{};
     int open_handles_ = 0;
 };

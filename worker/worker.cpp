@@ -23,6 +23,7 @@ namespace {
 // Where the supervisor put our inherited descriptors (supervisor/worker_process.hpp).
 constexpr int listen_fd = 3;
 constexpr int ready_fd = 4;
+constexpr int command_wake_fd = 6;
 
 constexpr std::array<int, 3> handled_signals{SIGTERM, SIGINT, SIGQUIT};
 
@@ -43,6 +44,11 @@ Worker::Worker(const Config& config, const ShmSegment* segment)
     uv_loop_init(&loop_);
     uv_timer_init(&loop_, &heartbeat_);
     heartbeat_.data = this;
+    uv_poll_init(&loop_, &command_wake_, command_wake_fd);
+    command_wake_.data = this;
+    if (segment_ != nullptr && config.slot < segment_->slot_count()) {
+        commands_.emplace(segment_->rings(config.slot).commands);
+    }
     uv_timer_init(&loop_, &accept_retry_);
     accept_retry_.data = this;
     for (std::size_t i = 0; i < handled_signals.size(); ++i) {
@@ -73,6 +79,8 @@ int Worker::run() {
     const auto period = std::clamp<std::int64_t>(config_.hang_timeout.count() / 8, 10, 500);
     uv_timer_start(&heartbeat_, on_heartbeat, static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
     uv_poll_start(&listen_poll_, UV_READABLE, on_listen_readable);
+    uv_poll_start(&command_wake_, UV_READABLE, on_command_wake);
+    read_commands();  // one may have been queued before we listened
     if (!report_ready()) {
         begin_drain("no supervisor");
         uv_run(&loop_, UV_RUN_DEFAULT);
@@ -186,6 +194,38 @@ void Worker::on_heartbeat(uv_timer_t* timer) {
     static_cast<Worker*>(timer->data)->reporter_.heartbeat(monotonic_ms());
 }
 
+void Worker::on_command_wake(uv_poll_t* poll, int status, int) {
+    auto* self = static_cast<Worker*>(poll->data);
+    std::uint64_t count = 0;
+    if (status == 0) (void)!::read(command_wake_fd, &count, sizeof count);
+    self->read_commands();
+}
+
+void Worker::read_commands() {
+    if (!commands_) return;
+    std::array<CommandRecord, command_ring_capacity> batch;
+    const RingRead got = commands_->pop_batch(batch);
+    if (got.corrupted) {
+        spdlog::error("the command ring's indices are impossible; waiting for signals instead");
+        uv_poll_stop(&command_wake_);
+        return;
+    }
+    commands_->release();
+    for (std::size_t i = 0; i < got.count; ++i) {
+        switch (static_cast<Command>(batch[i].command)) {
+            case Command::drain:
+                begin_drain("drain command");
+                break;
+            case Command::reopen_logs:
+                spdlog::debug("reopen-logs: this worker logs through the supervisor; nothing to reopen");
+                break;
+            default:
+                spdlog::warn("ignoring unknown command {}", batch[i].command);
+                break;
+        }
+    }
+}
+
 void Worker::on_connection_closed(Connection& connection) {
     connections_.erase(&connection);
     if (admitted_connections_.erase(&connection) > 0) --admitted_;
@@ -228,6 +268,7 @@ void Worker::finish_if_drained() {
     if (uv_is_closing(as_handle(&accept_retry_))) return;
     uv_close(as_handle(&accept_retry_), ignore_close);
     uv_close(as_handle(&heartbeat_), ignore_close);
+    uv_close(as_handle(&command_wake_), ignore_close);
     for (auto& signal : signals_) uv_close(as_handle(&signal), ignore_close);
 }
 

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <array>
+#include <optional>
 #include <unordered_set>
 
 #include "common/config.hpp"
@@ -42,6 +43,8 @@ private:
     static void on_accept_retry(uv_timer_t* timer);
     static void on_signal(uv_signal_t* handle, int signal);
     static void on_heartbeat(uv_timer_t* timer);
+    static void on_command_wake(uv_poll_t* poll, int status, int events);
+    void read_commands();
 
     enum class AcceptOutcome { accepted, queue_empty, failed };
     AcceptOutcome accept_one();
@@ -59,6 +62,8 @@ private:
     uv_poll_t listen_poll_{};
     uv_timer_t accept_retry_{};
     uv_timer_t heartbeat_{};
+    uv_poll_t command_wake_{};
+    std::optional<RingConsumer<CommandRecord, command_ring_capacity>> commands_;
     std::array<uv_signal_t, 3> signals_{};
     bool listening_ = false;
     bool draining_ = false;
