@@ -20,12 +20,19 @@ RestartDecision decide_restart(DeathHistory& history, const ExitInfo& exit, Mill
                                double jitter01, const RestartPolicy& policy) {
     if (exit.kind == ExitInfo::Kind::exited && exit.code == exit_code::config_error) {
         history = {};
+        history.half_open = true;
         return {Verdict::trip_breaker, policy.breaker_cooldown,
                 "exit code 2 means a configuration or boot error; retrying will not help"};
     }
     if (uptime >= policy.min_uptime && exit.kind != ExitInfo::Kind::spawn_failed) {
         history.consecutive_young = 0;
+        history.half_open = false;
         return {Verdict::respawn_now, Millis{0}, "it ran for long enough"};
+    }
+    if (history.half_open) {
+        history = {};
+        history.half_open = true;
+        return {Verdict::trip_breaker, policy.breaker_cooldown, "the one trial after the cooldown died early too"};
     }
 
     history.consecutive_young += 1;
@@ -36,6 +43,7 @@ RestartDecision decide_restart(DeathHistory& history, const ExitInfo& exit, Mill
     if (history.young_deaths.size() >= policy.breaker_deaths) {
         auto deaths = history.young_deaths.size();
         history = {};
+        history.half_open = true;
         return {Verdict::trip_breaker, policy.breaker_cooldown,
                 std::to_string(deaths) + " early deaths within " + format_duration(policy.breaker_window)};
     }

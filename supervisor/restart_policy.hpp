@@ -7,7 +7,9 @@
 //  - a worker that died younger is backed off exponentially (initial, 2x, 4x
 //    ... up to max), with jitter so many slots do not restart in lock-step;
 //  - breaker_deaths young deaths within breaker_window trip the breaker: the
-//    slot is marked failed and rests for the cooldown before one more try;
+//    slot is marked failed and rests for the cooldown before one more try
+//    (half-open): if that one worker dies young too, the breaker trips again
+//    at once; if it runs well, the slot is healthy again;
 //  - exit code 2 (configuration or boot error) trips it at once: retrying a
 //    worker that cannot boot only fills the log.
 #pragma once
@@ -35,6 +37,7 @@ struct RestartPolicy {
 struct DeathHistory {
     std::deque<SteadyTime> young_deaths;  // within the breaker window, oldest first
     unsigned consecutive_young = 0;       // since the last worker that ran well
+    bool half_open = false;               // the breaker tripped; the next worker is its one trial
 };
 
 enum class Verdict { respawn_now, back_off, trip_breaker };

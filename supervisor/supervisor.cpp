@@ -198,6 +198,9 @@ void Supervisor::spawn_worker(unsigned index) {
     slots_.transition(index, SlotState::starting, "spawn");
     worker_logs_.reset(index);
     worker_commands_.reset(index);
+    // Before the spawn: a fast worker writes its first heartbeat before
+    // uv_spawn returns, and a start time after it would look impossible.
+    segment_.slot(index).started_ms.store(monotonic_ms(), std::memory_order_relaxed);
     SpawnRequest request{executable_, config_.args, index, slot.generation, listen_.fd.get()};
     auto result = WorkerProcess::spawn(&loop_, request, *this);
     if (auto* error = std::get_if<int>(&result)) {
@@ -211,7 +214,6 @@ void Supervisor::spawn_worker(unsigned index) {
     processes_[index] = std::get<WorkerProcess*>(result);
     slot.pid = processes_[index]->pid();
     ScoreboardSlot& board = segment_.slot(index);
-    board.started_ms.store(monotonic_ms(), std::memory_order_relaxed);
     board.generation.store(slot.generation, std::memory_order_relaxed);
     board.pid.store(slot.pid, std::memory_order_relaxed);
     if (slot.generation > 1) board.restarts.fetch_add(1, std::memory_order_relaxed);

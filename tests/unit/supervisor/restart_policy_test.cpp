@@ -87,9 +87,17 @@ TEST_CASE("K young deaths within the window trip the breaker", "[supervisor][res
     auto decision = decide_restart(history, ExitInfo::signaled(SIGABRT), 10ms, now, 0.5, test_policy());
     REQUIRE(decision.verdict == Verdict::trip_breaker);
     REQUIRE(decision.delay == 60s);
-    SECTION("and the slot starts afresh after the cooldown") {
-        REQUIRE(history.young_deaths.empty());
-        REQUIRE(history.consecutive_young == 0);
+    SECTION("after the cooldown one trial runs; if it dies young too, the breaker trips again at once") {
+        now += 61s;
+        auto again = decide_restart(history, ExitInfo::signaled(SIGABRT), 10ms, now, 0.5, test_policy());
+        REQUIRE(again.verdict == Verdict::trip_breaker);
+    }
+    SECTION("after the cooldown, a trial that runs well closes the breaker") {
+        now += 61s;
+        REQUIRE(decide_restart(history, ExitInfo::signaled(SIGKILL), 1h, now, 0.5, test_policy()).verdict ==
+                Verdict::respawn_now);
+        auto next = decide_restart(history, ExitInfo::signaled(SIGABRT), 10ms, now + 1h, 0.5, test_policy());
+        REQUIRE(next.verdict == Verdict::back_off);
     }
 }
 

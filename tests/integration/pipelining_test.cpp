@@ -1,0 +1,177 @@
+// Pipelining and connection edge cases over raw sockets: order under delay,
+// an error in the middle of a pipeline, a burst larger than the socket
+// buffers (the worker's back-pressure path), half-closed clients, bodies on
+// requests that do not need them, and 100-continue.
+#include <sched.h>
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "tests/support/daemon.hpp"
+#include "tests/support/http_client.hpp"
+
+using namespace clusterd::test;
+
+namespace {
+
+constexpr auto response_timeout = 10s;
+
+}  // namespace
+
+TEST_CASE("a delayed response still leaves before the responses pipelined after it", "[integration][pipelining]") {
+    Daemon daemon({"--workers", "1", "--enable-fault-injection"});
+    RawConnection connection(daemon.port());
+    REQUIRE(connection.send(http_request("GET", "/debug/crash?mode=slow&ms=300") + http_request("GET", "/healthz") +
+                            http_request("GET", "/")));
+    auto responses = connection.read_responses(3, response_timeout);
+    REQUIRE(responses.size() == 3);
+    CHECK(responses[0].status == 200);
+    CHECK_THAT(responses[0].body, Catch::StartsWith("slow response after 300 ms"));
+    CHECK(responses[1].body == "ok\n");
+    CHECK(responses[2].body == "hello from clusterd\n");
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("an error in the middle of a pipeline answers what came before, then closes", "[integration][pipelining]") {
+    Daemon daemon({"--workers", "1"});
+    RawConnection connection(daemon.port());
+    REQUIRE(connection.send(http_request("GET", "/") + http_request("GET", "/healthz") + "NONSENSE\r\n\r\n" +
+                            http_request("GET", "/readyz")));
+    auto responses = connection.read_responses(4, response_timeout);
+    REQUIRE(responses.size() == 3);  // the request after the bad one is never answered
+    CHECK(responses[0].body == "hello from clusterd\n");
+    CHECK(responses[1].body == "ok\n");
+    CHECK(responses[2].status == 400);
+    CHECK(responses[2].header("Connection").value_or("(absent)") == "close");
+    CHECK(connection.wait_closed(response_timeout));
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("a pipelined burst larger than the socket buffers is answered completely and in order",
+          "[integration][pipelining]") {
+    Daemon daemon({"--workers", "1"});
+    // A slow reader with a small receive buffer and tens of thousands of
+    // pipelined requests: megabytes of responses back up in the worker, which
+    // must stop reading until its write queue drains, then carry on.
+    RawConnection connection(daemon.port(), 10s, 8 * 1024);
+    constexpr std::size_t count = 50000;
+    std::string burst;
+    for (std::size_t i = 0; i < count; ++i) {
+        burst += http_request("GET", i % 2 == 0 ? "/healthz" : "/compute/fib?n=" + std::to_string(i % 20));
+    }
+    bool sent = false;
+    std::thread writer([&] { sent = connection.send(burst); });
+    std::this_thread::sleep_for(300ms);  // let the worker's write queue fill up before we read
+    auto responses = connection.read_responses(count, 60s);
+    writer.join();
+    CHECK(sent);
+    REQUIRE(responses.size() == count);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        const bool fib = i % 2 != 0;
+        const bool ok = responses[i].status == 200 &&
+                        (fib ? responses[i].body.find("\"n\":" + std::to_string(i % 20) + ",") != std::string::npos
+                             : responses[i].body == "ok\n");
+        if (!ok) ++wrong;
+    }
+    CHECK(wrong == 0);
+    CHECK_FALSE(connection.closed());
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("a client that half-closes after its request still gets the response", "[integration][pipelining]") {
+    Daemon daemon({"--workers", "1", "--enable-fault-injection"});
+    const std::string path = GENERATE(as<std::string>{}, "/", "/debug/crash?mode=slow&ms=200");
+    INFO(path);
+    RawConnection connection(daemon.port());
+    REQUIRE(connection.send(http_request("GET", path)));
+    connection.shutdown_write();
+    auto responses = connection.read_responses(1, response_timeout);
+    REQUIRE(responses.size() == 1);
+    CHECK(responses[0].status == 200);
+    CHECK(connection.wait_closed(response_timeout));
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("a body on a GET is read and skipped, and the next request is parsed after it",
+          "[integration][pipelining]") {
+    Daemon daemon({"--workers", "1"});
+    RawConnection connection(daemon.port());
+    const std::string fake_request = http_request("GET", "/readyz");  // as a body: must not be parsed as a request
+    REQUIRE(connection.send(http_request("GET", "/healthz",
+                                         "Content-Length: " + std::to_string(fake_request.size()) + "\r\n") +
+                            fake_request + http_request("GET", "/", "Connection: close\r\n")));
+    auto responses = connection.read_responses(3, response_timeout);
+    REQUIRE(responses.size() == 2);
+    CHECK(responses[0].body == "ok\n");
+    CHECK(responses[1].body == "hello from clusterd\n");
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("a chunked body within the limit is read, and the connection stays usable", "[integration][pipelining]") {
+    Daemon daemon({"--workers", "1"});
+    RawConnection connection(daemon.port());
+    REQUIRE(connection.send(http_request("POST", "/", "Transfer-Encoding: chunked\r\n") +
+                            "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n" + http_request("GET", "/healthz")));
+    auto responses = connection.read_responses(2, response_timeout);
+    REQUIRE(responses.size() == 2);
+    CHECK(responses[0].status == 405);
+    CHECK(responses[1].status == 200);
+    CHECK(responses[1].body == "ok\n");
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("Expect: 100-continue gets an interim 100 before the body is sent", "[integration][pipelining]") {
+    Daemon daemon({"--workers", "1"});
+    RawConnection connection(daemon.port());
+    REQUIRE(connection.send(http_request("POST", "/", "Content-Length: 5\r\nExpect: 100-continue\r\n")));
+    auto interim = connection.read_responses(1, response_timeout);
+    REQUIRE(interim.size() == 1);
+    CHECK(interim[0].status == 100);
+    REQUIRE(connection.send("hello"));
+    auto final_response = connection.read_responses(1, response_timeout);
+    REQUIRE(final_response.size() == 1);
+    CHECK(final_response[0].status == 405);
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("targets in absolute form, with a query or percent-encoded, reach their route", "[integration][pipelining]") {
+    Daemon daemon({"--workers", "1"});
+    RawConnection connection(daemon.port());
+    const std::string target = GENERATE(as<std::string>{}, "http://127.0.0.1/healthz", "/healthz?probe=1",
+                                        "/heal%74hz");
+    INFO(target);
+    REQUIRE(connection.send(http_request("GET", target)));
+    auto responses = connection.read_responses(1, response_timeout);
+    REQUIRE(responses.size() == 1);
+    CHECK(responses[0].status == 200);
+    CHECK(responses[0].body == "ok\n");
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("HEAD on a compute route has a Content-Length and no body", "[integration][pipelining]") {
+    Daemon daemon({"--workers", "1"});
+    RawConnection connection(daemon.port());
+    REQUIRE(connection.send(http_request("HEAD", "/compute/fib?n=20") + http_request("GET", "/compute/fib?n=20")));
+    auto responses = connection.read_responses(2, response_timeout, {true, false});
+    REQUIRE(responses.size() == 2);
+    CHECK(responses[0].status == 200);
+    CHECK(responses[0].body.empty());
+    REQUIRE(responses[0].header("Content-Length").has_value());
+    CHECK(std::stoul(*responses[0].header("Content-Length")) > 0);
+    CHECK(responses[1].status == 200);
+    CHECK_THAT(responses[1].body, Catch::Contains("\"result\":6765,"));
+    CHECK(connection.received().empty());
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("without --workers there is one worker per available CPU", "[integration][config]") {
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    REQUIRE(sched_getaffinity(0, sizeof cpus, &cpus) == 0);
+    const auto expected = static_cast<unsigned>(CPU_COUNT(&cpus));
+    Daemon daemon(std::vector<std::string>{});
+    CHECK(daemon.wait_for_workers(expected).size() == expected);
+    CHECK(daemon.count_log("all " + std::to_string(expected) + " workers ready") == 1);
+    CHECK(daemon.stop_and_check_clean());
+}
