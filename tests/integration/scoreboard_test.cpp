@@ -154,7 +154,9 @@ TEST_CASE("the segment is removed at a clean stop, and a dead instance's at the 
     {
         Daemon killed({"--workers", "1"});
         first = killed.pid();
-        CHECK(killed.stop_and_check_clean());  // SIGKILL: nothing can remove it now
+        REQUIRE(killed.send_signal(SIGKILL));  // nothing can remove the segment now
+        REQUIRE(killed.wait_exit(15s));
+        CHECK(killed.no_worker_left());
     }
     // The next start removes it (in a parallel test run, any instance may be
     // the one that does, so the test checks the outcome, not who).

@@ -470,10 +470,17 @@ bool Daemon::stop_and_check_clean(Millis grace) {
 
 void Daemon::teardown(Millis grace, bool quiet) {
     if (pid_ <= 0) return;
+    const std::string segment = "/dev/shm/clusterd." + std::to_string(pid_);
     if (!exit_) {
         remember_workers();
         ::kill(pid_, SIGKILL);
         reap(true);
+        // A SIGKILLed supervisor cannot remove its segment; the next start
+        // would. Do it here so a test run leaves nothing in /dev/shm.
+        ::unlink(segment.c_str());
+    } else if (exit_->exited && ::access(segment.c_str(), F_OK) == 0 && failure_.empty()) {
+        failure_ = "the supervisor exited but left " + segment + " behind";
+        ::unlink(segment.c_str());
     }
     if (!torn_down_) {
         torn_down_ = true;
