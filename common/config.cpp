@@ -107,6 +107,10 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
         ->envname(env_name("--log-level"))
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
+    // For bench/scoreboard_cost.sh only: workers skip their per-request
+    // scoreboard stores (heartbeats stay, or the watchdog would kill them).
+    app.add_flag("!--no-scoreboard-counters", cfg.scoreboard_counters)->group("");
+
     // Set by the supervisor when it starts a worker; hidden from --help.
     app.add_option("--role", role)->check(CLI::IsMember({"supervisor", "worker"}))->group("");
     app.add_option("--slot", cfg.slot)->group("");

@@ -54,6 +54,7 @@ struct Config {
     std::uint64_t max_body_size = 1024 * 1024;
 
     bool fault_injection = false;
+    bool scoreboard_counters = true;  // off only to measure what the scoreboard costs (bench/scoreboard_cost.sh)
     bool crash_at_start = false;  // fault injection: every worker dies while booting
     spdlog::level::level_enum log_level = spdlog::level::info;
 

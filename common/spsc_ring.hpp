@@ -12,6 +12,13 @@
 //                               shared lines are touched only to publish or
 //                               when the cache says full / empty.
 //
+//   auto* ring = new (segment + offset) SpscRing<Event, 256>();   // supervisor, at creation
+//   RingProducer producer{*ring};                                  // worker
+//   if (!producer.try_push(event)) ++dropped;   ...   producer.publish();
+//   RingConsumer consumer{*ring};                                  // supervisor
+//   RingRead read = consumer.pop_batch(buffer);  ...  consumer.release();
+//   on reaping the worker: pop_batch() until count == 0, release(), reset().
+//
 // Who writes, who reads
 //   head     written by the producer only (release), read by the consumer
 //            (acquire). Counts records ever published; slot = index % Capacity.
@@ -51,7 +58,9 @@
 //   otherwise pop_batch() reports corruption and reads nothing. Slot indices
 //   are always masked, so no value of head reaches outside the ring, and every
 //   call does a bounded amount of work. Records themselves are copied out
-//   before the caller sees them and must be validated by the caller. The
+//   before the caller sees them and must be validated by the caller (a live
+//   but broken producer that rewrites a published slot can tear that copy,
+//   never more: the copy is all the caller ever looks at). The
 //   producer applies the same checks to tail (the supervisor produces the
 //   command ring and does not trust the worker consuming it either).
 //

@@ -40,7 +40,8 @@ Worker::Worker(const Config& config, const ShmSegment* segment)
     : config_(config),
       segment_(segment),
       reporter_(segment != nullptr && config.slot < segment->slot_count() ? &segment->slot(config.slot) : nullptr,
-                config.generation) {
+                config.generation),
+      counters_(config.scoreboard_counters ? reporter_ : silent_) {
     uv_loop_init(&loop_);
     uv_timer_init(&loop_, &heartbeat_);
     heartbeat_.data = this;

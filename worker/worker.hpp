@@ -33,7 +33,7 @@ public:
     [[nodiscard]] RouteContext route_context() const override {
         return {draining_, config_.fault_injection, segment_};
     }
-    [[nodiscard]] SlotReporter& reporter() override { return reporter_; }
+    [[nodiscard]] SlotReporter& reporter() override { return counters_; }
     [[nodiscard]] HttpDate& date() override { return date_; }
     uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.data(), read_buffer_.size()); }
     void on_connection_closed(Connection& connection) override;
@@ -57,7 +57,9 @@ private:
 
     const Config& config_;
     const ShmSegment* segment_;
-    SlotReporter reporter_;
+    SlotReporter reporter_;  // heartbeats, and the counters unless measured without them
+    SlotReporter silent_;
+    SlotReporter& counters_;
     uv_loop_t loop_{};
     uv_poll_t listen_poll_{};
     uv_timer_t accept_retry_{};
