@@ -4,7 +4,8 @@
 //               (MAP_SHARED anonymous mapping) or one message_queue (/dev/shm);
 //   round trip  ping-pong over two rings or two message_queues, p50/p99.
 // Ring consumers busy-spin (a benchmark may; clusterd's supervisor will wake
-// on an eventfd or a futex instead). message_queue send/receive block as
+// on an eventfd or a futex instead), yielding every 64 empty polls so that a
+// busy machine does not turn the spin into lost time slices. message_queue send/receive block as
 // they do in normal use (a process-shared pthread mutex and condition).
 // Every run is bounded by its message count and by alarm(); the two queues
 // live under unique /dev/shm names that are removed at start and at exit.
@@ -55,9 +56,9 @@ using Consumer = clusterd::RingConsumer<Message, ring_capacity>;
 constexpr std::size_t ring_batch = 64;
 
 struct Options {
-    std::uint64_t messages = 10'000'000;
+    std::uint64_t messages = 5'000'000;
     std::uint64_t round_trips = 100'000;
-    int repeats = 3;
+    int repeats = 5;
     std::size_t mq_depth = ring_capacity;
     bool pin = true;
 };
@@ -85,6 +86,24 @@ Message make_message(std::uint64_t sequence) {
     message.payload[0] = sequence;
     return message;
 }
+
+// Busy-spins with a pause, and gives the CPU away after 64 idle polls in a
+// row: pinned on an idle machine that hardly happens while data flows; on a
+// busy one it keeps a spinner from burning the time slice its peer needs.
+class Spinner {
+public:
+    void idle() {
+        if (++spins_ % 64 == 0) {
+            ::sched_yield();
+        } else {
+            clusterd::cpu_relax();
+        }
+    }
+    void progressed() { spins_ = 0; }
+
+private:
+    unsigned spins_ = 0;
+};
 
 [[noreturn]] void die(const std::string& what) {
     std::fprintf(stderr, "ring_bench: %s\n", what.c_str());
@@ -144,7 +163,8 @@ void run_pair(const Options& options, Shared& shared, const std::function<void()
         ::_exit(0);
     }
     pin_to(0, options);
-    while (shared.child_ready.load(std::memory_order_acquire) == 0) clusterd::cpu_relax();
+    Spinner spinner;
+    while (shared.child_ready.load(std::memory_order_acquire) == 0) spinner.idle();
     parent();
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {
@@ -172,28 +192,35 @@ double ring_throughput(const Options& options, Shared& shared, bool batched) {
             const std::span<Message> room = batched ? std::span<Message>{out} : std::span<Message>{out}.first(1);
             std::uint64_t expected = 0;
             std::uint64_t errors = 0;
+            Spinner spinner;
             shared.child_ready.store(1, std::memory_order_release);
             while (expected < total) {
                 const clusterd::RingRead read = consumer.pop_batch(room);
                 if (read.corrupted) ::_exit(3);
                 for (std::size_t i = 0; i < read.count; ++i) errors += out[i].sequence != expected++ ? 1U : 0U;
                 consumer.release();
-                if (read.count == 0) clusterd::cpu_relax();
+                if (read.count == 0) {
+                    spinner.idle();
+                } else {
+                    spinner.progressed();
+                }
             }
             shared.consumer_done_ns.store(now_ns());
             shared.consumer_errors.store(errors);
         },
         [&] {
             Producer producer{shared.ring};
+            Spinner spinner;
             started = now_ns();
             std::uint64_t sequence = 0;
             while (sequence < total) {
                 if (producer.try_push(make_message(sequence))) {
+                    spinner.progressed();
                     ++sequence;
                     if (!batched || sequence % ring_batch == 0) producer.publish();
                 } else {
                     producer.publish();
-                    clusterd::cpu_relax();
+                    spinner.idle();
                 }
             }
             producer.publish();
@@ -284,14 +311,15 @@ Latency ring_round_trip(const Options& options, Shared& shared) {
             std::uint64_t errors = 0;
             shared.child_ready.store(1, std::memory_order_release);
             for (std::uint64_t expected = 0; expected < total; ++expected) {
+                Spinner spinner;
                 clusterd::RingRead read;
                 while ((read = pings.pop_batch(message)).count == 0) {
                     if (read.corrupted) ::_exit(3);
-                    clusterd::cpu_relax();
+                    spinner.idle();
                 }
                 pings.release();
                 errors += message[0].sequence != expected ? 1U : 0U;
-                while (!pongs.try_push(message[0])) clusterd::cpu_relax();
+                while (!pongs.try_push(message[0])) spinner.idle();
                 pongs.publish();
             }
             shared.consumer_errors.store(errors);
@@ -301,10 +329,11 @@ Latency ring_round_trip(const Options& options, Shared& shared) {
             Consumer pongs{shared.pong};
             std::array<Message, 1> reply;
             for (std::uint64_t sequence = 0; sequence < total; ++sequence) {
+                Spinner spinner;
                 const std::int64_t sent = now_ns();
-                while (!pings.try_push(make_message(sequence))) clusterd::cpu_relax();
+                while (!pings.try_push(make_message(sequence))) spinner.idle();
                 pings.publish();
-                while (pongs.pop_batch(reply).count == 0) clusterd::cpu_relax();
+                while (pongs.pop_batch(reply).count == 0) spinner.idle();
                 pongs.release();
                 if (sequence >= warmup_round_trips) samples.push_back(now_ns() - sent);
             }
@@ -354,23 +383,17 @@ Latency mq_round_trip(const Options& options, Shared& shared) {
 
 // ------------------------------------------------------------------ report
 
-double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    return values[values.size() / 2];
-}
-
 struct Throughput {
-    double median = 0;
-    double low = 0;
-    double high = 0;
-};
+    std::vector<double> rates;  // messages per second, one per round
 
-Throughput repeat(const Options& options, const std::function<double()>& run) {
-    std::vector<double> rates;
-    for (int i = 0; i < options.repeats; ++i) rates.push_back(run());
-    return {median(rates), *std::min_element(rates.begin(), rates.end()),
-            *std::max_element(rates.begin(), rates.end())};
-}
+    [[nodiscard]] double median() const {
+        std::vector<double> sorted = rates;
+        std::sort(sorted.begin(), sorted.end());
+        return sorted[sorted.size() / 2];
+    }
+    [[nodiscard]] double low() const { return *std::min_element(rates.begin(), rates.end()); }
+    [[nodiscard]] double high() const { return *std::max_element(rates.begin(), rates.end()); }
+};
 
 std::uint64_t parse_count(const char* text, const char* flag) {
     char* end = nullptr;
@@ -419,14 +442,21 @@ int main(int argc, char** argv) {
         SharedMapping mapping;
         Shared& shared = mapping.get();
 
-        const Throughput batched = repeat(options, [&] { return ring_throughput(options, shared, true); });
-        const Throughput single = repeat(options, [&] { return ring_throughput(options, shared, false); });
-        const Throughput mq = repeat(options, [&] { return mq_throughput(options, shared); });
+        // Rounds interleave the three transports, so that a noisy neighbour
+        // (two shared vCPUs here) slows all of them, not just one.
+        Throughput batched;
+        Throughput single;
+        Throughput mq;
+        for (int round = 0; round < options.repeats; ++round) {
+            batched.rates.push_back(ring_throughput(options, shared, true));
+            single.rates.push_back(ring_throughput(options, shared, false));
+            mq.rates.push_back(mq_throughput(options, shared));
+        }
         const Latency ring_rtt = ring_round_trip(options, shared);
         const Latency mq_rtt = mq_round_trip(options, shared);
 
         std::printf("64-byte messages, producer and consumer in two processes%s; ring capacity %zu, "
-                    "message_queue depth %zu; throughput: %llu messages, median of %d runs (min-max); "
+                    "message_queue depth %zu; throughput: %llu messages, median of %d interleaved rounds (min-max); "
                     "round trip: %llu ping-pongs after %llu warm-up.\n\n",
                     options.pin ? " pinned to CPUs 0 and 1" : "", ring_capacity, options.mq_depth,
                     static_cast<unsigned long long>(options.messages), options.repeats,
@@ -435,14 +465,19 @@ int main(int argc, char** argv) {
         std::printf("| transport | throughput (M msg/s) | min-max | round trip p50 (us) | p99 (us) | max (us) |\n");
         std::printf("|---|---:|---:|---:|---:|---:|\n");
         std::printf("| SpscRing, publish/release every %zu (consumer busy-spins) | %.1f | %.1f-%.1f | | | |\n",
-                    ring_batch, batched.median / 1e6, batched.low / 1e6, batched.high / 1e6);
+                    ring_batch, batched.median() / 1e6, batched.low() / 1e6, batched.high() / 1e6);
         std::printf("| SpscRing, publish/release every message (busy-spin) | %.1f | %.1f-%.1f | %.2f | %.2f | %.1f |\n",
-                    single.median / 1e6, single.low / 1e6, single.high / 1e6, ring_rtt.p50_us, ring_rtt.p99_us,
+                    single.median() / 1e6, single.low() / 1e6, single.high() / 1e6, ring_rtt.p50_us, ring_rtt.p99_us,
                     ring_rtt.max_us);
         std::printf("| Boost.Interprocess message_queue (blocking send/receive) | %.1f | %.1f-%.1f | %.2f | %.2f | %.1f |\n",
-                    mq.median / 1e6, mq.low / 1e6, mq.high / 1e6, mq_rtt.p50_us, mq_rtt.p99_us, mq_rtt.max_us);
+                    mq.median() / 1e6, mq.low() / 1e6, mq.high() / 1e6, mq_rtt.p50_us, mq_rtt.p99_us, mq_rtt.max_us);
         std::printf("\nthroughput ratio SpscRing/message_queue: %.1fx batched, %.1fx per message (target >= 10x)\n",
-                    batched.median / mq.median, single.median / mq.median);
+                    batched.median() / mq.median(), single.median() / mq.median());
+        std::vector<double> round_ratios;
+        for (std::size_t i = 0; i < mq.rates.size(); ++i) round_ratios.push_back(batched.rates[i] / mq.rates[i]);
+        std::printf("per-round ratio (batched/message_queue, same round): %.1fx-%.1fx\n",
+                    *std::min_element(round_ratios.begin(), round_ratios.end()),
+                    *std::max_element(round_ratios.begin(), round_ratios.end()));
         std::printf("round-trip p50 ratio message_queue/SpscRing: %.1fx\n", mq_rtt.p50_us / ring_rtt.p50_us);
     } catch (const std::exception& error) {
         die(error.what());
