@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
 #include <cstdlib>
 
 #include "worker/query.hpp"
@@ -11,8 +12,10 @@ namespace {
 
 [[noreturn]] void segfault() {
     // A real invalid write, not raise(): the kernel delivers SIGSEGV as it
-    // would for a bug. volatile keeps the compiler from reasoning it away.
-    volatile int* volatile nowhere = nullptr;
+    // would for a bug. volatile keeps the compiler from reasoning it away;
+    // the address is in the never-mapped first page but not null, so UBSan
+    // lets the fault happen instead of reporting a null store and exiting.
+    volatile int* volatile nowhere = reinterpret_cast<int*>(std::uintptr_t{64});
     *nowhere = 1;
     std::abort();  // not reached
 }
