@@ -45,6 +45,8 @@ bench:
 	cmake --preset release -DCLUSTERD_TESTS=OFF
 	cmake --build --preset release -j $(JOBS)
 	bench/hello.sh
+	bench/scoreboard_cost.sh
+	bench/ring/run.sh
 
 clean:
 	rm -rf build build-debug build-asan build-tsan
