@@ -84,6 +84,9 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
 
     add_duration(app, "--hang-timeout", cfg.hang_timeout,
                  "A worker whose event loop makes no progress for this long is killed and replaced (0: never)");
+    app.add_flag("--core-on-hang", cfg.core_on_hang,
+                 "Send a hung worker SIGABRT first, so it leaves a core dump; SIGKILL follows a second later")
+        ->envname(env_name("--core-on-hang"));
     add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
                  "On SIGTERM/SIGINT, how long workers may finish in-flight requests before SIGKILL");
     add_duration(app, "--drain-quiet", cfg.drain_quiet,

@@ -41,6 +41,7 @@ struct Config {
 
     // A worker whose loop shows no progress for this long is killed and replaced; 0 disables.
     Millis hang_timeout{10'000};
+    bool core_on_hang = false;  // SIGABRT a hung worker first (a core to inspect), SIGKILL a second later
 
     // Stopping.
     Millis shutdown_timeout{10'000};

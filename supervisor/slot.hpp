@@ -37,6 +37,7 @@ struct Slot {
     DeathHistory deaths;
     std::optional<SteadyTime> replacing_since;  // when a running worker died; cleared when its successor is ready
     const char* kill_reason = nullptr;         // set when the supervisor killed it ("hang"), for the log
+    std::int64_t killed_at_ms = 0;             // monotonic ms of that first signal
 };
 
 class Slots {

@@ -385,7 +385,13 @@ void Supervisor::check_heartbeats() {
     const auto now = monotonic_ms();
     for (auto& slot : slots_) {
         auto* process = processes_[slot.index];
-        if (process == nullptr || slot.kill_reason != nullptr) continue;
+        if (process == nullptr) continue;
+        if (slot.kill_reason != nullptr) {
+            // A SIGABRT for the core dump was sent; a worker still there a
+            // second later (stopped, or ignoring it) gets SIGKILL.
+            if (config_.core_on_hang && now - slot.killed_at_ms >= 1000) process->kill(SIGKILL);
+            continue;
+        }
         const ScoreboardSlot& board = segment_.slot(slot.index);
         HeartbeatReading reading{board.heartbeat_ms.load(std::memory_order_relaxed),
                                  board.worker_generation.load(std::memory_order_relaxed), slot.generation,
@@ -397,7 +403,11 @@ void Supervisor::check_heartbeats() {
                       verdict.kind == HangVerdict::Kind::hung ? "hung" : "is not trustworthy", verdict.why,
                       what_it_was_doing(slot.index));
         segment_.header().stats.hang_kills.fetch_add(1, std::memory_order_relaxed);
-        process->kill(SIGKILL);
+        slot.killed_at_ms = now;
+        // SIGKILL works on a SIGSTOPped process too; SIGABRT is queued until
+        // it is continued, hence the SIGKILL that follows it.
+        process->kill(config_.core_on_hang ? SIGABRT : SIGKILL);
+        if (config_.core_on_hang) process->kill(SIGCONT);
     }
 }
 

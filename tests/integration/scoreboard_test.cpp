@@ -178,3 +178,24 @@ TEST_CASE("a worker's last log line is written before the news of its death", "[
     REQUIRE_THAT(log, Catch::Matches(R"((.|\n)*\[warning\] \[worker 0 [0-9]+\] fault injection: abort on request(.|\n)*)"));
     CHECK(daemon.stop_and_check_clean());
 }
+
+TEST_CASE("a worker blocked in inline compute past --hang-timeout is replaced", "[integration][scoreboard]") {
+    Daemon daemon({"--workers", "2", "--hang-timeout", "300ms"});
+    HttpClient client(daemon.port(), 60s);
+    // fib(45) takes seconds of CPU on the worker's own loop.
+    (void)client.get("/compute/fib?n=45");
+    REQUIRE(daemon.wait_for_log(std::regex(R"(hung: no heartbeat for .* while serving GET /compute/fib\?n=45)")));
+    REQUIRE(daemon.wait_for_workers(2).size() == 2);
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("--core-on-hang sends SIGABRT first, and SIGKILL follows for a stopped worker", "[integration][scoreboard]") {
+    Daemon daemon({"--workers", "2", "--hang-timeout", "500ms", "--core-on-hang"});
+    auto workers = daemon.worker_pids();
+    REQUIRE(workers.size() == 2);
+    REQUIRE(kill(workers[1], SIGSTOP) == 0);
+    REQUIRE(daemon.wait_for_log(std::regex("worker [01] \\(pid " + std::to_string(workers[1]) +
+                                           "\\) killed by SIG(ABRT|KILL) .*\\(killed: hang\\)")));
+    REQUIRE(daemon.wait_for_workers(2).size() == 2);
+    CHECK(daemon.stop_and_check_clean());
+}
