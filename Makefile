@@ -47,6 +47,7 @@ bench:
 	bench/hello.sh
 	bench/scoreboard_cost.sh
 	bench/ring/run.sh
+	build-ring-bench/wakeup_bench
 
 clean:
 	rm -rf build build-debug build-asan build-tsan
