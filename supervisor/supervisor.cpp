@@ -190,12 +190,12 @@ void Supervisor::manage_workers() {
 }
 
 void Supervisor::spawn_worker(unsigned index) {
+    if (!slots_.transition(index, SlotState::starting, "spawn")) return;  // logged as a BUG
     Slot& slot = slots_[index];
     slot.generation += 1;
     slot.started_at = std::chrono::steady_clock::now();
     slot.pid = 0;
     slot.kill_reason = nullptr;
-    slots_.transition(index, SlotState::starting, "spawn");
     worker_logs_.reset(index);
     worker_commands_.reset(index);
     // Before the spawn: a fast worker writes its first heartbeat before
