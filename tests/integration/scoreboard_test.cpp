@@ -189,7 +189,7 @@ TEST_CASE("a worker blocked in inline compute past --hang-timeout is replaced", 
     CHECK(daemon.stop_and_check_clean());
 }
 
-TEST_CASE("--core-on-hang sends SIGABRT first, and SIGKILL follows for a stopped worker", "[integration][scoreboard]") {
+TEST_CASE("with --core-on-hang a hung worker gets SIGABRT first, and SIGKILL follows when it is stopped", "[integration][scoreboard]") {
     Daemon daemon({"--workers", "2", "--hang-timeout", "500ms", "--core-on-hang"});
     auto workers = daemon.worker_pids();
     REQUIRE(workers.size() == 2);

@@ -89,7 +89,7 @@ TEST_CASE("a bad value is refused with exit code 2 and a message naming the opti
     REQUIRE_THAT(refused.text, Catch::Contains(expected));
 }
 
-TEST_CASE("--help lists every option with its default and exits 0", "[common][config]") {
+TEST_CASE("the help text lists every option with its default and exits 0", "[common][config]") {
     ExitRequest help = parse_refused({"--help"});
     REQUIRE(help.code == 0);
     for (const char* option : {"--listen", "--workers", "--shutdown-timeout", "--min-uptime", "--breaker-deaths",
