@@ -145,6 +145,21 @@ void Connection::send(const Response& response, WireOptions options) {
 
 void Connection::write_raw(std::string data) {
     if (phase_ == Phase::closing) return;
+    if (uv_stream_get_write_queue_size(as_stream(&tcp_)) == 0) {
+        // Most responses fit the socket buffer at once. Writing them directly
+        // skips the heap write request and, in libuv 1.44, the epoll_ctl()
+        // that finishing a queued write costs (seen in perf: ~2 % of a worker).
+        uv_buf_t whole = uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
+        const int written = uv_try_write(as_stream(&tcp_), &whole, 1);
+        if (written == static_cast<int>(data.size())) return;
+        if (written > 0) {
+            data.erase(0, static_cast<std::size_t>(written));
+        } else if (written != UV_EAGAIN) {
+            spdlog::debug("write to a client failed: {}", uv_strerror(written));
+            close_now();
+            return;
+        }
+    }
     auto* write = new WriteRequest{};
     write->data = std::move(data);
     write->request.data = this;
