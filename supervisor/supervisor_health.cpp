@@ -1,0 +1,70 @@
+// The supervisor's side of the scoreboard: mirroring each slot's state and
+// the cluster's counters into it, reading workers' heartbeats back (the
+// watchdog), and turning a dead worker's last request into words.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+
+#include "common/monotonic.hpp"
+#include "common/scoreboard_snapshot.hpp"
+#include "supervisor/supervisor.hpp"
+#include "supervisor/watchdog.hpp"
+
+namespace clusterd::supervisor {
+
+void Supervisor::publish_slot(const Slot& slot) {
+    segment_.slot(slot.index).state.store(static_cast<std::uint32_t>(slot.state), std::memory_order_relaxed);
+    auto& stats = segment_.header().stats;
+    stats.workers_ready.store(slots_.count(SlotState::ready), std::memory_order_relaxed);
+    stats.workers_failed.store(slots_.count(SlotState::failed), std::memory_order_relaxed);
+}
+
+void Supervisor::count_death(const ExitInfo& exit) {
+    auto& stats = segment_.header().stats;
+    if (exit.kind == ExitInfo::Kind::signaled) stats.deaths_by_signal.fetch_add(1, std::memory_order_relaxed);
+    if (exit.kind == ExitInfo::Kind::exited) stats.deaths_by_exit.fetch_add(1, std::memory_order_relaxed);
+}
+
+// " while serving GET /x for 2.0 s", read from the dead worker's slot: the
+// one thing an operator wants after a crash and no peer tells them.
+std::string Supervisor::what_it_was_doing(unsigned index) const {
+    const ScoreboardSlot& board = segment_.slot(index);
+    if (board.worker_generation.load(std::memory_order_relaxed) != slots_[index].generation) return "";
+    auto current = read_current_request(board, monotonic_ms());
+    if (!current) return " while idle";
+    return fmt::format(" while serving {} {} for {:.1f} s", current->method, current->target, current->for_seconds);
+}
+
+void Supervisor::on_watchdog(uv_timer_t* timer) { static_cast<Supervisor*>(timer->data)->check_heartbeats(); }
+
+void Supervisor::check_heartbeats() {
+    const auto now = monotonic_ms();
+    for (auto& slot : slots_) {
+        auto* process = processes_[slot.index];
+        if (process == nullptr) continue;
+        if (slot.kill_reason != nullptr) {
+            // A SIGABRT for the core dump was sent; a worker still there a
+            // second later (stopped, or ignoring it) gets SIGKILL.
+            if (config_.core_on_hang && now - slot.killed_at_ms >= 1000) process->kill(SIGKILL);
+            continue;
+        }
+        const ScoreboardSlot& board = segment_.slot(slot.index);
+        HeartbeatReading reading{board.heartbeat_ms.load(std::memory_order_relaxed),
+                                 board.worker_generation.load(std::memory_order_relaxed), slot.generation,
+                                 board.started_ms.load(std::memory_order_relaxed)};
+        HangVerdict verdict = judge_heartbeat(reading, now, config_.hang_timeout);
+        if (verdict.kind == HangVerdict::Kind::alive) continue;
+        slot.kill_reason = verdict.kind == HangVerdict::Kind::hung ? "hang" : "corrupt scoreboard slot";
+        spdlog::error("worker {} (pid {}) {}: {}{}; killing it", slot.index, slot.pid,
+                      verdict.kind == HangVerdict::Kind::hung ? "hung" : "is not trustworthy", verdict.why,
+                      what_it_was_doing(slot.index));
+        segment_.header().stats.hang_kills.fetch_add(1, std::memory_order_relaxed);
+        slot.killed_at_ms = now;
+        // SIGKILL works on a SIGSTOPped process too; SIGABRT is queued until
+        // it is continued, hence the SIGKILL that follows it.
+        process->kill(config_.core_on_hang ? SIGABRT : SIGKILL);
+        if (config_.core_on_hang) process->kill(SIGCONT);
+    }
+}
+
+}  // namespace clusterd::supervisor
