@@ -24,8 +24,8 @@ void RingLogSink::sink_it_(const spdlog::details::log_msg& message) {
     if (!producer_.try_push(record)) {
         // Full (the supervisor is behind or stopped): never wait for it.
         drops_.store(drops_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        const std::string line(formatted.data(), size);
-        (void)!::write(STDERR_FILENO, (line + " (log ring full)\n").data(), line.size() + 17);
+        const std::string line = std::string(formatted.data(), size) + " (log ring full)\n";
+        (void)!::write(STDERR_FILENO, line.data(), line.size());
         return;
     }
     producer_.publish();

@@ -168,11 +168,7 @@ Worker::AcceptOutcome Worker::accept_one() {
         }
     }
     auto admission = Connection::Admission::accepted;
-    if (admitted_ >= config_.max_connections) {
-        admission = Connection::Admission::over_limit;
-    } else {
-        ++admitted_;
-    }
+    if (admitted_connections_.size() >= config_.max_connections) admission = Connection::Admission::over_limit;
     Connection* connection = Connection::open(&loop_, fd, *this, admission);
     connections_.insert(connection);
     if (admission == Connection::Admission::accepted) admitted_connections_.insert(connection);
@@ -229,7 +225,7 @@ void Worker::read_commands() {
 
 void Worker::on_connection_closed(Connection& connection) {
     connections_.erase(&connection);
-    if (admitted_connections_.erase(&connection) > 0) --admitted_;
+    admitted_connections_.erase(&connection);
     finish_if_drained();
 }
 

@@ -71,7 +71,6 @@ private:
     bool draining_ = false;
     std::unordered_set<Connection*> connections_;
     std::unordered_set<Connection*> admitted_connections_;  // counted against --max-connections
-    unsigned admitted_ = 0;
     HttpDate date_;
     std::array<char, 64 * 1024> read_buffer_{};
 };
