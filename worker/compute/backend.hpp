@@ -1,0 +1,70 @@
+// Where a compute job runs: on the loop (inline), on a thread of this worker
+// (threads) or in a compute process fed through the shared job ring
+// (processes). A Backend only moves jobs and results; the policy that is the
+// same for all three (the 503 when full, the 504 at the deadline, cancelling
+// on disconnect, answering queued jobs at shutdown) lives once, in the
+// Dispatcher (dispatcher.hpp), which owns one Backend.
+//
+// Threading: every method is called on the worker's loop thread, and the
+// completion sink is invoked on that thread too, never from inside enqueue().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "common/compute_job.hpp"
+
+namespace clusterd::worker::compute {
+
+using JobId = std::uint64_t;  // assigned by the Dispatcher, unique within a worker
+
+struct Completion {
+    JobId id = 0;
+    JobResult result;
+};
+using CompletionSink = std::function<void(const Completion&)>;
+
+struct BackendLoad {
+    std::uint64_t queued = 0;   // accepted, not started
+    std::uint64_t running = 0;  // started, not finished
+};
+
+// A job that has run past its deadline and is still running: its client got
+// a 504 already; the Backend says what it does about the executor.
+struct StuckJob {
+    JobId id = 0;
+    std::int64_t running_for_ms = 0;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    // Accepts a job or refuses it at once (false: no room; the Dispatcher
+    // answers 503). An accepted job is reported exactly once to the sink,
+    // unless cancel() returned true for it.
+    [[nodiscard]] virtual bool enqueue(JobId id, const JobParams& params, std::int64_t deadline_ms) = 0;
+
+    // True: the job had not started and is gone for good. False: it is
+    // running or finished; its completion still arrives and is ignored.
+    virtual bool cancel(JobId id) = 0;
+
+    [[nodiscard]] virtual BackendLoad load() const = 0;
+
+    // Jobs still running although their deadline (given to enqueue) passed
+    // more than grace_ms ago.
+    [[nodiscard]] virtual std::vector<StuckJob> stuck_jobs(std::int64_t now_ms, std::int64_t grace_ms) const = 0;
+
+    // Shutdown: stop taking jobs; the queued ones are dropped and returned
+    // (the Dispatcher answers them 503); running ones finish and complete.
+    [[nodiscard]] virtual std::vector<JobId> stop() = 0;
+
+    // Releases threads and loop handles; `closed` runs on the loop once they
+    // are gone (after which the Backend may be destroyed). Running jobs are
+    // waited for, so call it after stop() once load().running is 0 or the
+    // process is about to exit anyway.
+    virtual void close(std::function<void()> closed) = 0;
+};
+
+}  // namespace clusterd::worker::compute
