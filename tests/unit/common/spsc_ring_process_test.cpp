@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include <thread>
 
 #include "common/seqlock.hpp"  // cpu_relax
+#include "fork_child.hpp"
 
 using clusterd::RingConsumer;
 using clusterd::RingProducer;
@@ -158,14 +158,9 @@ TEST_CASE("a producer killed at random points never leaves a torn record and its
     for (int generation = 1; generation <= kills; ++generation) {
         CAPTURE(generation);
         const auto batch = std::uniform_int_distribution<std::uint64_t>(1, 16)(random);
-        const pid_t parent = ::getpid();
-        const pid_t pid = ::fork();
+        const pid_t pid =
+            fork_child([&] { run_producer(shared.ring(), static_cast<std::uint64_t>(generation), batch); });
         REQUIRE(pid >= 0);
-        if (pid == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::getppid() != parent) ::_exit(1);
-            run_producer(shared.ring(), static_cast<std::uint64_t>(generation), batch);
-        }
         ChildGuard child(pid);
         Tally tally;
 
