@@ -3,6 +3,7 @@
 // sentence naming the bad text, so an option parser can prefix the option.
 #pragma once
 
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -18,6 +19,16 @@ using Millis = std::chrono::milliseconds;
 
 // "512", "8k", "8KiB", "1M", "1MiB" (k and M are binary: 1024, 1024*1024).
 [[nodiscard]] std::optional<std::uint64_t> parse_byte_size(std::string_view text);
+
+// A whole decimal number and nothing else ("42"; not "", "4x", " 4", "-1"
+// for an unsigned T): environment variables and ids from other programs.
+template <typename Number>
+[[nodiscard]] std::optional<Number> parse_whole_number(std::string_view text) {
+    Number value{};
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+    return value;
+}
 
 // Renders a duration back the way an operator would write it ("250ms", "10s").
 [[nodiscard]] std::string format_duration(Millis d);

@@ -5,7 +5,8 @@
 set -euo pipefail
 
 build_packages=(g++ make cmake pkg-config libuv1-dev libboost-dev libspdlog-dev libcli11-dev nlohmann-json3-dev)
-test_packages=(catch2 libcurl4-openssl-dev curl python3 python3-prometheus-client)
+# systemd: systemd-analyze (unit checks) and systemd-socket-activate; containers often lack it.
+test_packages=(catch2 libcurl4-openssl-dev curl python3 python3-prometheus-client systemd)
 bench_packages=(wrk nginx-light python3 curl)
 
 wanted=("${build_packages[@]}")

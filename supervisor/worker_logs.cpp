@@ -4,7 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
-#include <cstdlib>
+
+#include "common/log.hpp"
 
 namespace clusterd::supervisor {
 
@@ -17,8 +18,7 @@ WorkerLogs::WorkerLogs(ShmSegment& segment)
       // "[worker K pid]" prefix into the record. The supervisor is one
       // thread, so the two sinks never write at once.
       logger_(std::make_shared<spdlog::logger>("workers", std::make_shared<spdlog::sinks::stderr_sink_mt>())) {
-    const bool under_journal = std::getenv("JOURNAL_STREAM") != nullptr;
-    logger_->set_pattern(under_journal ? "[%l] %v" : "%Y-%m-%d %H:%M:%S.%e [%l] %v");
+    logger_->set_formatter(make_stderr_formatter("", stderr_is_journal()));
     logger_->set_level(spdlog::level::trace);  // the worker already filtered by --log-level
     logger_->flush_on(spdlog::level::trace);
 }
