@@ -8,9 +8,8 @@
 #include "worker/query.hpp"
 
 namespace clusterd::worker {
-namespace {
 
-[[noreturn]] void segfault() {
+void segfault() {
     // A real invalid write, not raise(): the kernel delivers SIGSEGV as it
     // would for a bug. volatile keeps the compiler from reasoning it away;
     // the address is in the never-mapped first page but not null, so UBSan
@@ -20,12 +19,10 @@ namespace {
     std::abort();  // not reached
 }
 
-[[noreturn]] void spin_forever() {
+void spin_forever() {
     volatile std::uint64_t counter = 0;
     for (;;) counter = counter + 1;
 }
-
-}  // namespace
 
 Response inject_fault(std::string_view query) {
     const auto mode = query_param(query, "mode").value_or("");

@@ -18,4 +18,11 @@ namespace clusterd::worker {
 // dependency would.
 [[noreturn]] void crash_at_start();
 
+// The two faults a compute job can carry (JobFault), shared with the
+// executors so every path dies or hangs the same way.
+// A real invalid write, so the kernel delivers SIGSEGV as it would for a bug.
+[[noreturn]] void segfault();
+// Burns its core forever without blocking, as a stuck computation would.
+[[noreturn]] void spin_forever();
+
 }  // namespace clusterd::worker

@@ -49,18 +49,22 @@ std::optional<Target> split_target(std::string_view target) {
     return out;
 }
 
-std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+std::optional<std::string_view> query_raw_param(std::string_view query, std::string_view name) {
     while (!query.empty()) {
         const auto amp = query.find('&');
         const auto pair = query.substr(0, amp);
         const auto eq = pair.find('=');
-        if (pair.substr(0, eq) == name) {
-            return percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-        }
+        if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
         if (amp == std::string_view::npos) break;
         query.remove_prefix(amp + 1);
     }
     return std::nullopt;
+}
+
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+    const auto raw = query_raw_param(query, name);
+    if (!raw) return std::nullopt;
+    return percent_decode(*raw);
 }
 
 std::variant<std::uint64_t, std::string> query_uint(std::string_view query, std::string_view name, std::uint64_t min,

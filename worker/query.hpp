@@ -18,7 +18,13 @@ struct Target {
 // Empty on a target that is neither origin-form ("/x?y") nor absolute-form.
 [[nodiscard]] std::optional<Target> split_target(std::string_view target);
 
-// The decoded value of the first name=value pair; empty when absent.
+// The raw (still percent-encoded) value of the first name=value pair; empty
+// when absent, "" for a bare "name". Lets a caller tell a missing parameter
+// from a broken escape.
+[[nodiscard]] std::optional<std::string_view> query_raw_param(std::string_view query, std::string_view name);
+
+// The decoded value of the first name=value pair; empty when absent or when
+// its escapes are broken.
 [[nodiscard]] std::optional<std::string> query_param(std::string_view query, std::string_view name);
 
 // An integer parameter in [min, max]; a missing one takes fallback if given.

@@ -27,6 +27,13 @@ TEST_CASE("query parameters are found by name and decoded", "[worker][query]") {
     REQUIRE_FALSE(query_param("ab=1", "a"));
 }
 
+TEST_CASE("a raw parameter tells a broken escape from a missing parameter", "[worker][query]") {
+    REQUIRE(query_raw_param("a=1&data=%zz", "data") == "%zz");
+    REQUIRE_FALSE(query_param("a=1&data=%zz", "data"));
+    REQUIRE(query_raw_param("flag", "flag") == "");
+    REQUIRE_FALSE(query_raw_param("a=1", "data"));
+}
+
 TEST_CASE("an integer parameter outside its bounds is an error sentence", "[worker][query]") {
     REQUIRE(std::get<std::uint64_t>(query_uint("n=45", "n", 0, 45)) == 45);
     REQUIRE(std::get<std::uint64_t>(query_uint("", "n", 0, 45, 7)) == 7);
