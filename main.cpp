@@ -1,11 +1,12 @@
-// The one executable: the supervisor by default, a worker when the supervisor
-// starts it with --role worker. Wiring only.
+// The one executable: the supervisor by default, an HTTP worker or a compute
+// process when the supervisor starts it with --role worker|compute. Wiring only.
 #include <cstdio>
 #include <variant>
 
 #include "common/config.hpp"
 #include "supervisor/run_supervisor.hpp"
 #include "supervisor/status_command.hpp"
+#include "worker/compute_process.hpp"
 #include "worker/worker.hpp"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
     }
     const auto& config = std::get<clusterd::Config>(parsed);
     if (config.role == clusterd::Role::worker) return clusterd::worker::run_worker(config);
+    if (config.role == clusterd::Role::compute) return clusterd::worker::run_compute_process(config);
     if (config.role == clusterd::Role::status) return clusterd::supervisor::run_status_command(config);
     return clusterd::supervisor::run_supervisor(config);
 }

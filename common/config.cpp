@@ -60,7 +60,7 @@ CLI::Option* add_number(CLI::App& app, const std::string& name, T& target, T min
 }
 
 void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& log_level,
-                 std::string& role) {
+                 std::string& role, std::string& compute) {
     app.add_option("--listen", listen, "Address to listen on, HOST:PORT; port 0 picks a free port")
         ->capture_default_str()
         ->envname(env_name("--listen"))
@@ -99,6 +99,21 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
     add_byte_size(app, "--max-header-size", cfg.max_header_size, "Largest request head in bytes (else 431)");
     add_byte_size(app, "--max-body-size", cfg.max_body_size, "Largest request body in bytes (else 413)");
 
+    app.add_option("--compute", compute,
+                   "Where /compute jobs run: inline (on the event loop, blocking it), threads (a pool per worker) "
+                   "or processes (compute processes fed through shared memory)")
+        ->capture_default_str()
+        ->envname(env_name("--compute"))
+        ->check(CLI::IsMember({"inline", "threads", "processes"}));
+    add_number(app, "--compute-threads", cfg.compute_threads, 1u, 256u,
+               "Threads per worker with --compute=threads (default: CPU count)");
+    add_number(app, "--compute-processes", cfg.compute_processes, 1u, 256u,
+               "Compute processes with --compute=processes (default: CPU count)");
+    add_number(app, "--compute-queue", cfg.compute_queue, 1u, 4096u,
+               "Jobs that may wait for an executor (per worker; per cluster with processes); more get 503");
+    add_duration(app, "--compute-timeout", cfg.compute_timeout,
+                 "A job not finished by then is answered 504; its thread or process is dealt with");
+
     app.add_flag("--enable-fault-injection", cfg.fault_injection,
                  "Serve /debug/crash?mode=segv|abort|exit|hang|slow (never in production)")
         ->envname(env_name("--enable-fault-injection"));
@@ -115,13 +130,22 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
     app.add_flag("!--no-scoreboard-counters", cfg.scoreboard_counters)->group("");
 
     // Set by the supervisor when it starts a worker; hidden from --help.
-    app.add_option("--role", role)->check(CLI::IsMember({"supervisor", "worker"}))->group("");
+    app.add_option("--role", role)->check(CLI::IsMember({"supervisor", "worker", "compute"}))->group("");
     app.add_option("--slot", cfg.slot)->group("");
     app.add_option("--generation", cfg.generation)->group("");
     app.add_option("--supervisor-pid", cfg.supervisor_pid)->group("");
 }
 
 }  // namespace
+
+const char* to_string(ComputeMode mode) {
+    switch (mode) {
+        case ComputeMode::inline_loop: return "inline";
+        case ComputeMode::threads: return "threads";
+        case ComputeMode::processes: return "processes";
+    }
+    return "invalid";
+}
 
 std::variant<ListenAddress, std::string> parse_listen_address(std::string_view text) {
     std::string_view host;
@@ -156,12 +180,15 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
     std::string listen = "127.0.0.1:8080";
     std::string log_level = "info";
     std::string role = "supervisor";
+    std::string compute = "threads";
+    cfg.compute_threads = cfg.workers;
+    cfg.compute_processes = cfg.workers;
 
     CLI::App app{"clusterd: a multi-process HTTP supervisor. Every option can also be set as "
                  "CLUSTERD_<OPTION> in the environment, e.g. CLUSTERD_WORKERS=4.",
                  "clusterd"};
     app.set_version_flag("--version", "clusterd 0.1.0");
-    add_options(app, cfg, listen, log_level, role);
+    add_options(app, cfg, listen, log_level, role, compute);
     CLI::App* status = app.add_subcommand(
         "status", "Print a running instance's workers, read from its shared memory (works even when every "
                   "worker hangs)");
@@ -185,7 +212,13 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
     }
     cfg.listen = std::get<ListenAddress>(parse_listen_address(listen));
     cfg.log_level = spdlog::level::from_str(log_level);
-    cfg.role = role == "worker" ? Role::worker : Role::supervisor;
+    if (cfg.compute_timeout.count() <= 0) {
+        return ExitRequest{2, "clusterd: --compute-timeout must be larger than 0\n"};
+    }
+    cfg.role = role == "worker" ? Role::worker : role == "compute" ? Role::compute : Role::supervisor;
+    cfg.compute = compute == "inline" ? ComputeMode::inline_loop
+                  : compute == "processes" ? ComputeMode::processes
+                                           : ComputeMode::threads;
     if (status->parsed()) cfg.role = Role::status;
     for (int i = 1; i < argc; ++i) cfg.args.emplace_back(argv[i]);
     return cfg;

@@ -19,7 +19,13 @@
 namespace clusterd {
 
 // status: `clusterd status`, which reads a running instance's segment and exits.
-enum class Role { supervisor, worker, status };
+// compute: a compute process (--compute=processes), started by the supervisor.
+enum class Role { supervisor, worker, compute, status };
+
+// Where /compute jobs run (worker/compute/): on the event loop, on a pool of
+// threads in each worker, or in compute processes fed through the job ring.
+enum class ComputeMode { inline_loop, threads, processes };
+[[nodiscard]] const char* to_string(ComputeMode mode);
 
 struct ListenAddress {
     std::string host = "127.0.0.1";
@@ -53,6 +59,13 @@ struct Config {
     unsigned max_connections = 1024;
     std::uint64_t max_header_size = 8 * 1024;
     std::uint64_t max_body_size = 1024 * 1024;
+
+    // Compute offload (worker/compute/).
+    ComputeMode compute = ComputeMode::threads;
+    unsigned compute_threads = 1;    // per worker; default: CPU count, set by parse_config
+    unsigned compute_processes = 1;  // default: CPU count, set by parse_config
+    unsigned compute_queue = 64;     // waiting jobs: per worker (inline, threads) or per cluster (processes)
+    Millis compute_timeout{10'000};  // a job not finished by then is answered 504
 
     bool fault_injection = false;
     bool scoreboard_counters = true;  // off only to measure what the scoreboard costs (bench/scoreboard_cost.sh)

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "common/config.hpp"
 #include "common/slot_state.hpp"
 
 namespace clusterd {
@@ -22,6 +23,20 @@ std::string bounded_text(const char (&buffer)[N]) {
         if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
     }
     return text;
+}
+
+ComputeSnapshot read_compute(const ComputeCounters& counters) {
+    ComputeSnapshot compute;
+    for (std::size_t k = 0; k < job_kind_count; ++k) {
+        for (std::size_t o = 0; o < job_outcome_count; ++o) compute.jobs[k][o] = counters.jobs[k][o].load(relaxed);
+    }
+    for (std::size_t b = 0; b < compute_bucket_count; ++b) {
+        compute.compute_us_buckets[b] = counters.compute_us_buckets[b].load(relaxed);
+    }
+    compute.compute_us_sum = counters.compute_us_sum.load(relaxed);
+    compute.queued = counters.queued.load(relaxed);
+    compute.running = counters.running.load(relaxed);
+    return compute;
 }
 
 }  // namespace
@@ -50,6 +65,15 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
     cluster.restart_latency_seconds_max = static_cast<double>(stats.restart_latency_us_max.load(relaxed)) / 1e6;
     cluster.workers_ready = stats.workers_ready.load(relaxed);
     cluster.workers_failed = stats.workers_failed.load(relaxed);
+    cluster.compute_mode = header.compute_mode <= static_cast<std::uint32_t>(ComputeMode::processes)
+                               ? to_string(static_cast<ComputeMode>(header.compute_mode))
+                               : "invalid";
+    cluster.compute_process_deaths = stats.compute_process_deaths.load(relaxed);
+    cluster.compute_jobs_lost = stats.compute_jobs_lost.load(relaxed);
+    cluster.compute_stuck_kills = stats.compute_stuck_kills.load(relaxed);
+    cluster.recycles = stats.recycles.load(relaxed);
+    cluster.connections_lost = stats.connections_lost.load(relaxed);
+    if (auto ring = segment.jobs()) cluster.job_ring = ring->load();
 
     for (std::uint32_t i = 0; i < segment.slot_count(); ++i) {
         const ScoreboardSlot& slot = segment.slot(i);
@@ -57,6 +81,7 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
         if (generation == 0) continue;  // never used
         WorkerSnapshot worker;
         worker.slot = i;
+        worker.role = i < segment.http_slots() ? "http" : "compute";
         worker.pid = slot.pid.load(relaxed);
         const auto state = slot.state.load(relaxed);
         worker.state = state < static_cast<std::uint32_t>(slot_state_count) ? to_string(static_cast<SlotState>(state)) : "invalid";
@@ -76,6 +101,7 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
             worker.parse_errors = slot.parse_errors.load(relaxed);
             worker.log_drops = slot.log_drops.load(relaxed);
             if (worker.pid != 0) worker.current = read_current_request(slot, now_ms);
+            worker.compute = read_compute(slot.compute);
         }
         cluster.workers.push_back(std::move(worker));
     }

@@ -23,8 +23,18 @@ struct RequestInFlight {
     double for_seconds = 0;
 };
 
+// One HTTP worker's (or compute process's) view of compute jobs.
+struct ComputeSnapshot {
+    std::uint64_t jobs[job_kind_count][job_outcome_count]{};
+    std::uint64_t compute_us_buckets[compute_bucket_count]{};
+    std::uint64_t compute_us_sum = 0;
+    std::uint64_t queued = 0;
+    std::uint64_t running = 0;
+};
+
 struct WorkerSnapshot {
     unsigned slot = 0;
+    std::string role;  // "http" or "compute"
     pid_t pid = 0;
     std::string state;
     std::uint64_t generation = 0;
@@ -40,6 +50,7 @@ struct WorkerSnapshot {
     std::uint64_t log_drops = 0;
     std::optional<RequestInFlight> current;
     std::string last_exit;  // how the previous occupant ended; empty if none
+    ComputeSnapshot compute;
 };
 
 struct ClusterSnapshot {
@@ -56,6 +67,13 @@ struct ClusterSnapshot {
     double restart_latency_seconds_max = 0;
     unsigned workers_ready = 0;
     unsigned workers_failed = 0;
+    std::string compute_mode;  // inline, threads or processes
+    std::uint64_t compute_process_deaths = 0;
+    std::uint64_t compute_jobs_lost = 0;
+    std::uint64_t compute_stuck_kills = 0;
+    std::uint64_t recycles = 0;
+    std::uint64_t connections_lost = 0;
+    std::optional<JobRingLoad> job_ring;  // with --compute=processes
     std::vector<WorkerSnapshot> workers;  // slots that hold or held a worker
 };
 

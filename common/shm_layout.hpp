@@ -6,6 +6,12 @@
 //                       any worker exists, then only its SupervisorStats)
 //   offset slots_offset ScoreboardSlot[slot_count], each 64-byte aligned
 //   offset rings_offset WorkerRings[slot_count]: each worker's log ring
+//   offset jobs_offset  the compute job ring (job_ring.hpp), job_capacity
+//                       records; empty unless --compute=processes
+//
+// Slots [0, http_slots) belong to HTTP workers (2 per configured worker, so a
+// replacement can start before its predecessor leaves); slots
+// [http_slots, slot_count) to compute processes.
 //
 // Rules (../shared/DESIGN.md): no pointers, only indices; every atomic is
 // always lock-free; no mutex; one writer per field; the supervisor validates
@@ -31,7 +37,7 @@
 namespace clusterd {
 
 inline constexpr std::uint64_t shm_magic = 0x4b4f4f4c43445343;  // "CSDCLOOK"
-inline constexpr std::uint32_t shm_layout_version = 1;
+inline constexpr std::uint32_t shm_layout_version = 2;
 
 // What a worker is doing right now; all zero when idle.
 struct CurrentRequest {
@@ -79,6 +85,46 @@ struct alignas(64) WorkerRings {
 // Status classes 1xx..5xx.
 inline constexpr std::size_t status_class_count = 5;
 
+// Compute jobs as one HTTP worker saw them, by kind (fib, primes, hash) and
+// outcome. Written by that worker only (its dispatcher), relaxed like every
+// counter here.
+inline constexpr std::size_t job_kind_count = 3;
+enum class JobOutcome : std::uint32_t {
+    completed,  // 200
+    crashed,    // 502: the executor died running it
+    timed_out,  // 504: not finished by --compute-timeout
+    rejected,   // 503: the queue was full
+    shed,       // 503: still queued when the worker began draining
+    cancelled,  // the client left before the job started
+};
+inline constexpr std::size_t job_outcome_count = 6;
+[[nodiscard]] constexpr const char* to_string(JobOutcome outcome) {
+    switch (outcome) {
+        case JobOutcome::completed: return "completed";
+        case JobOutcome::crashed: return "crashed";
+        case JobOutcome::timed_out: return "timed_out";
+        case JobOutcome::rejected: return "rejected";
+        case JobOutcome::shed: return "shed";
+        case JobOutcome::cancelled: return "cancelled";
+    }
+    return "invalid";
+}
+// Upper bounds (µs) of the compute-time histogram buckets; the last bucket is +Inf.
+inline constexpr std::uint64_t compute_bucket_bounds_us[] = {1'000,   5'000,   10'000,    50'000,   100'000,
+                                                             500'000, 1'000'000, 5'000'000, 10'000'000};
+inline constexpr std::size_t compute_bucket_count = std::size(compute_bucket_bounds_us) + 1;
+
+struct ComputeCounters {
+    std::atomic<std::uint64_t> jobs[job_kind_count][job_outcome_count]{};
+    std::atomic<std::uint64_t> compute_us_buckets[compute_bucket_count]{};  // per bucket, not cumulative
+    std::atomic<std::uint64_t> compute_us_sum{0};
+    std::atomic<std::uint64_t> queued{0};   // gauge: jobs waiting for an executor (inline, threads)
+    std::atomic<std::uint64_t> running{0};  // gauge: jobs running (inline, threads)
+};
+
+// Why a worker asks to be replaced (ScoreboardSlot::recycle_requested).
+enum class RecycleReason : std::uint32_t { none = 0, stuck_compute_thread = 1 };
+
 struct alignas(64) ScoreboardSlot {
     // --- written by the supervisor ---
     std::atomic<std::int32_t> pid{0};          // 0: no process
@@ -98,7 +144,11 @@ struct alignas(64) ScoreboardSlot {
     std::atomic<std::uint64_t> connections_open{0};
     std::atomic<std::uint64_t> parse_errors{0};
     std::atomic<std::uint64_t> log_drops{0};  // log records that found the ring full (written to stderr instead)
+    // A RecycleReason: the worker wants a graceful replacement (the supervisor
+    // starts one, then drains this worker). Read after a wake-up on the log eventfd.
+    std::atomic<std::uint32_t> recycle_requested{0};
     Seqlock<CurrentRequest> current;
+    ComputeCounters compute;
 };
 
 // Restarts by cause, hang kills, restart latency: written by the supervisor.
@@ -108,6 +158,11 @@ struct SupervisorStats {
     std::atomic<std::uint64_t> hang_kills{0};
     std::atomic<std::uint64_t> spawn_failures{0};
     std::atomic<std::uint64_t> breaker_trips{0};
+    std::atomic<std::uint64_t> compute_process_deaths{0};  // compute processes that died other than by draining
+    std::atomic<std::uint64_t> compute_jobs_lost{0};       // jobs they held, answered 502
+    std::atomic<std::uint64_t> compute_stuck_kills{0};     // compute processes killed for running past a deadline
+    std::atomic<std::uint64_t> recycles{0};                // graceful replacements asked for by workers
+    std::atomic<std::uint64_t> connections_lost{0};  // connections open on HTTP workers when they died
     std::atomic<std::uint64_t> restart_latency_count{0};
     std::atomic<std::uint64_t> restart_latency_us_sum{0};
     std::atomic<std::uint64_t> restart_latency_us_max{0};
@@ -123,7 +178,11 @@ struct alignas(64) SegmentHeader {
     std::uint64_t slots_offset = 0;
     std::uint64_t rings_offset = 0;
     std::int32_t supervisor_pid = 0;
-    std::uint32_t workers = 0;  // configured HTTP workers; slots beyond are for a reload's new generation
+    std::uint32_t workers = 0;     // configured HTTP workers
+    std::uint32_t http_slots = 0;  // slots [0, http_slots) are HTTP workers', the rest compute processes'
+    std::uint32_t compute_mode = 0;  // a ComputeMode (config.hpp)
+    std::uint32_t job_capacity = 0;  // records in the job ring; 0 unless --compute=processes
+    std::uint64_t jobs_offset = 0;
     std::int64_t started_ms = 0;
     SupervisorStats stats;
 };
@@ -134,9 +193,10 @@ struct alignas(64) SegmentHeader {
 [[nodiscard]] constexpr std::uint64_t segment_rings_offset(std::uint32_t slot_count) {
     return segment_slots_offset() + std::uint64_t{slot_count} * sizeof(ScoreboardSlot);
 }
-[[nodiscard]] constexpr std::uint64_t segment_size(std::uint32_t slot_count) {
+[[nodiscard]] constexpr std::uint64_t segment_jobs_offset(std::uint32_t slot_count) {
     return segment_rings_offset(slot_count) + std::uint64_t{slot_count} * sizeof(WorkerRings);
 }
+[[nodiscard]] std::uint64_t segment_size(std::uint32_t slot_count, std::uint32_t job_capacity);
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::int64_t>::is_always_lock_free);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <new>
 
+#include "common/job_ring.hpp"
 #include "common/monotonic.hpp"
 
 namespace clusterd {
@@ -27,7 +28,9 @@ std::string validate(const SegmentHeader& header, std::uint64_t mapped_size) {
     }
     if (header.slots_offset != segment_slots_offset() || header.slot_count == 0 ||
         header.rings_offset != segment_rings_offset(header.slot_count) ||
-        header.slot_count > 65536 || header.total_size != segment_size(header.slot_count) ||
+        header.slot_count > 65536 || header.http_slots > header.slot_count || header.job_capacity > job_ring_max_capacity ||
+        header.jobs_offset != segment_jobs_offset(header.slot_count) ||
+        header.total_size != segment_size(header.slot_count, header.job_capacity) ||
         mapped_size < header.total_size) {
         return "its header does not match its size";
     }
@@ -52,15 +55,20 @@ std::vector<std::string> segment_names() {
 
 }  // namespace
 
+std::uint64_t segment_size(std::uint32_t slot_count, std::uint32_t job_capacity) {
+    return segment_jobs_offset(slot_count) + (job_capacity == 0 ? 0 : job_ring_bytes(job_capacity));
+}
+
 std::string segment_name_for(pid_t supervisor_pid) { return name_prefix + std::to_string(supervisor_pid); }
 
-std::variant<ShmSegment, std::string> ShmSegment::create(const std::string& name, std::uint32_t slot_count,
+std::variant<ShmSegment, std::string> ShmSegment::create(const std::string& name, const SegmentShape& shape,
                                                          pid_t supervisor) {
+    const std::uint32_t slot_count = shape.http_slots + shape.compute_slots;
     try {
         bip::permissions owner_only;
         owner_only.set_permissions(0600);
         bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, owner_only);
-        const std::uint64_t size = segment_size(slot_count);
+        const std::uint64_t size = segment_size(slot_count, shape.job_capacity);
         shm.truncate(static_cast<bip::offset_t>(size));
         bip::mapped_region region(shm, bip::read_write);
         // A fresh ftruncate'd object is zero-filled; constructing in place makes
@@ -72,12 +80,22 @@ std::variant<ShmSegment, std::string> ShmSegment::create(const std::string& name
         header->total_size = size;
         header->slots_offset = segment_slots_offset();
         header->rings_offset = segment_rings_offset(slot_count);
+        header->jobs_offset = segment_jobs_offset(slot_count);
+        header->job_capacity = shape.job_capacity;
+        header->http_slots = shape.http_slots;
+        header->workers = shape.workers;
+        header->compute_mode = shape.compute_mode;
         header->supervisor_pid = supervisor;
         header->started_ms = monotonic_ms();
         auto* base = static_cast<char*>(region.get_address());
         for (std::uint32_t i = 0; i < slot_count; ++i) {
             new (base + segment_slots_offset() + i * sizeof(ScoreboardSlot)) ScoreboardSlot{};
             new (base + segment_rings_offset(slot_count) + i * sizeof(WorkerRings)) WorkerRings{};
+        }
+        if (shape.job_capacity > 0 &&
+            !JobRing::create(base + header->jobs_offset, job_ring_bytes(shape.job_capacity), shape.job_capacity)) {
+            bip::shared_memory_object::remove(name.c_str());
+            return "the job ring cannot hold " + std::to_string(shape.job_capacity) + " jobs";
         }
         return ShmSegment(name, std::move(region), true);
     } catch (const bip::interprocess_exception& e) {
@@ -113,6 +131,12 @@ ScoreboardSlot& ShmSegment::slot(std::uint32_t index) const {
 WorkerRings& ShmSegment::rings(std::uint32_t index) const {
     auto* base = static_cast<char*>(region_.get_address());
     return *reinterpret_cast<WorkerRings*>(base + header().rings_offset + index * sizeof(WorkerRings));
+}
+
+std::optional<JobRing> ShmSegment::jobs() const {
+    if (header().job_capacity == 0) return std::nullopt;
+    auto* base = static_cast<char*>(region_.get_address());
+    return JobRing::attach(base + header().jobs_offset, header().total_size - header().jobs_offset);
 }
 
 void ShmSegment::remove() {

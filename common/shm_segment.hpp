@@ -10,10 +10,12 @@
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "common/job_ring.hpp"
 #include "common/shm_layout.hpp"
 
 namespace clusterd {
@@ -21,13 +23,22 @@ namespace clusterd {
 // "clusterd.4242": the name under /dev/shm of supervisor 4242's segment.
 [[nodiscard]] std::string segment_name_for(pid_t supervisor_pid);
 
+// What the supervisor sizes the segment for.
+struct SegmentShape {
+    std::uint32_t workers = 1;        // configured HTTP workers
+    std::uint32_t http_slots = 2;     // scoreboard slots for HTTP workers (2 per worker)
+    std::uint32_t compute_slots = 0;  // scoreboard slots for compute processes
+    std::uint32_t job_capacity = 0;   // job ring records; 0: no job ring
+    std::uint32_t compute_mode = 0;   // a ComputeMode, for readers of the segment
+};
+
 class ShmSegment {
 public:
-    // Creates and initialises a segment for slot_count scoreboard slots.
+    // Creates and initialises a segment of that shape.
     // Fails if one of that name exists (another live instance with our pid
     // cannot exist, so that is a leftover: remove_stale_segments runs first).
     [[nodiscard]] static std::variant<ShmSegment, std::string> create(const std::string& name,
-                                                                      std::uint32_t slot_count, pid_t supervisor);
+                                                                      const SegmentShape& shape, pid_t supervisor);
     // Opens an existing segment and validates its header.
     enum class Access { read_write, read_only };
     [[nodiscard]] static std::variant<ShmSegment, std::string> attach(const std::string& name, Access access);
@@ -42,6 +53,9 @@ public:
     [[nodiscard]] ScoreboardSlot& slot(std::uint32_t index) const;
     [[nodiscard]] WorkerRings& rings(std::uint32_t index) const;
     [[nodiscard]] std::uint32_t slot_count() const { return header().slot_count; }
+    [[nodiscard]] std::uint32_t http_slots() const { return header().http_slots; }
+    // A view of the job ring, when the segment has one (--compute=processes).
+    [[nodiscard]] std::optional<JobRing> jobs() const;
     [[nodiscard]] const std::string& name() const { return name_; }
 
     // Removes the name now (the creator calls it at exit); mappings stay valid.

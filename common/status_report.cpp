@@ -22,6 +22,7 @@ std::string status_json(const ClusterSnapshot& cluster) {
         for (std::size_t c = 0; c < status_class_count; ++c) requests[std::to_string(c + 1) + "xx"] = w.requests[c];
         nlohmann::json worker = {
             {"slot", w.slot},
+            {"role", w.role},
             {"pid", w.pid},
             {"generation", w.generation},
             {"state", w.state},
@@ -37,6 +38,8 @@ std::string status_json(const ClusterSnapshot& cluster) {
             {"parse_errors", w.parse_errors},
             {"log_drops", w.log_drops},
             {"last_exit", w.last_exit},
+            {"compute_queued", w.compute.queued},
+            {"compute_running", w.compute.running},
         };
         worker["current_request"] = w.current ? nlohmann::json{{"method", w.current->method},
                                                                 {"target", w.current->target},
@@ -54,6 +57,15 @@ std::string status_json(const ClusterSnapshot& cluster) {
         {"hang_kills", cluster.hang_kills},
         {"spawn_failures", cluster.spawn_failures},
         {"breaker_trips", cluster.breaker_trips},
+        {"compute",
+         {{"mode", cluster.compute_mode},
+          {"process_deaths", cluster.compute_process_deaths},
+          {"jobs_lost", cluster.compute_jobs_lost},
+          {"stuck_kills", cluster.compute_stuck_kills},
+          {"queued", cluster.job_ring ? nlohmann::json(cluster.job_ring->queued) : nullptr},
+          {"running", cluster.job_ring ? nlohmann::json(cluster.job_ring->running) : nullptr}}},
+        {"recycles", cluster.recycles},
+        {"connections_lost", cluster.connections_lost},
         {"workers", workers},
     };
     // Worker-written strings went through bounded_text; replace anything odd anyway.
@@ -64,16 +76,17 @@ std::string status_table(const ClusterSnapshot& cluster) {
     std::string out = fmt::format("supervisor pid {}, up {:.0f} s, {}/{} workers ready, {} failed\n",
                                   cluster.supervisor_pid, cluster.uptime_seconds, cluster.workers_ready,
                                   cluster.workers_configured, cluster.workers_failed);
-    out += fmt::format("{:>4} {:>8} {:>4} {:<9} {:>9} {:>10} {:>6} {:>9}  {}\n", "slot", "pid", "gen", "state",
-                       "uptime", "requests", "conns", "heartbeat", "now serving / last exit");
+    out += fmt::format("{:>4} {:<7} {:>8} {:>4} {:<9} {:>9} {:>10} {:>6} {:>9}  {}\n", "slot", "role", "pid", "gen",
+                       "state", "uptime", "requests", "conns", "heartbeat", "now serving / last exit");
     for (const auto& w : cluster.workers) {
         const std::string heartbeat =
             w.heartbeat_age_seconds ? fmt::format("{:.1f}s ago", *w.heartbeat_age_seconds) : "-";
         std::string doing = w.current ? fmt::format("{} {} ({:.1f} s)", w.current->method, w.current->target,
                                                     w.current->for_seconds)
                                       : (w.pid == 0 ? w.last_exit : "idle");
-        out += fmt::format("{:>4} {:>8} {:>4} {:<9} {:>8.0f}s {:>10} {:>6} {:>9}  {}\n", w.slot, w.pid, w.generation,
-                           w.state, w.uptime_seconds, total_requests(w), w.connections_open, heartbeat, doing);
+        out += fmt::format("{:>4} {:<7} {:>8} {:>4} {:<9} {:>8.0f}s {:>10} {:>6} {:>9}  {}\n", w.slot, w.role, w.pid,
+                           w.generation, w.state, w.uptime_seconds, total_requests(w), w.connections_open, heartbeat,
+                           doing);
     }
     return out;
 }

@@ -27,14 +27,23 @@ int run_supervisor(const Config& config) {
     // that had our pid; the header check above trusts the pid, so drop it here.
     const std::string name = segment_name_for(getpid());
     boost::interprocess::shared_memory_object::remove(name.c_str());
-    // Two slots per worker: a rolling reload's new generation never runs out of slots.
-    auto created = ShmSegment::create(name, 2 * config.workers, getpid());
+    // Two slots per worker: a replacement starts before its predecessor leaves.
+    SegmentShape shape;
+    shape.workers = config.workers;
+    shape.http_slots = 2 * config.workers;
+    shape.compute_mode = static_cast<std::uint32_t>(config.compute);
+    if (config.compute == ComputeMode::processes) {
+        shape.compute_slots = config.compute_processes;
+        // Room for every queued job plus one running on each compute process:
+        // "queue full" then means exactly --compute-queue jobs waiting.
+        shape.job_capacity = config.compute_queue + config.compute_processes;
+    }
+    auto created = ShmSegment::create(name, shape, getpid());
     if (auto* error = std::get_if<std::string>(&created)) {
         spdlog::critical("{}", *error);
         return exit_code::failure;
     }
     auto& segment = std::get<ShmSegment>(created);
-    segment.header().workers = config.workers;
 
     auto bound = bind_listen_socket(config.listen);
     if (auto* error = std::get_if<std::string>(&bound)) {

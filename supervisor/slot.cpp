@@ -26,9 +26,18 @@ constexpr bool edge(S from, S to) {
 
 bool is_legal_transition(SlotState from, SlotState to) { return edge(from, to); }
 
-Slots::Slots(unsigned count) : slots_(count) {
-    for (unsigned i = 0; i < count; ++i) slots_[i].index = i;
-    counts_[static_cast<std::size_t>(S::empty)] = count;
+Slots::Slots(unsigned http, unsigned compute) : slots_(http + compute) {
+    for (unsigned i = 0; i < slots_.size(); ++i) {
+        slots_[i].index = i;
+        slots_[i].role = i < http ? SlotRole::http : SlotRole::compute;
+    }
+    counts_[static_cast<std::size_t>(S::empty)] = http + compute;
+}
+
+unsigned Slots::count(SlotRole role, SlotState state) const {
+    unsigned n = 0;
+    for (const auto& slot : slots_) n += slot.role == role && slot.state == state ? 1 : 0;
+    return n;
 }
 
 bool Slots::transition(unsigned index, SlotState to, std::string_view why) {

@@ -28,8 +28,13 @@ using clusterd::to_string;
 
 [[nodiscard]] bool is_legal_transition(SlotState from, SlotState to);
 
+// HTTP workers serve on the listening socket; compute processes run jobs
+// from the shared job ring (--compute=processes).
+enum class SlotRole { http, compute };
+
 struct Slot {
     unsigned index = 0;
+    SlotRole role = SlotRole::http;
     SlotState state = SlotState::empty;
     std::uint64_t generation = 0;  // bumped on every spawn; tells a stale message from a live one
     pid_t pid = 0;                 // 0 when no process occupies the slot
@@ -38,11 +43,19 @@ struct Slot {
     std::optional<SteadyTime> replacing_since;  // when a running worker died; cleared when its successor is ready
     const char* kill_reason = nullptr;         // set when the supervisor killed it ("hang"), for the log
     std::int64_t killed_at_ms = 0;             // monotonic ms of that first signal
+
+    // A graceful replacement (a worker asked to be recycled): the successor
+    // starts in a spare slot, and once it is ready this one drains and its
+    // slot goes back to being a spare instead of being respawned.
+    std::optional<unsigned> successor;  // on the slot being replaced
+    std::optional<unsigned> replaces;   // on the successor
+    bool retiring = false;              // draining because its successor is ready
 };
 
 class Slots {
 public:
-    explicit Slots(unsigned count);
+    // Slots [0, http) are HTTP workers', [http, http + compute) compute processes'.
+    Slots(unsigned http, unsigned compute);
 
     // Moves slot `index` to `to`. Returns false (and changes nothing) for an
     // illegal edge, which is a bug in the caller: it is logged as one.
@@ -52,6 +65,8 @@ public:
     [[nodiscard]] const Slot& operator[](unsigned index) const { return slots_[index]; }
     [[nodiscard]] unsigned size() const { return static_cast<unsigned>(slots_.size()); }
     [[nodiscard]] unsigned count(SlotState state) const { return counts_[static_cast<std::size_t>(state)]; }
+    // Slots of one role in that state (a scan: a few dozen slots at most).
+    [[nodiscard]] unsigned count(SlotRole role, SlotState state) const;
     [[nodiscard]] auto begin() { return slots_.begin(); }
     [[nodiscard]] auto end() { return slots_.end(); }
 

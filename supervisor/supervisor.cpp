@@ -52,11 +52,13 @@ Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment)
       worker_commands_(segment),
       executable_(executable_path()),
       policy_(policy_from(config_)),
-      slots_(config_.workers),
-      processes_(config_.workers, nullptr),
-      slot_timers_(std::make_unique<SlotTimer[]>(config_.workers)) {
+      slots_(segment.http_slots(), segment.slot_count() - segment.http_slots()),
+      processes_(slots_.size(), nullptr),
+      slot_timers_(std::make_unique<SlotTimer[]>(slots_.size())),
+      jobs_(segment.jobs()) {
     uv_loop_init(&loop_);
-    for (unsigned i = 0; i < config_.workers; ++i) {
+    create_result_wakeups();
+    for (unsigned i = 0; i < slots_.size(); ++i) {
         uv_timer_init(&loop_, &slot_timers_[i].timer);
         slot_timers_[i].owner = this;
         slot_timers_[i].slot = i;
@@ -80,11 +82,20 @@ Supervisor::~Supervisor() {
 }
 
 int Supervisor::run() {
-    spdlog::info("starting {} workers (pid {})", config_.workers, getpid());
+    if (jobs_) {
+        spdlog::info("starting {} workers and {} compute processes (pid {})", config_.workers,
+                     slots_.size() - segment_.http_slots(), getpid());
+    } else {
+        spdlog::info("starting {} workers, compute on {} (pid {})", config_.workers, to_string(config_.compute),
+                     getpid());
+    }
     manage_workers();
-    if (config_.hang_timeout.count() > 0) {
-        // Check four times per timeout, so a hang is caught within 1.25x of it.
-        const auto period = std::clamp<std::int64_t>(config_.hang_timeout.count() / 4, 20, 1000);
+    if (config_.hang_timeout.count() > 0 || jobs_) {
+        // Check four times per timeout, so a hang (or a job past its
+        // deadline) is caught within 1.25x of it.
+        auto shortest = jobs_ ? config_.compute_timeout.count() : config_.hang_timeout.count();
+        if (config_.hang_timeout.count() > 0) shortest = std::min(shortest, config_.hang_timeout.count());
+        const auto period = std::clamp<std::int64_t>(shortest / 4, 20, 1000);
         uv_timer_start(&watchdog_, on_watchdog, static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
     }
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -122,7 +133,9 @@ void Supervisor::handle_signal(int signal) {
         case SIGUSR1:
             spdlog::info("logs go to stderr; nothing to reopen here; telling the workers");
             for (auto& slot : slots_) {
-                if (slot.state == SlotState::ready) command_worker(slot.index, Command::reopen_logs, SIGUSR1);
+                if (slot.state == SlotState::ready && slot.role == SlotRole::http) {
+                    command_worker(slot.index, Command::reopen_logs, SIGUSR1);
+                }
             }
             return;
         default:
@@ -137,6 +150,9 @@ void Supervisor::begin_graceful_stop(const char* why) {
     listen_.fd.reset();
     unsigned draining = 0;
     for (auto& slot : slots_) {
+        // Compute processes keep running the jobs of draining HTTP workers;
+        // they are drained once the last HTTP worker is gone.
+        if (slot.role == SlotRole::compute) continue;
         uv_timer_stop(&slot_timers_[slot.index].timer);
         switch (slot.state) {
             case SlotState::starting:
@@ -173,18 +189,47 @@ void Supervisor::on_shutdown_deadline(uv_timer_t* timer) {
     auto* self = static_cast<Supervisor*>(timer->data);
     for (auto& slot : self->slots_) {
         if (auto* process = self->processes_[slot.index]) {
-            spdlog::warn("worker {} (pid {}) still busy after the shutdown timeout; killing it", slot.index,
-                         process->pid());
+            spdlog::warn("{} {} (pid {}) still busy after the shutdown timeout; killing it", self->noun(slot.index),
+                         slot.index, process->pid());
             process->kill(SIGKILL);
         }
     }
 }
 
+// Brings the cluster to its configured size: N serving HTTP workers (spare
+// slots stay empty) and every compute slot occupied.
 void Supervisor::manage_workers() {
     if (phase_ != Phase::running) return;
+    unsigned serving = serving_http_workers();
     for (auto& slot : slots_) {
-        if (slot.state == SlotState::empty) spawn_worker(slot.index);
+        if (slot.state != SlotState::empty) continue;
+        if (slot.role == SlotRole::http) {
+            if (serving >= config_.workers) continue;
+            ++serving;
+        }
+        spawn_worker(slot.index);
     }
+}
+
+unsigned Supervisor::serving_http_workers() const {
+    unsigned serving = 0;
+    for (unsigned i = 0; i < slots_.size(); ++i) {
+        const Slot& slot = slots_[i];
+        if (slot.role == SlotRole::http && slot.state != SlotState::empty && !slot.retiring) ++serving;
+    }
+    return serving;
+}
+
+SpawnRequest Supervisor::spawn_request(const Slot& slot) const {
+    SpawnRequest request{executable_, config_.args, "worker", slot.index, slot.generation, listen_.fd.get(), {}};
+    if (slot.role == SlotRole::compute) {
+        request.role = "compute";
+        request.listen_fd = -1;
+        for (const auto& fd : result_wakeups_) request.result_fds.push_back(fd.get());
+    } else if (!result_wakeups_.empty()) {
+        request.result_fds.push_back(result_wakeups_[slot.index].get());
+    }
+    return request;
 }
 
 void Supervisor::spawn_worker(unsigned index) {
@@ -199,11 +244,10 @@ void Supervisor::spawn_worker(unsigned index) {
     // Before the spawn: a fast worker writes its first heartbeat before
     // uv_spawn returns, and a start time after it would look impossible.
     segment_.slot(index).started_ms.store(monotonic_ms(), std::memory_order_relaxed);
-    SpawnRequest request{executable_, config_.args, index, slot.generation, listen_.fd.get()};
-    auto result = WorkerProcess::spawn(&loop_, request, *this);
+    auto result = WorkerProcess::spawn(&loop_, spawn_request(slot), *this);
     if (auto* error = std::get_if<int>(&result)) {
         ExitInfo exit = ExitInfo::spawn_failed(*error);
-        spdlog::error("worker {} {}", index, describe(exit));
+        spdlog::error("{} {} {}", noun(index), index, describe(exit));
         segment_.header().stats.spawn_failures.fetch_add(1, std::memory_order_relaxed);
         slots_.transition(index, SlotState::exited, "spawn failed");
         handle_death(index, exit);
@@ -215,11 +259,14 @@ void Supervisor::spawn_worker(unsigned index) {
     board.generation.store(slot.generation, std::memory_order_relaxed);
     board.pid.store(slot.pid, std::memory_order_relaxed);
     if (slot.generation > 1) board.restarts.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("worker {} (pid {}) started, generation {}", index, slot.pid, slot.generation);
+    spdlog::info("{} {} (pid {}) started, generation {}", noun(index), index, slot.pid, slot.generation);
 }
 
 void Supervisor::on_worker_log(unsigned index, std::uint64_t generation) {
-    if (is_current(index, generation)) worker_logs_.drain(index);
+    if (!is_current(index, generation)) return;
+    worker_logs_.drain(index);
+    // The same wake-up carries a worker's request to be recycled.
+    if (is_http(index)) check_recycle_request(index);
 }
 
 void Supervisor::command_worker(unsigned index, Command command, int fallback_signal) {
@@ -243,7 +290,9 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
     Slot& slot = slots_[index];
     slots_.transition(index, SlotState::ready, "reported ready");
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - slot.started_at);
-    spdlog::info("worker {} (pid {}) ready in {:.1f} ms", index, slot.pid, static_cast<double>(ms.count()) / 1000.0);
+    spdlog::info("{} {} (pid {}) ready in {:.1f} ms", noun(index), index, slot.pid,
+                 static_cast<double>(ms.count()) / 1000.0);
+    if (slot.replaces) on_successor_ready(index);
     if (slot.replacing_since) {
         // Death of the predecessor to readiness of this one: the capacity gap.
         const auto gap = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
@@ -257,10 +306,20 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
         }
         slot.replacing_since.reset();
     }
-    if (slots_.count(SlotState::ready) == slots_.size()) {
-        spdlog::info("all {} workers ready", slots_.size());
+    if (fully_ready()) {
+        spdlog::info("all {} workers ready", config_.workers);
         was_fully_ready_ = true;
     }
+}
+
+bool Supervisor::fully_ready() const {
+    unsigned http_ready = 0;
+    for (unsigned i = 0; i < slots_.size(); ++i) {
+        const Slot& slot = slots_[i];
+        if (slot.role == SlotRole::compute && slot.state != SlotState::ready) return false;
+        if (slot.role == SlotRole::http && slot.state == SlotState::ready && !slot.retiring) ++http_ready;
+    }
+    return http_ready >= config_.workers;
 }
 
 void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitInfo exit) {
@@ -271,14 +330,20 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
     Slot& slot = slots_[index];
     processes_[index] = nullptr;
     worker_logs_.drain(index);  // its last words come before the news of its death
+    // Before anything else: jobs it held must not stay claimed by a dead process.
+    repair_job_ring(index, generation);
     const bool expected = slot.state == SlotState::draining;
     const auto level = expected && (exit.clean() || phase_ == Phase::stopping_now) ? spdlog::level::info
                                                                                       : spdlog::level::warn;
     const std::string doing = exit.clean() ? "" : what_it_was_doing(index);
     const std::string killed_for = slot.kill_reason ? std::string(" (killed: ") + slot.kill_reason + ")" : "";
-    spdlog::log(level, "worker {} (pid {}) {} after {:.1f} s{}{}", index, slot.pid, describe(exit),
+    spdlog::log(level, "{} {} (pid {}) {} after {:.1f} s{}{}", noun(index), index, slot.pid, describe(exit),
                 seconds_since(slot.started_at), killed_for, expected ? " (draining)" : doing);
+    if (slot.role == SlotRole::http && !expected && !exit.clean()) count_lost_connections(index);
     count_death(exit);
+    if (!is_http(index) && !expected) {
+        segment_.header().stats.compute_process_deaths.fetch_add(1, std::memory_order_relaxed);
+    }
     ExitNote note;
     fmt::format_to_n(note.text, sizeof note.text - 1, "{} after {:.1f} s{}{}", describe(exit),
                      seconds_since(slot.started_at), killed_for, doing);
@@ -286,12 +351,16 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
     slots_.transition(index, SlotState::exited, describe(exit));
     slot.pid = 0;
     segment_.slot(index).pid.store(0, std::memory_order_relaxed);
-    if (!slot.replacing_since) slot.replacing_since = std::chrono::steady_clock::now();
     if (phase_ != Phase::running) {
+        slot.retiring = false;
+        slot.successor.reset();
+        slot.replaces.reset();
         slots_.transition(index, SlotState::empty, "stopping");
         finish_if_stopped();
         return;
     }
+    if (hand_over_to_successor(index)) return;
+    if (!slot.replacing_since) slot.replacing_since = std::chrono::steady_clock::now();
     handle_death(index, exit);
 }
 
@@ -304,19 +373,19 @@ void Supervisor::handle_death(unsigned index, const ExitInfo& exit) {
     auto& timer = slot_timers_[index].timer;
     switch (decision.verdict) {
         case Verdict::respawn_now:
-            spdlog::info("worker {}: respawning at once ({})", index, decision.why);
+            spdlog::info("{} {}: respawning at once ({})", noun(index), index, decision.why);
             spawn_worker(index);
             break;
         case Verdict::back_off:
             slots_.transition(index, SlotState::backoff, decision.why);
-            spdlog::warn("worker {}: backing off {} before respawn: {}", index, format_duration(decision.delay),
-                         decision.why);
+            spdlog::warn("{} {}: backing off {} before respawn: {}", noun(index), index,
+                         format_duration(decision.delay), decision.why);
             uv_timer_start(&timer, on_slot_timer, static_cast<std::uint64_t>(decision.delay.count()), 0);
             break;
         case Verdict::trip_breaker:
             slots_.transition(index, SlotState::failed, decision.why);
             segment_.header().stats.breaker_trips.fetch_add(1, std::memory_order_relaxed);
-            spdlog::error("worker {}: circuit breaker tripped: {}; slot failed, one retry in {}", index,
+            spdlog::error("{} {}: circuit breaker tripped: {}; slot failed, one retry in {}", noun(index), index,
                           decision.why, format_duration(decision.delay));
             uv_timer_start(&timer, on_slot_timer, static_cast<std::uint64_t>(decision.delay.count()), 0);
             break;
@@ -336,15 +405,22 @@ void Supervisor::retry_slot(unsigned index) {
 }
 
 void Supervisor::log_capacity() const {
-    const unsigned ready = slots_.count(SlotState::ready);
-    if (ready == slots_.size()) return;
-    spdlog::warn("capacity: {}/{} workers ready ({} starting, {} backing off, {} failed)", ready, slots_.size(),
-                 slots_.count(SlotState::starting), slots_.count(SlotState::backoff),
-                 slots_.count(SlotState::failed));
+    if (fully_ready()) return;
+    for (SlotRole role : {SlotRole::http, SlotRole::compute}) {
+        const unsigned wanted = role == SlotRole::http ? config_.workers : slots_.size() - segment_.http_slots();
+        const unsigned ready = slots_.count(role, SlotState::ready);
+        if (wanted == 0 || ready >= wanted) continue;
+        spdlog::warn("capacity: {}/{} {} ready ({} starting, {} backing off, {} failed)", ready, wanted,
+                     role == SlotRole::http ? "workers" : "compute processes",
+                     slots_.count(role, SlotState::starting), slots_.count(role, SlotState::backoff),
+                     slots_.count(role, SlotState::failed));
+    }
 }
 
 void Supervisor::finish_if_stopped() {
-    if (phase_ == Phase::running || slots_.count(SlotState::empty) != slots_.size()) return;
+    if (phase_ == Phase::running) return;
+    drain_compute_when_http_gone();
+    if (slots_.count(SlotState::empty) != slots_.size()) return;
     uv_timer_stop(&shutdown_deadline_);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_deadline_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), ignore_close);

@@ -1,7 +1,15 @@
 // The primary process: keeps --workers HTTP workers alive on one listening
-// socket, on a single-threaded libuv loop. It reads like gunicorn's arbiter:
-// signals only record an intent, and each verb is its own small method
-// (spawn_worker, on_worker_exit, begin_graceful_stop, manage_workers).
+// socket (and, with --compute=processes, --compute-processes compute
+// processes fed through the shared job ring), on a single-threaded libuv
+// loop. It reads like gunicorn's arbiter: signals only record an intent, and
+// each verb is its own small method (spawn_worker, on_worker_exit,
+// begin_graceful_stop, manage_workers, replace_worker).
+//
+// Slots: [0, 2N) are HTTP workers' (N serve; the other N are spares in
+// which a replacement starts before its predecessor leaves), [2N, 2N + M)
+// compute processes'. supervisor_compute.cpp holds what only compute slots
+// need (job ring repair, stuck jobs), supervisor_replace.cpp the graceful
+// replacement, supervisor_health.cpp the scoreboard side.
 #pragma once
 
 #include <uv.h>
@@ -13,6 +21,7 @@
 
 #include "common/config.hpp"
 #include "common/shm_segment.hpp"
+#include "common/unique_fd.hpp"
 #include "supervisor/listen_socket.hpp"
 #include "supervisor/slot.hpp"
 #include "supervisor/worker_commands.hpp"
@@ -51,6 +60,25 @@ private:
     void begin_immediate_stop(const char* why);
     void manage_workers();
     void spawn_worker(unsigned slot);
+    [[nodiscard]] SpawnRequest spawn_request(const Slot& slot) const;
+    [[nodiscard]] bool is_http(unsigned slot) const { return slots_[slot].role == SlotRole::http; }
+    [[nodiscard]] unsigned serving_http_workers() const;
+    [[nodiscard]] const char* noun(unsigned slot) const { return is_http(slot) ? "worker" : "compute process"; }
+
+    // supervisor_replace.cpp
+    void check_recycle_request(unsigned slot);
+    void replace_worker(unsigned slot, const char* why);
+    void on_successor_ready(unsigned successor);
+    [[nodiscard]] bool hand_over_to_successor(unsigned slot);
+
+    // supervisor_compute.cpp
+    void create_result_wakeups();
+    void repair_job_ring(unsigned slot, std::uint64_t generation);
+    void wake_requester(unsigned http_slot);
+    // Kills compute processes stuck past a job's deadline; returns which compute
+    // slots are running a job (their heartbeat pauses during one, by design).
+    [[nodiscard]] std::vector<bool> check_compute_deadlines(std::int64_t now_ms);
+    void drain_compute_when_http_gone();
     void on_worker_ready(unsigned slot, std::uint64_t generation) override;
     void on_worker_exit(unsigned slot, std::uint64_t generation, ExitInfo exit) override;
     void on_worker_log(unsigned slot, std::uint64_t generation) override;
@@ -59,9 +87,11 @@ private:
     void retry_slot(unsigned slot);
     void finish_if_stopped();
     void log_capacity() const;
+    [[nodiscard]] bool fully_ready() const;
     void check_heartbeats();
     void publish_slot(const Slot& slot);
     void count_death(const ExitInfo& exit);
+    void count_lost_connections(unsigned slot);
     [[nodiscard]] std::string what_it_was_doing(unsigned slot) const;
     [[nodiscard]] bool is_current(unsigned slot, std::uint64_t generation) const;
 
@@ -77,10 +107,13 @@ private:
     std::vector<WorkerProcess*> processes_;  // by slot; null when no process
     std::unique_ptr<SlotTimer[]> slot_timers_;
     std::array<uv_signal_t, 6> signals_{};
+    std::vector<UniqueFd> result_wakeups_;  // by HTTP slot; empty unless --compute=processes
+    std::optional<JobRing> jobs_;            // the job ring, with --compute=processes
     uv_timer_t shutdown_deadline_{};
     uv_timer_t watchdog_{};
     Phase phase_ = Phase::running;
     bool was_fully_ready_ = false;
+    bool compute_draining_ = false;
     std::mt19937_64 random_{std::random_device{}()};
 };
 

@@ -15,14 +15,30 @@ namespace clusterd::supervisor {
 void Supervisor::publish_slot(const Slot& slot) {
     segment_.slot(slot.index).state.store(static_cast<std::uint32_t>(slot.state), std::memory_order_relaxed);
     auto& stats = segment_.header().stats;
-    stats.workers_ready.store(slots_.count(SlotState::ready), std::memory_order_relaxed);
-    stats.workers_failed.store(slots_.count(SlotState::failed), std::memory_order_relaxed);
+    stats.workers_ready.store(slots_.count(SlotRole::http, SlotState::ready), std::memory_order_relaxed);
+    stats.workers_failed.store(slots_.count(SlotRole::http, SlotState::failed), std::memory_order_relaxed);
 }
 
 void Supervisor::count_death(const ExitInfo& exit) {
     auto& stats = segment_.header().stats;
     if (exit.kind == ExitInfo::Kind::signaled) stats.deaths_by_signal.fetch_add(1, std::memory_order_relaxed);
     if (exit.kind == ExitInfo::Kind::exited) stats.deaths_by_exit.fetch_add(1, std::memory_order_relaxed);
+}
+
+// A worker that dies takes the connections it had with it; the count makes
+// the difference between the compute executors visible: a crashing compute
+// thread takes its whole worker, a crashing compute process only its job.
+void Supervisor::count_lost_connections(unsigned index) {
+    const ScoreboardSlot& board = segment_.slot(index);
+    if (board.worker_generation.load(std::memory_order_relaxed) != slots_[index].generation) return;
+    const auto open = board.connections_open.load(std::memory_order_relaxed);
+    if (open == 0 || open > 10'000'000) return;  // none, or garbage from a scribbling worker
+    segment_.header().stats.connections_lost.fetch_add(open, std::memory_order_relaxed);
+    spdlog::warn("worker {}: {} connection(s) were open on it and are lost{}", index, open,
+                 config_.compute == ComputeMode::processes
+                     ? ""
+                     : " (a crash anywhere in a worker, compute threads included, takes all of them; "
+                       "--compute=processes confines it to the job)");
 }
 
 // " while serving GET /x for 2.0 s", read from the dead worker's slot: the
@@ -39,15 +55,20 @@ void Supervisor::on_watchdog(uv_timer_t* timer) { static_cast<Supervisor*>(timer
 
 void Supervisor::check_heartbeats() {
     const auto now = monotonic_ms();
+    const std::vector<bool> running_job = check_compute_deadlines(now);
     for (auto& slot : slots_) {
         auto* process = processes_[slot.index];
         if (process == nullptr) continue;
+        if (is_http(slot.index)) check_recycle_request(slot.index);
         if (slot.kill_reason != nullptr) {
             // A SIGABRT for the core dump was sent; a worker still there a
             // second later (stopped, or ignoring it) gets SIGKILL.
             if (config_.core_on_hang && now - slot.killed_at_ms >= 1000) process->kill(SIGKILL);
             continue;
         }
+        // A compute process computes without heartbeats; its job's deadline
+        // bounds it instead (check_compute_deadlines).
+        if (running_job[slot.index] || config_.hang_timeout.count() == 0) continue;
         const ScoreboardSlot& board = segment_.slot(slot.index);
         HeartbeatReading reading{board.heartbeat_ms.load(std::memory_order_relaxed),
                                  board.worker_generation.load(std::memory_order_relaxed), slot.generation,
@@ -55,7 +76,7 @@ void Supervisor::check_heartbeats() {
         HangVerdict verdict = judge_heartbeat(reading, now, config_.hang_timeout);
         if (verdict.kind == HangVerdict::Kind::alive) continue;
         slot.kill_reason = verdict.kind == HangVerdict::Kind::hung ? "hang" : "corrupt scoreboard slot";
-        spdlog::error("worker {} (pid {}) {}: {}{}; killing it", slot.index, slot.pid,
+        spdlog::error("{} {} (pid {}) {}: {}{}; killing it", noun(slot.index), slot.index, slot.pid,
                       verdict.kind == HangVerdict::Kind::hung ? "hung" : "is not trustworthy", verdict.why,
                       what_it_was_doing(slot.index));
         segment_.header().stats.hang_kills.fetch_add(1, std::memory_order_relaxed);

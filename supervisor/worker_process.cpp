@@ -36,7 +36,7 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     std::vector<std::string> words;
     words.push_back(request.executable);
     words.insert(words.end(), request.args.begin(), request.args.end());
-    for (auto extra : {std::string("--role"), std::string("worker"), std::string("--slot"),
+    for (auto extra : {std::string("--role"), std::string(request.role), std::string("--slot"),
                        std::to_string(request.slot), std::string("--generation"),
                        std::to_string(request.generation), std::string("--supervisor-pid"),
                        std::to_string(getpid())}) {
@@ -46,13 +46,13 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     for (auto& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
 
-    uv_stdio_container_t stdio[7];
+    std::vector<uv_stdio_container_t> stdio(worker_first_result_fd + request.result_fds.size());
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_INHERIT_FD;
     stdio[1].data.fd = 1;
     stdio[2].flags = UV_INHERIT_FD;
     stdio[2].data.fd = 2;
-    stdio[worker_listen_fd].flags = UV_INHERIT_FD;
+    stdio[worker_listen_fd].flags = request.listen_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
     stdio[worker_listen_fd].data.fd = request.listen_fd;
     stdio[worker_ready_fd].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
     stdio[worker_ready_fd].data.stream = reinterpret_cast<uv_stream_t*>(&worker->ready_channel_);
@@ -60,13 +60,17 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     stdio[worker_log_wake_fd].data.fd = wake_fd;
     stdio[worker_command_wake_fd].flags = UV_INHERIT_FD;
     stdio[worker_command_wake_fd].data.fd = command_fd;
+    for (std::size_t i = 0; i < request.result_fds.size(); ++i) {
+        stdio[worker_first_result_fd + i].flags = UV_INHERIT_FD;
+        stdio[worker_first_result_fd + i].data.fd = request.result_fds[i];
+    }
 
     uv_process_options_t options{};
     options.exit_cb = on_exit;
     options.file = argv[0];
     options.args = argv.data();
-    options.stdio = stdio;
-    options.stdio_count = 7;
+    options.stdio = stdio.data();
+    options.stdio_count = static_cast<int>(stdio.size());
 
     if (int rc = uv_spawn(loop, &worker->process_, &options); rc != 0) {
         // libuv requires closing the process handle even when the spawn failed.

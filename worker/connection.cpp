@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/monotonic.hpp"
+#include "worker/compute_response.hpp"
 
 namespace clusterd::worker {
 namespace {
@@ -73,8 +74,10 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
         self->peer_closed_ = true;
         uv_read_stop(stream);
         // A response still due is sent (the peer may only have half-closed);
-        // anything else has nobody left to answer.
-        if (self->phase_ != Phase::responding) self->close_now();
+        // anything else has nobody left to answer. A pending compute job is
+        // the exception: like nginx's client-abort rule, a client gone
+        // before its job ran cancels it instead of burning a core for nobody.
+        if (self->phase_ != Phase::responding || self->pending_job_) self->close_now();
         return;
     }
     if (self->phase_ == Phase::lingering) return;  // discarded on purpose
@@ -121,10 +124,16 @@ void Connection::answer(const Request& request) {
     uv_timer_stop(&timer_);
     phase_ = Phase::responding;
     host_.reporter().request_started(request.method, request.target, monotonic_ms());
-    Response response = route(request, host_.route_context());
-    const bool keep_alive =
-        request.keep_alive && !response.close && !peer_closed_ && !host_.route_context().draining;
-    const WireOptions options{request.is_head(), keep_alive, request.version == 10};
+    RouteResult routed = route(request, host_.route_context());
+    WireOptions options{request.is_head(), request.keep_alive && !peer_closed_ && !host_.route_context().draining,
+                        request.version == 10};
+    if (const auto* job = std::get_if<JobParams>(&routed)) {
+        start_job(*job, options);
+        return;
+    }
+    const Response& response = std::get<Response>(routed);
+    const bool keep_alive = options.keep_alive && !response.close;
+    options.keep_alive = keep_alive;
     if (response.delay.count() > 0) {
         delayed_ = std::move(response);
         delayed_options_ = options;
@@ -133,6 +142,32 @@ void Connection::answer(const Request& request) {
     }
     send(response, options);
     after_response(keep_alive);
+}
+
+void Connection::start_job(const JobParams& params, WireOptions options) {
+    const Millis timeout = host_.config().compute_timeout;
+    auto submitted = host_.dispatcher().submit(params, [this, params, timeout](const compute::JobAnswer& answer) {
+        pending_job_.reset();
+        respond_late(compute_response(params, answer, timeout));
+    });
+    if (const auto* now = std::get_if<compute::JobAnswer>(&submitted)) {
+        send(compute_response(params, *now, timeout), options);
+        after_response(options.keep_alive);
+        return;
+    }
+    pending_job_ = std::get<compute::JobId>(submitted);
+    delayed_options_ = options;
+}
+
+// A response that was due later is ready: send it, then carry on with any
+// pipelined request that waited behind it.
+void Connection::respond_late(const Response& response) {
+    WireOptions options = delayed_options_;
+    options.keep_alive =
+        options.keep_alive && !response.close && !peer_closed_ && !host_.route_context().draining;
+    send(response, options);
+    after_response(options.keep_alive);
+    if (options.keep_alive) handle_input();
 }
 
 void Connection::send(const Response& response, WireOptions options) {
@@ -254,11 +289,7 @@ void Connection::on_timer(uv_timer_t* timer) {
             if (!self->delayed_) return;
             Response response = std::move(*self->delayed_);
             self->delayed_.reset();
-            WireOptions options = self->delayed_options_;
-            options.keep_alive = options.keep_alive && !self->peer_closed_ && !self->host_.route_context().draining;
-            self->send(response, options);
-            self->after_response(options.keep_alive);
-            if (options.keep_alive) self->handle_input();
+            self->respond_late(response);
             return;
         }
         case Phase::lingering:
@@ -276,6 +307,7 @@ void Connection::arm_timer(Millis timeout) {
 void Connection::close_now() {
     if (phase_ == Phase::closing) return;
     phase_ = Phase::closing;
+    if (pending_job_) host_.dispatcher().cancel(*std::exchange(pending_job_, std::nullopt));
     uv_close(as_handle(&tcp_), on_closed);
     uv_close(as_handle(&timer_), on_closed);
 }

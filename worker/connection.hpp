@@ -4,7 +4,9 @@
 // Phases (the single timer means something different in each):
 //   idle        no request started      timer: idle timeout, or the drain quiet window
 //   reading     a request has begun     timer: header timeout → 408
-//   responding  a route's response is due later (fault injection's slow mode)
+//   responding  a route's response is due later: a compute job is pending
+//               (a client that leaves meanwhile cancels it), or fault
+//               injection's slow mode
 //   lingering   our FIN is sent; reading and discarding until the peer's FIN
 //               timer: linger bound. Closing with unread input would send RST
 //               and could destroy the response we just wrote (nginx's
@@ -21,6 +23,7 @@
 #include <string>
 
 #include "common/config.hpp"
+#include "worker/compute/dispatcher.hpp"
 #include "worker/http_request_reader.hpp"
 #include "worker/http_response.hpp"
 #include "worker/router.hpp"
@@ -37,6 +40,7 @@ public:
     [[nodiscard]] virtual RouteContext route_context() const = 0;
     [[nodiscard]] virtual HttpDate& date() = 0;
     [[nodiscard]] virtual SlotReporter& reporter() = 0;
+    [[nodiscard]] virtual compute::Dispatcher& dispatcher() = 0;
     virtual uv_buf_t read_buffer() = 0;  // one buffer per loop: reads are copied out at once
     virtual void on_connection_closed(Connection& connection) = 0;
 
@@ -74,6 +78,8 @@ private:
 
     void handle_input();
     void answer(const Request& request);
+    void start_job(const JobParams& params, WireOptions options);
+    void respond_late(const Response& response);
     void send(const Response& response, WireOptions options);
     void after_response(bool keep_alive);
     void begin_close();
@@ -90,6 +96,7 @@ private:
     std::string input_;
     Phase phase_ = Phase::idle;
     std::optional<Response> delayed_;
+    std::optional<compute::JobId> pending_job_;
     WireOptions delayed_options_;
     bool read_paused_ = false;
     bool peer_closed_ = false;

@@ -31,6 +31,8 @@ private:
 
 std::string slot_label(const WorkerSnapshot& worker) { return fmt::format("slot=\"{}\"", worker.slot); }
 
+constexpr const char* job_kind_names[job_kind_count] = {"fib", "primes", "hash"};
+
 // One family with a sample per live worker.
 template <typename Field>
 void per_worker(Exposition& out, const ClusterSnapshot& cluster, const char* name, const char* type,
@@ -39,6 +41,74 @@ void per_worker(Exposition& out, const ClusterSnapshot& cluster, const char* nam
     for (const auto& worker : cluster.workers) {
         if (worker.pid != 0) out.sample(name, slot_label(worker), field(worker));
     }
+}
+
+void compute_metrics(Exposition& out, const ClusterSnapshot& cluster) {
+    out.family("clusterd_compute_mode", "gauge", "1 for the executor /compute jobs run on (--compute).");
+    out.sample("clusterd_compute_mode", fmt::format("mode=\"{}\"", cluster.compute_mode), 1);
+
+    std::uint64_t queued = 0;
+    std::uint64_t running = 0;
+    out.family("clusterd_compute_jobs_total", "counter",
+               "Compute jobs as the HTTP worker now in the slot answered them, by kind and outcome "
+               "(completed 200, crashed 502, timed_out 504, rejected and shed 503, cancelled: client left).");
+    for (const auto& worker : cluster.workers) {
+        if (worker.pid == 0 || worker.role != "http") continue;
+        queued += worker.compute.queued;
+        running += worker.compute.running;
+        for (std::size_t k = 0; k < job_kind_count; ++k) {
+            for (std::size_t o = 0; o < job_outcome_count; ++o) {
+                out.sample("clusterd_compute_jobs_total",
+                           fmt::format("{},kind=\"{}\",outcome=\"{}\"", slot_label(worker), job_kind_names[k],
+                                       to_string(static_cast<JobOutcome>(o))),
+                           worker.compute.jobs[k][o]);
+            }
+        }
+    }
+    if (cluster.job_ring) {  // processes: the shared queue is the truth
+        queued = cluster.job_ring->queued;
+        running = cluster.job_ring->running;
+    }
+    out.single("clusterd_compute_queue_depth", "gauge", "Compute jobs waiting for an executor.", queued);
+    out.single("clusterd_compute_running", "gauge", "Compute jobs running now.", running);
+
+    out.family("clusterd_compute_seconds", "histogram", "CPU work per completed job, as measured where it ran.");
+    for (const auto& worker : cluster.workers) {
+        if (worker.pid == 0 || worker.role != "http") continue;
+        std::uint64_t cumulative = 0;
+        for (std::size_t b = 0; b < compute_bucket_count; ++b) {
+            cumulative += worker.compute.compute_us_buckets[b];
+            const std::string le = b < std::size(compute_bucket_bounds_us)
+                                       ? fmt::format("{}", static_cast<double>(compute_bucket_bounds_us[b]) / 1e6)
+                                       : "+Inf";
+            out.sample("clusterd_compute_seconds_bucket", fmt::format("{},le=\"{}\"", slot_label(worker), le),
+                       cumulative);
+        }
+        out.sample("clusterd_compute_seconds_sum", slot_label(worker),
+                   static_cast<double>(worker.compute.compute_us_sum) / 1e6);
+        out.sample("clusterd_compute_seconds_count", slot_label(worker), cumulative);
+    }
+    out.family("clusterd_compute_process_jobs_total", "counter", "Jobs each compute process ran, by kind.");
+    for (const auto& worker : cluster.workers) {
+        if (worker.pid == 0 || worker.role != "compute") continue;
+        for (std::size_t k = 0; k < job_kind_count; ++k) {
+            out.sample("clusterd_compute_process_jobs_total",
+                       fmt::format("{},kind=\"{}\"", slot_label(worker), job_kind_names[k]),
+                       worker.compute.jobs[k][static_cast<std::size_t>(JobOutcome::completed)]);
+        }
+    }
+    out.single("clusterd_compute_process_deaths_total", "counter",
+               "Compute processes that died other than by draining.", cluster.compute_process_deaths);
+    out.single("clusterd_compute_jobs_lost_total", "counter",
+               "Jobs a dying compute process held (answered 502; nothing else fails).", cluster.compute_jobs_lost);
+    out.single("clusterd_compute_stuck_kills_total", "counter",
+               "Compute processes killed for running a job past its deadline.", cluster.compute_stuck_kills);
+    out.single("clusterd_worker_recycles_total", "counter",
+               "Graceful replacements workers asked for (a compute thread stuck past its deadline).",
+               cluster.recycles);
+    out.single("clusterd_connections_lost_total", "counter",
+               "Connections open on HTTP workers when they died: what a crash cost clients.",
+               cluster.connections_lost);
 }
 
 }  // namespace
@@ -95,6 +165,7 @@ std::string prometheus_text(const ClusterSnapshot& cluster) {
                [](const WorkerSnapshot& w) { return w.log_drops; });
     per_worker(out, cluster, "clusterd_worker_restarts_total", "counter", "Times the slot's worker was replaced.",
                [](const WorkerSnapshot& w) { return w.restarts; });
+    compute_metrics(out, cluster);
     out.family("clusterd_heartbeat_age_seconds", "gauge", "Seconds since each worker's loop last turned.");
     for (const auto& worker : cluster.workers) {
         if (worker.pid != 0 && worker.heartbeat_age_seconds) {

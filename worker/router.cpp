@@ -1,11 +1,8 @@
 #include "worker/router.hpp"
 
-#include <chrono>
-#include <cstdio>
-
 #include "common/monotonic.hpp"
 #include "common/status_report.hpp"
-#include "worker/compute/fib.hpp"
+#include "worker/compute/kinds.hpp"
 #include "worker/metrics.hpp"
 #include "worker/fault_injection.hpp"
 #include "worker/query.hpp"
@@ -13,27 +10,11 @@
 namespace clusterd::worker {
 namespace {
 
-Response compute_fib(const Target& target) {
-    auto n = query_uint(target.query, "n", 0, compute::fib_max_n);
-    if (auto* error = std::get_if<std::string>(&n)) return text_response(400, *error);
-    const auto start = std::chrono::steady_clock::now();
-    const auto value = compute::fib(static_cast<unsigned>(std::get<std::uint64_t>(n)));
-    const std::chrono::duration<double, std::milli> spent = std::chrono::steady_clock::now() - start;
-    char json[160];
-    std::snprintf(json, sizeof json, "{\"kind\":\"fib\",\"n\":%llu,\"result\":%llu,\"compute_ms\":%.3f}\n",
-                  static_cast<unsigned long long>(std::get<std::uint64_t>(n)),
-                  static_cast<unsigned long long>(value), spent.count());
-    Response response = text_response(200, json);
-    response.content_type = "application/json";
-    return response;
-}
-
 Response hello(const Target&, const RouteContext&) { return text_response(200, "hello from clusterd"); }
 Response healthz(const Target&, const RouteContext&) { return text_response(200, "ok"); }
 Response readyz(const Target&, const RouteContext& context) {
     return context.draining ? text_response(503, "draining") : text_response(200, "ready");
 }
-Response fib(const Target& target, const RouteContext&) { return compute_fib(target); }
 Response crash(const Target& target, const RouteContext&) { return inject_fault(target.query); }
 
 Response metrics(const Target&, const RouteContext& context) {
@@ -60,7 +41,6 @@ constexpr Route routes[] = {
     {"/", hello, false},
     {"/healthz", healthz, false},
     {"/readyz", readyz, false},
-    {"/compute/fib", fib, false},
     {"/metrics", metrics, false},
     {"/status", status, false},
     {"/debug/crash", crash, true},
@@ -73,20 +53,33 @@ const Route* find_route(const std::string& path, const RouteContext& context) {
     return nullptr;
 }
 
+Response method_not_allowed(const Request& request) {
+    Response refused = text_response(405, "method " + request.method.substr(0, 32) + " not allowed");
+    refused.headers.emplace_back("Allow", "GET, HEAD");
+    return refused;
+}
+
+constexpr std::string_view compute_prefix = "/compute/";
+
 }  // namespace
 
-Response route(const Request& request, const RouteContext& context) {
+RouteResult route(const Request& request, const RouteContext& context) {
     auto target = split_target(request.target);
     if (!target) return text_response(400, "malformed request target");
-    const Route* found = find_route(target->path, context);
-    if (found == nullptr) return text_response(404, "no route for " + target->path.substr(0, 200));
     // Every route is read-only. The path is looked up first so an unknown
     // path is a 404 whatever the method, as a client would expect.
-    if (request.method != "GET" && request.method != "HEAD") {
-        Response refused = text_response(405, "method " + request.method.substr(0, 32) + " not allowed");
-        refused.headers.emplace_back("Allow", "GET, HEAD");
-        return refused;
+    const bool read_only = request.method == "GET" || request.method == "HEAD";
+    if (target->path.starts_with(compute_prefix)) {
+        auto kind = compute::job_kind_from_path(std::string_view(target->path).substr(compute_prefix.size()));
+        if (!kind) return text_response(404, "no route for " + target->path.substr(0, 200));
+        if (!read_only) return method_not_allowed(request);
+        auto job = compute::parse_job(*kind, target->query, context.fault_injection);
+        if (auto* error = std::get_if<std::string>(&job)) return text_response(400, *error);
+        return std::get<JobParams>(job);
     }
+    const Route* found = find_route(target->path, context);
+    if (found == nullptr) return text_response(404, "no route for " + target->path.substr(0, 200));
+    if (!read_only) return method_not_allowed(request);
     return found->handler(*target, context);
 }
 

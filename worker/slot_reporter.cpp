@@ -27,7 +27,25 @@ SlotReporter::SlotReporter(ScoreboardSlot* slot, std::uint64_t generation) : slo
     slot_->parse_errors.store(0, relaxed);
     slot_->log_drops.store(0, relaxed);
     slot_->current.write(CurrentRequest{});
+    slot_->recycle_requested.store(0, relaxed);
+    for (auto& by_kind : slot_->compute.jobs) {
+        for (auto& counter : by_kind) counter.store(0, relaxed);
+    }
+    for (auto& bucket : slot_->compute.compute_us_buckets) bucket.store(0, relaxed);
+    slot_->compute.compute_us_sum.store(0, relaxed);
+    slot_->compute.queued.store(0, relaxed);
+    slot_->compute.running.store(0, relaxed);
     slot_->worker_generation.store(generation, relaxed);
+}
+
+ComputeCounters* SlotReporter::compute_counters() const { return slot_ != nullptr ? &slot_->compute : nullptr; }
+
+void SlotReporter::request_recycle(RecycleReason reason) {
+    if (slot_ != nullptr) slot_->recycle_requested.store(static_cast<std::uint32_t>(reason), relaxed);
+}
+
+void SlotReporter::request_idle() {
+    if (slot_ != nullptr) slot_->current.write(CurrentRequest{});
 }
 
 void SlotReporter::heartbeat(std::int64_t now_ms) {

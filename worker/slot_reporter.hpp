@@ -24,6 +24,10 @@ public:
     void connection_opened();
     void connection_closed();
     void parse_error();
+    void request_idle();  // the request in flight is over (request_finished does it for HTTP)
+    // Asks the supervisor for a graceful replacement; the caller wakes it.
+    void request_recycle(RecycleReason reason);
+    [[nodiscard]] ComputeCounters* compute_counters() const;
 
 private:
     ScoreboardSlot* slot_ = nullptr;

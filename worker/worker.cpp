@@ -14,7 +14,12 @@
 #include "common/log.hpp"
 #include "common/monotonic.hpp"
 #include "common/slot_state.hpp"
+#include "worker/compute/inline_backend.hpp"
+#include "worker/compute/kinds.hpp"
+#include "worker/compute/processes_backend.hpp"
+#include "worker/compute/threads_backend.hpp"
 #include "worker/fault_injection.hpp"
+#include "worker/ready_report.hpp"
 #include "worker/ring_log_sink.hpp"
 
 namespace clusterd::worker {
@@ -22,7 +27,6 @@ namespace {
 
 // Where the supervisor put our inherited descriptors (supervisor/worker_process.hpp).
 constexpr int listen_fd = 3;
-constexpr int ready_fd = 4;
 constexpr int command_wake_fd = 6;
 
 constexpr std::array<int, 3> handled_signals{SIGTERM, SIGINT, SIGQUIT};
@@ -57,6 +61,36 @@ Worker::Worker(const Config& config, const ShmSegment* segment)
         signals_[i].data = this;
         uv_signal_start(&signals_[i], on_signal, handled_signals[i]);
     }
+    dispatcher_ = std::make_unique<compute::Dispatcher>(
+        &loop_, config_.compute_timeout, counters_.compute_counters(),
+        [this](compute::CompletionSink sink) { return make_backend(std::move(sink)); });
+}
+
+std::unique_ptr<compute::Backend> Worker::make_backend(compute::CompletionSink sink) {
+    switch (config_.compute) {
+        case ComputeMode::inline_loop:
+            // The job blocks this loop; name it in the scoreboard so a hang
+            // report says which job it was.
+            return std::make_unique<compute::InlineBackend>(
+                &loop_, config_.compute_queue, std::move(sink), [this](const JobParams& params) {
+                    reporter_.request_started("JOB", compute::describe_job(params), monotonic_ms());
+                    const JobResult result = compute::run_job(params);
+                    reporter_.request_idle();
+                    return result;
+                });
+        case ComputeMode::threads:
+            return std::make_unique<compute::ThreadsBackend>(&loop_, config_.compute_threads, config_.compute_queue,
+                                                             std::move(sink));
+        case ComputeMode::processes:
+            break;
+    }
+    std::optional<JobRing> ring = segment_ != nullptr ? segment_->jobs() : std::nullopt;
+    if (!ring) {
+        spdlog::critical("--compute=processes, but the shared segment has no job ring");
+        std::exit(exit_code::config_error);
+    }
+    return std::make_unique<compute::ProcessesBackend>(&loop_, *ring, config_.slot, config_.generation,
+                                                       compute::result_wake_fd, std::move(sink));
 }
 
 Worker::~Worker() {
@@ -82,7 +116,7 @@ int Worker::run() {
     uv_poll_start(&listen_poll_, UV_READABLE, on_listen_readable);
     uv_poll_start(&command_wake_, UV_READABLE, on_command_wake);
     read_commands();  // one may have been queued before we listened
-    if (!report_ready()) {
+    if (!report_ready_to_supervisor()) {
         begin_drain("no supervisor");
         uv_run(&loop_, UV_RUN_DEFAULT);
         return exit_code::failure;
@@ -90,20 +124,6 @@ int Worker::run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     spdlog::debug("drained; exiting");
     return exit_code::ok;
-}
-
-bool Worker::report_ready() {
-    const char ready = 'R';
-    ssize_t written;
-    do {
-        written = ::write(ready_fd, &ready, 1);
-    } while (written < 0 && errno == EINTR);
-    if (written != 1) {
-        spdlog::critical("write() failed while reporting ready to the supervisor: {}", std::strerror(errno));
-        return false;
-    }
-    ::close(ready_fd);
-    return true;
 }
 
 void Worker::on_listen_readable(uv_poll_t* poll, int status, int) {
@@ -132,7 +152,7 @@ bool Worker::holds_more_than_its_share() const {
     std::uint64_t total = 0;
     std::uint64_t mine = 0;
     std::uint64_t serving = 0;
-    for (std::uint32_t i = 0; i < segment_->slot_count(); ++i) {
+    for (std::uint32_t i = 0; i < segment_->http_slots(); ++i) {
         const ScoreboardSlot& slot = segment_->slot(i);
         if (slot.pid.load(std::memory_order_relaxed) == 0 ||
             slot.state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(SlotState::ready)) {
@@ -188,7 +208,32 @@ void Worker::on_accept_retry(uv_timer_t* timer) {
 }
 
 void Worker::on_heartbeat(uv_timer_t* timer) {
-    static_cast<Worker*>(timer->data)->reporter_.heartbeat(monotonic_ms());
+    auto* self = static_cast<Worker*>(timer->data);
+    const auto now = monotonic_ms();
+    self->reporter_.heartbeat(now);
+    self->dispatcher_->publish_load();
+    self->check_stuck_compute(now);
+}
+
+// A compute thread still running past its job's deadline cannot be stopped
+// (threads share the process; there is no safe way to kill one). Its client
+// had a 504; the worker asks the supervisor for a replacement, which starts
+// first, and then drains: nothing in flight is lost.
+void Worker::check_stuck_compute(std::int64_t now_ms) {
+    if (recycle_requested_) return;
+    const auto stuck = dispatcher_->stuck_jobs(now_ms, 0);
+    if (stuck.empty()) return;
+    recycle_requested_ = true;
+    spdlog::error("{} compute thread(s) stuck past the job deadline (the longest for {:.1f} s); asking the "
+                  "supervisor to replace this worker",
+                  stuck.size(),
+                  static_cast<double>(std::max_element(stuck.begin(), stuck.end(), [](const auto& a, const auto& b) {
+                                          return a.running_for_ms < b.running_for_ms;
+                                      })->running_for_ms) / 1000.0);
+    reporter_.request_recycle(RecycleReason::stuck_compute_thread);
+    const std::uint64_t one = 1;
+    // The log eventfd wakes the supervisor, which reads the request with the log.
+    (void)!::write(log_wake_fd, &one, sizeof one);
 }
 
 void Worker::on_command_wake(uv_poll_t* poll, int status, int) {
@@ -249,6 +294,9 @@ void Worker::begin_drain(const char* why) {
         if (accept_one() != AcceptOutcome::accepted) break;
     }
     close_listener();
+    // Queued jobs are answered 503 now; running ones finish within the
+    // supervisor's shutdown deadline.
+    dispatcher_->shed_queued();
     for (Connection* connection : connections_) connection->drain();
     finish_if_drained();
 }
@@ -267,6 +315,7 @@ void Worker::finish_if_drained() {
     uv_close(as_handle(&heartbeat_), ignore_close);
     uv_close(as_handle(&command_wake_), ignore_close);
     for (auto& signal : signals_) uv_close(as_handle(&signal), ignore_close);
+    dispatcher_->close([] {});
 }
 
 int run_worker(const Config& config) {

@@ -8,12 +8,14 @@
 #include <uv.h>
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <unordered_set>
 
 #include "common/config.hpp"
 #include "common/shm_segment.hpp"
 #include "worker/slot_reporter.hpp"
+#include "worker/compute/dispatcher.hpp"
 #include "worker/connection.hpp"
 
 namespace clusterd::worker {
@@ -34,6 +36,7 @@ public:
         return {draining_, config_.fault_injection, segment_};
     }
     [[nodiscard]] SlotReporter& reporter() override { return counters_; }
+    [[nodiscard]] compute::Dispatcher& dispatcher() override { return *dispatcher_; }
     [[nodiscard]] HttpDate& date() override { return date_; }
     uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.data(), read_buffer_.size()); }
     void on_connection_closed(Connection& connection) override;
@@ -53,7 +56,8 @@ private:
     void begin_drain(const char* why);
     void close_listener();
     void finish_if_drained();
-    [[nodiscard]] bool report_ready();
+    [[nodiscard]] std::unique_ptr<compute::Backend> make_backend(compute::CompletionSink sink);
+    void check_stuck_compute(std::int64_t now_ms);
 
     const Config& config_;
     const ShmSegment* segment_;
@@ -66,6 +70,8 @@ private:
     uv_timer_t heartbeat_{};
     uv_poll_t command_wake_{};
     std::optional<RingConsumer<CommandRecord, command_ring_capacity>> commands_;
+    std::unique_ptr<compute::Dispatcher> dispatcher_;
+    bool recycle_requested_ = false;
     std::array<uv_signal_t, 3> signals_{};
     bool listening_ = false;
     bool draining_ = false;

@@ -180,11 +180,11 @@ TEST_CASE("a worker's last log line is written before the news of its death", "[
 }
 
 TEST_CASE("a worker blocked in inline compute past --hang-timeout is replaced", "[integration][scoreboard]") {
-    Daemon daemon({"--workers", "2", "--hang-timeout", "300ms"});
+    Daemon daemon({"--workers", "2", "--hang-timeout", "300ms", "--compute", "inline"});
     HttpClient client(daemon.port(), 60s);
     // fib(45) takes seconds of CPU on the worker's own loop.
     (void)client.get("/compute/fib?n=45");
-    REQUIRE(daemon.wait_for_log(std::regex(R"(hung: no heartbeat for .* while serving GET /compute/fib\?n=45)")));
+    REQUIRE(daemon.wait_for_log(std::regex(R"(hung: no heartbeat for .* while serving JOB fib n=45)")));
     REQUIRE(daemon.wait_for_workers(2).size() == 2);
     CHECK(daemon.stop_and_check_clean());
 }

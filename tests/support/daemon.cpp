@@ -94,7 +94,10 @@ bool has_pair(const std::vector<std::string>& args, const std::string& name, con
     return false;
 }
 
-bool is_worker_cmdline(const std::vector<std::string>& args) { return has_pair(args, "--role", "worker"); }
+// HTTP workers and compute processes alike: every child the supervisor runs.
+bool is_worker_cmdline(const std::vector<std::string>& args) {
+    return has_pair(args, "--role", "worker") || has_pair(args, "--role", "compute");
+}
 
 std::vector<pid_t> all_pids() {
     std::vector<pid_t> pids;

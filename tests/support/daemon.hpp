@@ -84,7 +84,8 @@ public:
     [[nodiscard]] const std::string& log_path() const { return log_path_; }
     [[nodiscard]] std::string log_text() const;
 
-    // Live (not zombie) worker processes whose parent is the supervisor, sorted.
+    // Live (not zombie) worker processes (HTTP workers and compute processes)
+    // whose parent is the supervisor, sorted.
     // Every pid seen here is remembered for the teardown check.
     [[nodiscard]] std::vector<pid_t> worker_pids();
 

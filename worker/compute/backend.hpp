@@ -25,6 +25,10 @@ struct Completion {
 };
 using CompletionSink = std::function<void(const Completion&)>;
 
+// What an executor calls to compute a job (compute::run_job in production);
+// a seam so tests can run jobs that block until they are released.
+using JobRunner = std::function<JobResult(const JobParams&)>;
+
 struct BackendLoad {
     std::uint64_t queued = 0;   // accepted, not started
     std::uint64_t running = 0;  // started, not finished
@@ -61,9 +65,9 @@ public:
     [[nodiscard]] virtual std::vector<JobId> stop() = 0;
 
     // Releases threads and loop handles; `closed` runs on the loop once they
-    // are gone (after which the Backend may be destroyed). Running jobs are
-    // waited for, so call it after stop() once load().running is 0 or the
-    // process is about to exit anyway.
+    // are gone (after which the Backend may be destroyed). It never blocks on
+    // a running job: the worker closes its executor only on its way out, and
+    // a thread still computing then is abandoned (and logged) with the process.
     virtual void close(std::function<void()> closed) = 0;
 };
 

@@ -206,4 +206,10 @@ std::string result_json(const JobParams& params, const JobResult& result) {
     return json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
+std::string describe_job(const JobParams& params) {
+    const auto kind = static_cast<JobKind>(params.kind);
+    const char* parameter = kind == JobKind::primes ? "limit" : kind == JobKind::hash ? "rounds" : "n";
+    return std::string(job_kind_name(kind)) + " " + parameter + "=" + std::to_string(params.n);
+}
+
 }  // namespace clusterd::worker::compute

@@ -47,4 +47,8 @@ namespace clusterd::worker::compute {
 // gives {"kind":...,"error":"..."} instead of numbers that would be wrong.
 [[nodiscard]] std::string result_json(const JobParams& params, const JobResult& result);
 
+// "fib n=40", "primes limit=1000000", "hash rounds=10000": what the scoreboard
+// shows as the job a process is busy with.
+[[nodiscard]] std::string describe_job(const JobParams& params);
+
 }  // namespace clusterd::worker::compute

@@ -23,10 +23,6 @@
 
 namespace clusterd::worker::compute {
 
-// What a pool thread calls to compute a job; a seam so tests can run jobs
-// that block until they are released.
-using JobRunner = std::function<JobResult(const JobParams&)>;
-
 class ThreadsBackend final : public Backend {
 public:
     // Starts `threads` threads (at least 1) named compute-0, compute-1, ...

@@ -45,7 +45,7 @@ TEST_CASE("a slot accepts exactly the edges of the lifecycle", "[supervisor][slo
     CAPTURE(to_string(SlotState(from)), to_string(SlotState(to)));
     REQUIRE(is_legal_transition(SlotState(from), SlotState(to)) == expected_edge(SlotState(from), SlotState(to)));
 
-    Slots slots(1);
+    Slots slots(1, 0);
     walk_to(slots, SlotState(from));
     REQUIRE(slots.transition(0, SlotState(to), "test") == expected_edge(SlotState(from), SlotState(to)));
     const SlotState now = expected_edge(SlotState(from), SlotState(to)) ? SlotState(to) : SlotState(from);
@@ -53,7 +53,7 @@ TEST_CASE("a slot accepts exactly the edges of the lifecycle", "[supervisor][slo
 }
 
 TEST_CASE("per-state counts follow every transition", "[supervisor][slot]") {
-    Slots slots(3);
+    Slots slots(3, 0);
     REQUIRE(slots.count(SlotState::empty) == 3);
     REQUIRE(slots.transition(0, SlotState::starting, "spawn"));
     REQUIRE(slots.transition(1, SlotState::starting, "spawn"));
@@ -78,4 +78,17 @@ TEST_CASE("per-state counts follow every transition", "[supervisor][slot]") {
 TEST_CASE("every state has a name for the log", "[supervisor][slot]") {
     const int state = GENERATE(range(0, slot_state_count));
     REQUIRE(std::string(to_string(SlotState(state))) != "invalid");
+}
+
+TEST_CASE("slots know their role and count by role", "[supervisor][slot]") {
+    Slots slots(4, 2);
+    REQUIRE(slots.size() == 6);
+    REQUIRE(slots[3].role == SlotRole::http);
+    REQUIRE(slots[4].role == SlotRole::compute);
+    REQUIRE(slots.transition(0, SlotState::starting, "spawn"));
+    REQUIRE(slots.transition(5, SlotState::starting, "spawn"));
+    REQUIRE(slots.count(SlotRole::http, SlotState::starting) == 1);
+    REQUIRE(slots.count(SlotRole::compute, SlotState::starting) == 1);
+    REQUIRE(slots.count(SlotRole::compute, SlotState::empty) == 1);
+    REQUIRE(slots.count(SlotRole::http, SlotState::empty) == 3);
 }
