@@ -9,12 +9,40 @@
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "supervisor/listen_socket.hpp"
+#include "supervisor/socket_activation.hpp"
 #include "supervisor/supervisor.hpp"
 
 namespace clusterd::supervisor {
 
+namespace {
+
+// The socket systemd passed (socket activation), or --listen bound here.
+std::variant<ListenSocket, std::string> listen_socket_for(const Config& config,
+                                                          std::vector<InheritedSocket>& inherited) {
+    if (inherited.empty()) {
+        auto bound = bind_listen_socket(config.listen);
+        if (auto* error = std::get_if<std::string>(&bound)) return "cannot listen: " + *error;
+        return std::move(std::get<ListenSocket>(bound));
+    }
+    if (inherited.size() > 1) {
+        return "socket activation passed " + std::to_string(inherited.size()) +
+               " sockets; this version serves exactly one (one ListenStream= in clusterd.socket)";
+    }
+    spdlog::info("socket activation: serving on the inherited socket '{}' ({}); --listen is ignored",
+                 inherited[0].name, inherited[0].address);
+    return ListenSocket{std::move(inherited[0].fd), inherited[0].address};
+}
+
+}  // namespace
+
 int run_supervisor(const Config& config) {
     init_logging("[supervisor " + std::to_string(getpid()) + "]", config.log_level);
+    // First, before anything else opens a descriptor: fds 3.. may be systemd's.
+    auto activation = take_inherited_sockets();
+    if (auto* error = std::get_if<std::string>(&activation)) {
+        spdlog::critical("{}", *error);
+        return exit_code::config_error;
+    }
     // A client that disconnects must not kill us on write; errors come back as EPIPE.
     std::signal(SIGPIPE, SIG_IGN);
     // Whatever our own parent leaked to us must not reach the workers.
@@ -45,9 +73,9 @@ int run_supervisor(const Config& config) {
     }
     auto& segment = std::get<ShmSegment>(created);
 
-    auto bound = bind_listen_socket(config.listen);
+    auto bound = listen_socket_for(config, std::get<std::vector<InheritedSocket>>(activation));
     if (auto* error = std::get_if<std::string>(&bound)) {
-        spdlog::critical("cannot listen: {}", *error);
+        spdlog::critical("{}", *error);
         return exit_code::failure;
     }
     auto& listen = std::get<ListenSocket>(bound);

@@ -55,7 +55,8 @@ Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment)
       slots_(segment.http_slots(), segment.slot_count() - segment.http_slots()),
       processes_(slots_.size(), nullptr),
       slot_timers_(std::make_unique<SlotTimer[]>(slots_.size())),
-      jobs_(segment.jobs()) {
+      jobs_(segment.jobs()),
+      notifier_(Notifier::from_environment()) {
     uv_loop_init(&loop_);
     create_result_wakeups();
     for (unsigned i = 0; i < slots_.size(); ++i) {
@@ -73,7 +74,14 @@ Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment)
     shutdown_deadline_.data = this;
     uv_timer_init(&loop_, &watchdog_);
     watchdog_.data = this;
-    slots_.on_transition([this](const Slot& slot) { publish_slot(slot); });
+    uv_timer_init(&loop_, &systemd_ping_);
+    systemd_ping_.data = this;
+    slots_.on_transition([this](const Slot& slot) {
+        publish_slot(slot);
+        notify_status();
+    });
+    // Workers inherit our environment; only the supervisor may speak for the service.
+    ::unsetenv("NOTIFY_SOCKET");
 }
 
 Supervisor::~Supervisor() {
@@ -89,6 +97,8 @@ int Supervisor::run() {
         spdlog::info("starting {} workers, compute on {} (pid {})", config_.workers, to_string(config_.compute),
                      getpid());
     }
+    if (notifier_.enabled()) spdlog::info("systemd notify socket: {}", notifier_.socket());
+    start_systemd_watchdog();
     manage_workers();
     if (config_.hang_timeout.count() > 0 || jobs_) {
         // Check four times per timeout, so a hang (or a job past its
@@ -145,6 +155,8 @@ void Supervisor::handle_signal(int signal) {
 
 void Supervisor::begin_graceful_stop(const char* why) {
     phase_ = Phase::stopping_gracefully;
+    notifier_.stopping();
+    notify_status();
     // Close our copy of the listening socket first: once the workers close
     // theirs, new connections are refused instead of queueing for nobody.
     listen_.fd.reset();
@@ -308,6 +320,8 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
     }
     if (fully_ready()) {
         spdlog::info("all {} workers ready", config_.workers);
+        // systemd takes the first READY=1 as "started"; later ones are harmless.
+        if (!was_fully_ready_) notifier_.ready();
         was_fully_ready_ = true;
     }
 }
@@ -348,6 +362,9 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
     fmt::format_to_n(note.text, sizeof note.text - 1, "{} after {:.1f} s{}{}", describe(exit),
                      seconds_since(slot.started_at), killed_for, doing);
     segment_.slot(index).last_exit.write(note);
+    if (!expected && !exit.clean()) {
+        last_problem_ = fmt::format("{} {} (pid {}) {}", noun(index), index, slot.pid, note.text);
+    }
     slots_.transition(index, SlotState::exited, describe(exit));
     slot.pid = 0;
     segment_.slot(index).pid.store(0, std::memory_order_relaxed);
@@ -424,6 +441,7 @@ void Supervisor::finish_if_stopped() {
     uv_timer_stop(&shutdown_deadline_);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_deadline_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), ignore_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&systemd_ping_), ignore_close);
     for (unsigned i = 0; i < slots_.size(); ++i) {
         uv_close(reinterpret_cast<uv_handle_t*>(&slot_timers_[i].timer), ignore_close);
     }

@@ -23,6 +23,7 @@
 #include "common/shm_segment.hpp"
 #include "common/unique_fd.hpp"
 #include "supervisor/listen_socket.hpp"
+#include "supervisor/sd_notify.hpp"
 #include "supervisor/slot.hpp"
 #include "supervisor/worker_commands.hpp"
 #include "supervisor/worker_logs.hpp"
@@ -71,6 +72,12 @@ private:
     void on_successor_ready(unsigned successor);
     [[nodiscard]] bool hand_over_to_successor(unsigned slot);
 
+    // supervisor_notify.cpp
+    void start_systemd_watchdog();
+    static void on_systemd_ping(uv_timer_t* timer);
+    [[nodiscard]] bool cluster_view_is_current(std::int64_t now_ms) const;
+    void notify_status();
+
     // supervisor_compute.cpp
     void create_result_wakeups();
     void repair_job_ring(unsigned slot, std::uint64_t generation);
@@ -111,6 +118,10 @@ private:
     std::optional<JobRing> jobs_;            // the job ring, with --compute=processes
     uv_timer_t shutdown_deadline_{};
     uv_timer_t watchdog_{};
+    uv_timer_t systemd_ping_{};
+    Notifier notifier_;
+    std::string last_status_;   // the STATUS= line last sent
+    std::string last_problem_;  // the latest unexpected death or hang, for STATUS=
     Phase phase_ = Phase::running;
     bool was_fully_ready_ = false;
     bool compute_draining_ = false;

@@ -139,7 +139,7 @@ TEST_CASE("a worker that crashes at start is backed off, then the circuit breake
                                 {},
                                 true,
                                 true,
-                                false});
+                                false, {}});
     CHECK(daemon.wait_for_log("killed by SIGABRT", replace_timeout));
     CHECK(daemon.wait_for_log("backing off", replace_timeout));
     CHECK(daemon.wait_for_log("circuit breaker tripped", replace_timeout));
@@ -171,7 +171,7 @@ TEST_CASE("with two slots crashing at start, both trip the breaker and the super
                                 {},
                                 true,
                                 true,
-                                false});
+                                false, {}});
     CHECK(daemon.wait_for_log("circuit breaker tripped", replace_timeout, 2));
     CHECK(daemon.wait_for_log(std::regex(R"(capacity: 0/2 workers ready .*2 failed)"), replace_timeout));
     CHECK(daemon.running());
@@ -259,7 +259,7 @@ TEST_CASE("a failed slot gets one trial after --breaker-cooldown, and the breake
                                 {},
                                 true,
                                 true,
-                                false});
+                                false, {}});
     REQUIRE(daemon.wait_for_log("circuit breaker tripped", replace_timeout));
     const unsigned deaths_at_first_trip = daemon.count_log("killed by SIGABRT");
     CHECK(deaths_at_first_trip == 2);

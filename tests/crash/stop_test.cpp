@@ -296,7 +296,7 @@ TEST_CASE("SIGTERM right after start, before the workers are ready, still stops 
           "[crash][stop]") {
     const int round = GENERATE(range(0, 5));
     INFO("round " << round);
-    Daemon daemon(DaemonOptions{{"--workers", "4"}, {}, true, true, false});
+    Daemon daemon(DaemonOptions{{"--workers", "4"}, {}, true, true, false, {}});
     REQUIRE(daemon.send_signal(SIGTERM));
     const auto status = daemon.wait_exit(stop_timeout);
     REQUIRE(status.has_value());
@@ -312,7 +312,7 @@ TEST_CASE("SIGTERM while a slot waits in backoff stops at once with exit code 0"
                                 {},
                                 true,
                                 true,
-                                false});
+                                false, {}});
     REQUIRE(daemon.wait_for_log("backing off", stop_timeout));
     REQUIRE(daemon.send_signal(SIGTERM));
     const auto status = daemon.wait_exit(10s);

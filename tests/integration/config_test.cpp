@@ -62,7 +62,7 @@ TEST_CASE("the help text documents the options and exits 0", "[integration][conf
 }
 
 TEST_CASE("CLUSTERD_WORKERS in the environment sets the number of workers", "[integration][config]") {
-    Daemon daemon(DaemonOptions{{}, {{"CLUSTERD_WORKERS", "3"}}, true, true, true});
+    Daemon daemon(DaemonOptions{{}, {{"CLUSTERD_WORKERS", "3"}}, true, true, true, {}});
     CHECK(daemon.wait_for_log("all 3 workers ready"));
     CHECK(daemon.wait_for_workers(3).size() == 3);
     HttpClient client(daemon.port());
@@ -71,14 +71,14 @@ TEST_CASE("CLUSTERD_WORKERS in the environment sets the number of workers", "[in
 }
 
 TEST_CASE("the command line wins over the environment", "[integration][config]") {
-    Daemon daemon(DaemonOptions{{"--workers", "1"}, {{"CLUSTERD_WORKERS", "3"}}, true, true, true});
+    Daemon daemon(DaemonOptions{{"--workers", "1"}, {{"CLUSTERD_WORKERS", "3"}}, true, true, true, {}});
     CHECK(daemon.wait_for_log("all 1 workers ready"));
     CHECK(daemon.wait_for_workers(1).size() == 1);
     CHECK(daemon.stop_and_check_clean());
 }
 
 TEST_CASE("CLUSTERD_LISTEN sets the address when --listen is absent", "[integration][config]") {
-    Daemon daemon(DaemonOptions{{"--workers", "1"}, {{"CLUSTERD_LISTEN", "127.0.0.1:0"}}, false, true, true});
+    Daemon daemon(DaemonOptions{{"--workers", "1"}, {{"CLUSTERD_LISTEN", "127.0.0.1:0"}}, false, true, true, {}});
     REQUIRE(daemon.port() != 0);
     HttpClient client(daemon.port());
     CHECK(client.get("/healthz").status == 200);

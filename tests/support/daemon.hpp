@@ -50,6 +50,9 @@ struct DaemonOptions {
     bool add_listen = true;                                  // false: the test passes its own --listen
     bool wait_listening = true;                              // wait for "listening on" in the constructor
     bool wait_ready = true;                                  // wait for "all N workers ready" in the constructor
+    // Runs `launcher... clusterd args...` instead, for a launcher that execs
+    // clusterd in its own process (systemd-socket-activate): the pid is the same.
+    std::vector<std::string> launcher;
 };
 
 struct ExitStatus {
@@ -74,7 +77,7 @@ class Daemon {
 public:
     explicit Daemon(DaemonOptions options);
     // Shorthand: Daemon({"--workers", "2"}).
-    explicit Daemon(std::vector<std::string> args) : Daemon(DaemonOptions{std::move(args), {}, true, true, true}) {}
+    explicit Daemon(std::vector<std::string> args) : Daemon(DaemonOptions{std::move(args), {}, true, true, true, {}}) {}
     ~Daemon();
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
