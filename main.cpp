@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "common/config.hpp"
+#include "supervisor/control_command.hpp"
 #include "supervisor/run_supervisor.hpp"
 #include "supervisor/status_command.hpp"
 #include "worker/compute_process.hpp"
@@ -19,5 +20,8 @@ int main(int argc, char** argv) {
     if (config.role == clusterd::Role::worker) return clusterd::worker::run_worker(config);
     if (config.role == clusterd::Role::compute) return clusterd::worker::run_compute_process(config);
     if (config.role == clusterd::Role::status) return clusterd::supervisor::run_status_command(config);
+    if (config.role == clusterd::Role::reload || config.role == clusterd::Role::upgrade) {
+        return clusterd::supervisor::run_control_command(config);
+    }
     return clusterd::supervisor::run_supervisor(config);
 }

@@ -189,11 +189,23 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
                  "clusterd"};
     app.set_version_flag("--version", "clusterd 0.1.0");
     add_options(app, cfg, listen, log_level, role, compute);
+    app.set_config("--config", "",
+                   "Read options from this file (TOML or INI, e.g. workers = 4); the command line wins; "
+                   "SIGHUP re-reads it")
+        ->envname(env_name("--config"));
     CLI::App* status = app.add_subcommand(
         "status", "Print a running instance's workers, read from its shared memory (works even when every "
                   "worker hangs)");
     status->add_option("--pid", cfg.status_pid, "Supervisor pid (default: the only running instance)");
     status->add_flag("--json", cfg.status_json, "JSON instead of a table");
+    CLI::App* reload = app.add_subcommand(
+        "reload", "Ask a running instance to re-read its configuration and replace its workers one at a time "
+                  "(the same as SIGHUP)");
+    reload->add_option("--pid", cfg.status_pid, "Supervisor pid (default: the only running instance)");
+    CLI::App* upgrade = app.add_subcommand(
+        "upgrade", "Ask a running instance to start its binary anew on the same socket and hand over "
+                   "(the same as SIGUSR2)");
+    upgrade->add_option("--pid", cfg.status_pid, "Supervisor pid (default: the only running instance)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
@@ -220,6 +232,8 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
                   : compute == "processes" ? ComputeMode::processes
                                            : ComputeMode::threads;
     if (status->parsed()) cfg.role = Role::status;
+    if (reload->parsed()) cfg.role = Role::reload;
+    if (upgrade->parsed()) cfg.role = Role::upgrade;
     for (int i = 1; i < argc; ++i) cfg.args.emplace_back(argv[i]);
     return cfg;
 }

@@ -20,7 +20,8 @@ namespace clusterd {
 
 // status: `clusterd status`, which reads a running instance's segment and exits.
 // compute: a compute process (--compute=processes), started by the supervisor.
-enum class Role { supervisor, worker, compute, status };
+// reload, upgrade: `clusterd reload|upgrade`, which signal a running instance.
+enum class Role { supervisor, worker, compute, status, reload, upgrade };
 
 // Where /compute jobs run (worker/compute/): on the event loop, on a pool of
 // threads in each worker, or in compute processes fed through the job ring.

@@ -5,6 +5,11 @@
 #include "common/exit_codes.hpp"
 
 namespace clusterd::supervisor {
+
+RestartPolicy restart_policy_of(const Config& config) {
+    return {config.min_uptime,     config.backoff_initial, config.backoff_max,
+            config.breaker_deaths, config.breaker_window,  config.breaker_cooldown};
+}
 namespace {
 
 Millis backoff_base(unsigned consecutive_young, const RestartPolicy& policy) {

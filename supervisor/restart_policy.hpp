@@ -19,6 +19,7 @@
 #include <string>
 
 #include "common/clock.hpp"
+#include "common/config.hpp"
 #include "common/units.hpp"
 #include "supervisor/exit_info.hpp"
 
@@ -32,6 +33,9 @@ struct RestartPolicy {
     Millis breaker_window{30'000};
     Millis breaker_cooldown{60'000};
 };
+
+// The policy the options ask for.
+[[nodiscard]] RestartPolicy restart_policy_of(const Config& config);
 
 // One slot's memory of its recent young deaths.
 struct DeathHistory {

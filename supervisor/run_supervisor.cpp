@@ -55,10 +55,11 @@ int run_supervisor(const Config& config) {
     // that had our pid; the header check above trusts the pid, so drop it here.
     const std::string name = segment_name_for(getpid());
     boost::interprocess::shared_memory_object::remove(name.c_str());
-    // Two slots per worker: a replacement starts before its predecessor leaves.
+    // Two slots per worker (at least 16): a replacement starts before its
+    // predecessor leaves, and a reload may add workers.
     SegmentShape shape;
     shape.workers = config.workers;
-    shape.http_slots = 2 * config.workers;
+    shape.http_slots = 2 * std::max(config.workers, 8u);
     shape.compute_mode = static_cast<std::uint32_t>(config.compute);
     if (config.compute == ComputeMode::processes) {
         shape.compute_slots = config.compute_processes;

@@ -49,7 +49,8 @@ struct Slot {
     // slot goes back to being a spare instead of being respawned.
     std::optional<unsigned> successor;  // on the slot being replaced
     std::optional<unsigned> replaces;   // on the successor
-    bool retiring = false;              // draining because its successor is ready
+    bool retiring = false;              // draining because its successor is ready, or it is surplus
+    std::uint64_t config_generation = 0;  // the configuration it was started with (reloads bump it)
 };
 
 class Slots {

@@ -5,27 +5,17 @@
 #include "common/monotonic.hpp"
 #include "common/shm_segment.hpp"
 #include "common/status_report.hpp"
+#include "supervisor/instance_lookup.hpp"
 
 namespace clusterd::supervisor {
 
 int run_status_command(const Config& config) {
-    std::string name;
-    if (config.status_pid != 0) {
-        name = segment_name_for(config.status_pid);
-    } else {
-        auto live = live_segments();
-        if (live.empty()) {
-            std::fputs("clusterd status: no running clusterd found in /dev/shm\n", stderr);
-            return 1;
-        }
-        if (live.size() > 1) {
-            std::fputs("clusterd status: several instances run; choose one with --pid:", stderr);
-            for (const auto& each : live) std::fprintf(stderr, " %s", each.c_str());
-            std::fputs("\n", stderr);
-            return 1;
-        }
-        name = live.front();
+    auto found = find_running_instance(config.status_pid);
+    if (auto* error = std::get_if<std::string>(&found)) {
+        std::fprintf(stderr, "clusterd status: %s\n", error->c_str());
+        return 1;
     }
+    const std::string name = segment_name_for(std::get<pid_t>(found));
     auto attached = ShmSegment::attach(name, ShmSegment::Access::read_only);
     if (auto* error = std::get_if<std::string>(&attached)) {
         std::fprintf(stderr, "clusterd status: %s\n", error->c_str());

@@ -28,11 +28,6 @@ double seconds_since(SteadyTime start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-RestartPolicy policy_from(const Config& config) {
-    return {config.min_uptime,     config.backoff_initial, config.backoff_max,
-            config.breaker_deaths, config.breaker_window,  config.breaker_cooldown};
-}
-
 void ignore_close(uv_handle_t*) {}
 
 std::string executable_path() {
@@ -51,7 +46,7 @@ Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment)
       worker_logs_(segment),
       worker_commands_(segment),
       executable_(executable_path()),
-      policy_(policy_from(config_)),
+      policy_(restart_policy_of(config_)),
       slots_(segment.http_slots(), segment.slot_count() - segment.http_slots()),
       processes_(slots_.size(), nullptr),
       slot_timers_(std::make_unique<SlotTimer[]>(slots_.size())),
@@ -137,6 +132,8 @@ void Supervisor::handle_signal(int signal) {
             begin_immediate_stop(verb);
             return;
         case SIGHUP:
+            begin_reload();
+            return;
         case SIGUSR2:
             spdlog::warn("{} is not supported by this version; nothing changed", verb);
             return;
@@ -248,6 +245,7 @@ void Supervisor::spawn_worker(unsigned index) {
     if (!slots_.transition(index, SlotState::starting, "spawn")) return;  // logged as a BUG
     Slot& slot = slots_[index];
     slot.generation += 1;
+    slot.config_generation = config_generation_;
     slot.started_at = std::chrono::steady_clock::now();
     slot.pid = 0;
     slot.kill_reason = nullptr;
@@ -305,6 +303,7 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
     spdlog::info("{} {} (pid {}) ready in {:.1f} ms", noun(index), index, slot.pid,
                  static_cast<double>(ms.count()) / 1000.0);
     if (slot.replaces) on_successor_ready(index);
+    continue_reload();
     if (slot.replacing_since) {
         // Death of the predecessor to readiness of this one: the capacity gap.
         const auto gap = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
@@ -376,7 +375,10 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
         finish_if_stopped();
         return;
     }
-    if (hand_over_to_successor(index)) return;
+    if (hand_over_to_successor(index) || abandon_failed_successor(index)) {
+        continue_reload();
+        return;
+    }
     if (!slot.replacing_since) slot.replacing_since = std::chrono::steady_clock::now();
     handle_death(index, exit);
 }

@@ -72,6 +72,13 @@ private:
     void on_successor_ready(unsigned successor);
     [[nodiscard]] bool hand_over_to_successor(unsigned slot);
 
+    // supervisor_reload.cpp
+    void begin_reload();
+    void continue_reload();
+    void retire_worker(unsigned slot, const char* why);
+    [[nodiscard]] bool abandon_failed_successor(unsigned slot);
+    void finish_reload(const std::string& failure);
+
     // supervisor_notify.cpp
     void start_systemd_watchdog();
     static void on_systemd_ping(uv_timer_t* timer);
@@ -125,6 +132,9 @@ private:
     Phase phase_ = Phase::running;
     bool was_fully_ready_ = false;
     bool compute_draining_ = false;
+    std::uint64_t config_generation_ = 1;  // bumped by every accepted reload
+    bool reloading_ = false;
+    bool reload_again_ = false;  // a reload asked for during one
     std::mt19937_64 random_{std::random_device{}()};
 };
 

@@ -28,20 +28,21 @@ void Supervisor::check_recycle_request(unsigned index) {
     const char* why = recycle_reason(board.recycle_requested.load(std::memory_order_relaxed));
     if (why == nullptr) return;
     segment_.header().stats.recycles.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("worker {} (pid {}) asked to be replaced: {}", index, slot.pid, why);
     replace_worker(index, why);
 }
 
 void Supervisor::replace_worker(unsigned index, const char* why) {
     for (auto& spare : slots_) {
         if (spare.role != SlotRole::http || spare.state != SlotState::empty) continue;
-        spdlog::warn("worker {} (pid {}) asked to be replaced: {}; starting worker {} first", index,
-                     slots_[index].pid, why, spare.index);
+        spdlog::info("replacing worker {} (pid {}) ({}): starting worker {} first", index, slots_[index].pid, why,
+                     spare.index);
         slots_[index].successor = spare.index;
         spare.replaces = index;
         spawn_worker(spare.index);
         return;
     }
-    spdlog::error("worker {} asked to be replaced ({}), but no spare slot is free; it keeps serving", index, why);
+    spdlog::error("worker {} cannot be replaced ({}): no spare slot is free; it keeps serving", index, why);
 }
 
 void Supervisor::on_successor_ready(unsigned successor) {

@@ -86,7 +86,7 @@ private:
 
 }  // namespace
 
-TEST_CASE("READY=1 once every worker is ready and STATUS and watchdog pings and STOPPING=1 on SIGTERM",
+TEST_CASE("READY then RELOADING and READY on SIGHUP then STOPPING on SIGTERM with STATUS and watchdog pings",
           "[integration][systemd]") {
     NotifyListener systemd;
     DaemonOptions options;
@@ -106,12 +106,24 @@ TEST_CASE("READY=1 once every worker is ready and STATUS and watchdog pings and 
         },
         10s, 1ms));
 
+    // A reload: RELOADING=1 (with the timestamp Type=notify-reload wants), then READY=1 again.
+    REQUIRE(daemon.send_signal(SIGHUP));
+    CHECK(systemd.wait_for("RELOADING=1\nMONOTONIC_USEC=", 10s));
+    CHECK(daemon.wait_for_log("reload complete"));
+    CHECK(eventually(
+        [&] {
+            (void)systemd.wait_for("never sent", 50ms);
+            return systemd.count("READY=1") == 2;
+        },
+        10s, 1ms));
+    CHECK(systemd.first("RELOADING=1") > systemd.first("READY=1"));
+
     REQUIRE(daemon.send_signal(SIGTERM));
     CHECK(systemd.wait_for("STOPPING=1", 10s));
     auto exit = daemon.wait_exit(15s);
     REQUIRE(exit);
     CHECK(exit->clean());
-    CHECK(systemd.count("READY=1") == 1);
+    CHECK(systemd.count("READY=1") == 2);
     CHECK(daemon.no_worker_left());
 }
 
