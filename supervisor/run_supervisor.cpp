@@ -11,6 +11,7 @@
 #include "supervisor/listen_socket.hpp"
 #include "supervisor/socket_activation.hpp"
 #include "supervisor/supervisor.hpp"
+#include "supervisor/upgrade.hpp"
 
 namespace clusterd::supervisor {
 
@@ -43,6 +44,7 @@ int run_supervisor(const Config& config) {
         spdlog::critical("{}", *error);
         return exit_code::config_error;
     }
+    UniqueFd upgrade_ready = take_upgrade_ready_fd();
     // A client that disconnects must not kill us on write; errors come back as EPIPE.
     std::signal(SIGPIPE, SIG_IGN);
     // Whatever our own parent leaked to us must not reach the workers.
@@ -81,7 +83,7 @@ int run_supervisor(const Config& config) {
     }
     auto& listen = std::get<ListenSocket>(bound);
     spdlog::info("listening on {}", listen.address);
-    Supervisor supervisor(config, std::move(listen), segment);
+    Supervisor supervisor(config, std::move(listen), segment, std::move(upgrade_ready));
     return supervisor.run();
     // The segment's destructor removes /dev/shm/clusterd.<pid>.
 }

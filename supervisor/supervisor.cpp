@@ -39,7 +39,7 @@ std::string executable_path() {
 
 }  // namespace
 
-Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment)
+Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment, UniqueFd upgrade_ready)
     : config_(std::move(config)),
       listen_(std::move(listen)),
       segment_(segment),
@@ -51,7 +51,8 @@ Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment)
       processes_(slots_.size(), nullptr),
       slot_timers_(std::make_unique<SlotTimer[]>(slots_.size())),
       jobs_(segment.jobs()),
-      notifier_(Notifier::from_environment()) {
+      notifier_(Notifier::from_environment()),
+      upgrade_ready_(std::move(upgrade_ready)) {
     uv_loop_init(&loop_);
     create_result_wakeups();
     for (unsigned i = 0; i < slots_.size(); ++i) {
@@ -71,6 +72,8 @@ Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment)
     watchdog_.data = this;
     uv_timer_init(&loop_, &systemd_ping_);
     systemd_ping_.data = this;
+    uv_timer_init(&loop_, &upgrade_deadline_);
+    upgrade_deadline_.data = this;
     slots_.on_transition([this](const Slot& slot) {
         publish_slot(slot);
         notify_status();
@@ -135,7 +138,7 @@ void Supervisor::handle_signal(int signal) {
             begin_reload();
             return;
         case SIGUSR2:
-            spdlog::warn("{} is not supported by this version; nothing changed", verb);
+            begin_upgrade();
             return;
         case SIGUSR1:
             spdlog::info("logs go to stderr; nothing to reopen here; telling the workers");
@@ -152,7 +155,14 @@ void Supervisor::handle_signal(int signal) {
 
 void Supervisor::begin_graceful_stop(const char* why) {
     phase_ = Phase::stopping_gracefully;
-    notifier_.stopping();
+    // Handing over to a new binary is no stop of the service.
+    if (!handing_over_) notifier_.stopping();
+    if (upgrade_ != nullptr) {
+        spdlog::warn("stopping during a binary upgrade: the new supervisor (pid {}) is stopped too", upgrade_->pid());
+        upgrade_->kill(SIGTERM);
+        upgrade_->release();
+        upgrade_ = nullptr;
+    }
     notify_status();
     // Close our copy of the listening socket first: once the workers close
     // theirs, new connections are refused instead of queueing for nobody.
@@ -321,6 +331,7 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
         spdlog::info("all {} workers ready", config_.workers);
         // systemd takes the first READY=1 as "started"; later ones are harmless.
         if (!was_fully_ready_) notifier_.ready();
+        report_upgrade_ready(upgrade_ready_);  // no-op unless a binary upgrade started us
         was_fully_ready_ = true;
     }
 }
@@ -444,6 +455,7 @@ void Supervisor::finish_if_stopped() {
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_deadline_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&systemd_ping_), ignore_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&upgrade_deadline_), ignore_close);
     for (unsigned i = 0; i < slots_.size(); ++i) {
         uv_close(reinterpret_cast<uv_handle_t*>(&slot_timers_[i].timer), ignore_close);
     }

@@ -25,6 +25,7 @@
 #include "supervisor/listen_socket.hpp"
 #include "supervisor/sd_notify.hpp"
 #include "supervisor/slot.hpp"
+#include "supervisor/upgrade.hpp"
 #include "supervisor/worker_commands.hpp"
 #include "supervisor/worker_logs.hpp"
 #include "supervisor/worker_process.hpp"
@@ -34,7 +35,9 @@ namespace clusterd::supervisor {
 class Supervisor final : private WorkerEvents {
 public:
     // The segment must outlive the supervisor; its scoreboard slot i mirrors worker slot i.
-    Supervisor(Config config, ListenSocket listen, ShmSegment& segment);
+    // upgrade_ready: when this supervisor was started by a binary upgrade, the
+    // pipe on which it tells the old one that its cluster is ready.
+    Supervisor(Config config, ListenSocket listen, ShmSegment& segment, UniqueFd upgrade_ready = {});
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
     ~Supervisor();
@@ -78,6 +81,12 @@ private:
     void retire_worker(unsigned slot, const char* why);
     [[nodiscard]] bool abandon_failed_successor(unsigned slot);
     void finish_reload(const std::string& failure);
+
+    // supervisor_upgrade.cpp
+    void begin_upgrade();
+    static void on_upgrade_deadline(uv_timer_t* timer);
+    void on_upgrade_ready();
+    void on_upgrade_failed(std::string how);
 
     // supervisor_notify.cpp
     void start_systemd_watchdog();
@@ -126,7 +135,11 @@ private:
     uv_timer_t shutdown_deadline_{};
     uv_timer_t watchdog_{};
     uv_timer_t systemd_ping_{};
+    uv_timer_t upgrade_deadline_{};
+    UpgradeProcess* upgrade_ = nullptr;  // the new supervisor of a binary upgrade, until it is ready
+    bool handing_over_ = false;          // stopping because a new binary took over
     Notifier notifier_;
+    UniqueFd upgrade_ready_;  // we are that new supervisor: tell the old one when ready
     std::string last_status_;   // the STATUS= line last sent
     std::string last_problem_;  // the latest unexpected death or hang, for STATUS=
     Phase phase_ = Phase::running;
