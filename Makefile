@@ -45,6 +45,7 @@ bench:
 	cmake --preset release -DCLUSTERD_TESTS=OFF
 	cmake --build --preset release -j $(JOBS)
 	bench/hello.sh
+	bench/compute.sh
 	bench/scoreboard_cost.sh
 	bench/ring/run.sh
 	build-ring-bench/wakeup_bench
