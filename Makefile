@@ -17,8 +17,12 @@ build: deps
 	cmake --preset release -DCLUSTERD_TESTS=OFF
 	cmake --build --preset release -j $(JOBS)
 
+# As root, clusterd refuses to run its workers as root unless told: `make run`
+# says so (--allow-root); production runs use --user (see docs/OPERATING.md).
+RUN_AS := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 run: build
-	exec build/clusterd $(ARGS)
+	exec build/clusterd $(RUN_AS) $(ARGS)
 
 test:
 	@scripts/install-deps.sh build test

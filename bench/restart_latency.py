@@ -80,6 +80,8 @@ class Daemon:
     def __init__(self, binary, workers, log_path):
         env = dict(os.environ)
         env.pop("JOURNAL_STREAM", None)  # keeps the timestamps in the log
+        if os.geteuid() == 0:  # as root, clusterd wants to be told its workers may be root
+            env["CLUSTERD_ALLOW_ROOT"] = "true"
         self.workers = workers
         self.lines = queue.Queue()
         self.log = open(log_path, "w") if log_path else None

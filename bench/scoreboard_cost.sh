@@ -8,6 +8,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CLUSTERD=${CLUSTERD:-$ROOT/build/clusterd}
 WORKERS=${WORKERS:-2} DURATION=${DURATION:-5s} CONNECTIONS=${CONNECTIONS:-64} ROUNDS=${ROUNDS:-3}
 TMP=$(mktemp -d); PID=
+# As root, clusterd wants to be told that its workers may be root too.
+if [[ $(id -u) -eq 0 ]]; then export CLUSTERD_ALLOW_ROOT=true; fi
 cleanup() { [[ -n $PID ]] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 

@@ -114,6 +114,15 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
     add_duration(app, "--compute-timeout", cfg.compute_timeout,
                  "A job not finished by then is answered 504; its thread or process is dealt with");
 
+    app.add_option("--user", cfg.user,
+                   "Started as root: bind, then run the supervisor and every worker as this user (name or uid)")
+        ->envname(env_name("--user"));
+    app.add_option("--group", cfg.group, "With --user: this group instead of the user's primary group")
+        ->envname(env_name("--group"));
+    app.add_flag("--allow-root", cfg.allow_root,
+                 "Let the workers run as root when started as root without --user (refused otherwise)")
+        ->envname(env_name("--allow-root"));
+
     app.add_flag("--enable-fault-injection", cfg.fault_injection,
                  "Serve /debug/crash?mode=segv|abort|exit|hang|slow (never in production)")
         ->envname(env_name("--enable-fault-injection"));
@@ -224,6 +233,9 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
     }
     cfg.listen = std::get<ListenAddress>(parse_listen_address(listen));
     cfg.log_level = spdlog::level::from_str(log_level);
+    if (!cfg.group.empty() && cfg.user.empty()) {
+        return ExitRequest{2, "clusterd: --group needs --user\n"};
+    }
     if (cfg.compute_timeout.count() <= 0) {
         return ExitRequest{2, "clusterd: --compute-timeout must be larger than 0\n"};
     }

@@ -68,6 +68,12 @@ struct Config {
     unsigned compute_queue = 64;     // waiting jobs: per worker (inline, threads) or per cluster (processes)
     Millis compute_timeout{10'000};  // a job not finished by then is answered 504
 
+    // Privileges: as root, every process runs as --user (and --group) once
+    // the socket is bound; workers as root only with --allow-root.
+    std::string user;
+    std::string group;
+    bool allow_root = false;
+
     bool fault_injection = false;
     bool scoreboard_counters = true;  // off only to measure what the scoreboard costs (bench/scoreboard_cost.sh)
     bool crash_at_start = false;  // fault injection: every worker dies while booting

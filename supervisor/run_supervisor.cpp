@@ -1,7 +1,11 @@
 #include "supervisor/run_supervisor.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <csignal>
@@ -9,6 +13,7 @@
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "supervisor/listen_socket.hpp"
+#include "supervisor/privileges.hpp"
 #include "supervisor/socket_activation.hpp"
 #include "supervisor/supervisor.hpp"
 #include "supervisor/upgrade.hpp"
@@ -34,6 +39,31 @@ std::variant<ListenSocket, std::string> listen_socket_for(const Config& config,
     return ListenSocket{std::move(inherited[0].fd), inherited[0].address};
 }
 
+// Whom to drop to after binding, if anyone: std::monostate means "stay as we are".
+std::variant<std::monostate, RunAs, std::string> who_runs_the_cluster(const Config& config) {
+    const bool root = running_as_root();
+    if (auto refusal = refuse_root_without_user(root, !config.user.empty(), config.allow_root)) return *refusal;
+    if (config.user.empty()) return std::monostate{};
+    auto resolved = resolve_run_as(config.user, config.group);
+    if (auto* error = std::get_if<std::string>(&resolved)) return *error;
+    RunAs ids = std::get<RunAs>(resolved);
+    if (root) return ids;
+    // Already unprivileged (a binary upgrade after the drop, or started as that user): fine if it is us.
+    if (ids.uid == ::geteuid() && ids.gid == ::getegid()) return std::monostate{};
+    return "--user " + config.user + " needs the daemon started as root (it runs as uid " +
+           std::to_string(::geteuid()) + ")";
+}
+
+// Gives the segment to the user the cluster will run as, then drops to it.
+std::optional<std::string> hand_over_to(const RunAs& ids, const ShmSegment& segment) {
+    UniqueFd shm(::open(("/dev/shm/" + segment.name()).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!shm) return "open() of /dev/shm/" + segment.name() + " failed: " + std::strerror(errno);
+    if (auto error = give_to(shm.get(), ids, "the shared memory segment")) return error;
+    if (auto error = drop_privileges(ids)) return error;
+    spdlog::info("running as {}:{} (uid {}, gid {})", ids.user, ids.group, ids.uid, ids.gid);
+    return std::nullopt;
+}
+
 }  // namespace
 
 int run_supervisor(const Config& config) {
@@ -45,6 +75,11 @@ int run_supervisor(const Config& config) {
         return exit_code::config_error;
     }
     UniqueFd upgrade_ready = take_upgrade_ready_fd();
+    auto run_as = who_runs_the_cluster(config);
+    if (auto* error = std::get_if<std::string>(&run_as)) {
+        spdlog::critical("{}", *error);
+        return exit_code::config_error;
+    }
     // A client that disconnects must not kill us on write; errors come back as EPIPE.
     std::signal(SIGPIPE, SIG_IGN);
     // Whatever our own parent leaked to us must not reach the workers.
@@ -83,6 +118,13 @@ int run_supervisor(const Config& config) {
     }
     auto& listen = std::get<ListenSocket>(bound);
     spdlog::info("listening on {}", listen.address);
+    if (auto* ids = std::get_if<RunAs>(&run_as)) {
+        // After the bind (a port below 1024 needs root), before any worker.
+        if (auto error = hand_over_to(*ids, segment)) {
+            spdlog::critical("{}", *error);
+            return exit_code::failure;
+        }
+    }
     Supervisor supervisor(config, std::move(listen), segment, std::move(upgrade_ready));
     return supervisor.run();
     // The segment's destructor removes /dev/shm/clusterd.<pid>.

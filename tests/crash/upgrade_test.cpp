@@ -16,45 +16,13 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/binary_copy.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
 
 using namespace clusterd::test;
 
 namespace {
-
-// A copy of the built binary in a private directory, used as the test's
-// CLUSTERD_TEST_BINARY while this object lives.
-class PrivateBinary {
-public:
-    PrivateBinary() {
-        char dir_template[] = "/tmp/clusterd-upgrade-XXXXXX";
-        REQUIRE(mkdtemp(dir_template) != nullptr);
-        dir_ = dir_template;
-        path_ = dir_ + "/clusterd";
-        std::filesystem::copy_file(CLUSTERD_BINARY, path_);
-        REQUIRE(::setenv("CLUSTERD_TEST_BINARY", path_.c_str(), 1) == 0);
-    }
-    ~PrivateBinary() {
-        ::unsetenv("CLUSTERD_TEST_BINARY");
-        std::filesystem::remove_all(dir_);
-    }
-    PrivateBinary(const PrivateBinary&) = delete;
-    PrivateBinary& operator=(const PrivateBinary&) = delete;
-
-    // Replaces the file by rename, as a package manager does (the running
-    // binary cannot be written in place).
-    void replace_with_script(const std::string& script) const {
-        const std::string next = dir_ + "/clusterd.new";
-        std::ofstream(next) << script;
-        std::filesystem::permissions(next, std::filesystem::perms::owner_all);
-        std::filesystem::rename(next, path_);
-    }
-
-private:
-    std::string dir_;
-    std::string path_;
-};
 
 // Processes whose command line names `--supervisor-pid <pid>`: that supervisor's workers.
 std::vector<pid_t> workers_of(pid_t supervisor) {
@@ -91,7 +59,7 @@ TEST_CASE("a binary upgrade under keep-alive load hands over with zero failed re
         WARN("wrk is not installed (Debian package wrk; make test installs it); skipping");
         return;
     }
-    PrivateBinary binary;
+    BinaryCopy binary;
     Daemon daemon({"--workers", "2"});
     const auto old_workers = daemon.wait_for_workers(2);
     REQUIRE(old_workers.size() == 2);
@@ -131,7 +99,7 @@ TEST_CASE("a binary upgrade under keep-alive load hands over with zero failed re
 }
 
 TEST_CASE("a new binary that fails to start leaves the old cluster serving", "[crash][upgrade]") {
-    PrivateBinary binary;
+    BinaryCopy binary;
     Daemon daemon({"--workers", "2"});
     const auto workers = daemon.wait_for_workers(2);
     REQUIRE(workers.size() == 2);

@@ -45,7 +45,8 @@ TEST_CASE("a TCP socket passed by systemd-socket-activate is served and --listen
     }
     const std::uint16_t port = free_port();
     DaemonOptions options;
-    options.launcher = {socket_activate, "-l", "127.0.0.1:" + std::to_string(port), "--"};
+    // It hands the program a clean environment: pass on what the fixture set.
+    options.launcher = {socket_activate, "-E", "CLUSTERD_ALLOW_ROOT", "-l", "127.0.0.1:" + std::to_string(port), "--"};
     options.add_listen = false;
     options.args = {"--workers", "2", "--listen", "127.0.0.1:1"};  // would fail to bind: proves it is not used
     options.wait_listening = false;  // clusterd starts only once a client connects
@@ -70,7 +71,7 @@ TEST_CASE("a unix socket passed by systemd-socket-activate is served", "[integra
     REQUIRE(mkdtemp(dir_template) != nullptr);
     const std::string socket_path = std::string(dir_template) + "/http.sock";
     DaemonOptions options;
-    options.launcher = {socket_activate, "-l", socket_path, "--"};
+    options.launcher = {socket_activate, "-E", "CLUSTERD_ALLOW_ROOT", "-l", socket_path, "--"};
     options.args = {"--workers", "1"};
     options.wait_listening = false;
     options.wait_ready = false;

@@ -143,6 +143,11 @@ std::vector<std::string> child_environment(const std::vector<std::pair<std::stri
         if (std::strncmp(*entry, "CLUSTERD_", 9) == 0) continue;
         env.emplace_back(*entry);
     }
+    // Tests run as root on CI machines; clusterd refuses root workers unless
+    // told. A test that means to check that refusal sets the variable itself.
+    const bool sets_allow_root = std::any_of(extra.begin(), extra.end(),
+                                             [](const auto& pair) { return pair.first == "CLUSTERD_ALLOW_ROOT"; });
+    if (::geteuid() == 0 && !sets_allow_root) env.emplace_back("CLUSTERD_ALLOW_ROOT=true");
     for (const auto& [name, value] : extra) env.push_back(name + "=" + value);
     return env;
 }
