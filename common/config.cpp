@@ -129,6 +129,10 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
     app.add_flag("--crash-at-start", cfg.crash_at_start,
                  "Fault injection: every worker exits with a crash while booting")
         ->envname(env_name("--crash-at-start"));
+    app.add_option("--log-file", cfg.log_file,
+                   "Write the log (every process's lines) to this file instead of stderr; SIGUSR1 reopens it "
+                   "(for logrotate)")
+        ->envname(env_name("--log-file"));
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
         ->capture_default_str()
         ->envname(env_name("--log-level"))

@@ -78,6 +78,7 @@ struct Config {
     bool scoreboard_counters = true;  // off only to measure what the scoreboard costs (bench/scoreboard_cost.sh)
     bool crash_at_start = false;  // fault injection: every worker dies while booting
     spdlog::level::level_enum log_level = spdlog::level::info;
+    std::string log_file;  // empty: stderr (the journal under systemd)
 
     // Worker role only, set by the supervisor.
     unsigned slot = 0;

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 
+#include "common/log_file_sink.hpp"
 #include "common/units.hpp"
 
 namespace clusterd {
@@ -73,11 +74,11 @@ std::unique_ptr<spdlog::formatter> make_stderr_formatter(std::string_view who, b
     return formatter;
 }
 
-void init_logging(const std::string& who, spdlog::level::level_enum level) {
+void init_logging(const std::string& who, spdlog::level::level_enum level, const std::string& log_file) {
     // Plain (uncoloured) stderr: stderr is unbuffered, so a worker that crashes
-    // right after logging loses nothing it logged.
-    auto logger = spdlog::stderr_logger_mt("clusterd");
-    logger->set_formatter(make_stderr_formatter(who, stderr_is_journal()));
+    // right after logging loses nothing it logged. A log file is flushed per line.
+    auto logger = std::make_shared<spdlog::logger>("clusterd", make_log_sink(log_file));
+    logger->set_formatter(make_stderr_formatter(who, log_file.empty() && stderr_is_journal()));
     logger->set_level(level);
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(logger);

@@ -22,8 +22,9 @@
 namespace clusterd {
 
 // "[supervisor 1234]" or "[worker 3 4242]". Decides once whether stderr is
-// the journal (stderr_is_journal()) and formats accordingly.
-void init_logging(const std::string& who, spdlog::level::level_enum level);
+// the journal (stderr_is_journal()) and formats accordingly. With log_file,
+// lines go there instead (timestamped; SIGUSR1 reopens it: log_file_sink.hpp).
+void init_logging(const std::string& who, spdlog::level::level_enum level, const std::string& log_file = "");
 
 // True when $JOURNAL_STREAM names the device and inode of our stderr.
 [[nodiscard]] bool stderr_is_journal();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <boost/interprocess/shared_memory_object.hpp>
@@ -67,7 +68,12 @@ std::optional<std::string> hand_over_to(const RunAs& ids, const ShmSegment& segm
 }  // namespace
 
 int run_supervisor(const Config& config) {
-    init_logging("[supervisor " + std::to_string(getpid()) + "]", config.log_level);
+    try {
+        init_logging("[supervisor " + std::to_string(getpid()) + "]", config.log_level, config.log_file);
+    } catch (const spdlog::spdlog_ex& error) {
+        std::fprintf(stderr, "clusterd: cannot open --log-file %s: %s\n", config.log_file.c_str(), error.what());
+        return exit_code::config_error;
+    }
     // First, before anything else opens a descriptor: fds 3.. may be systemd's.
     auto activation = take_inherited_sockets();
     if (auto* error = std::get_if<std::string>(&activation)) {

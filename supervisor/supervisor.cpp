@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include "common/exit_codes.hpp"
+#include "common/log_file_sink.hpp"
 #include "common/monotonic.hpp"
 
 namespace clusterd::supervisor {
@@ -43,7 +44,7 @@ Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment, 
     : config_(std::move(config)),
       listen_(std::move(listen)),
       segment_(segment),
-      worker_logs_(segment),
+      worker_logs_(segment, config_.log_file),
       worker_commands_(segment),
       executable_(executable_path()),
       policy_(restart_policy_of(config_)),
@@ -141,15 +142,25 @@ void Supervisor::handle_signal(int signal) {
             begin_upgrade();
             return;
         case SIGUSR1:
-            spdlog::info("logs go to stderr; nothing to reopen here; telling the workers");
-            for (auto& slot : slots_) {
-                if (slot.state == SlotState::ready && slot.role == SlotRole::http) {
-                    command_worker(slot.index, Command::reopen_logs, SIGUSR1);
-                }
-            }
+            reopen_logs();
             return;
         default:
             return;
+    }
+}
+
+// Workers log through the supervisor, so only its files need reopening; the
+// command still goes out, for anything a worker may open itself one day.
+void Supervisor::reopen_logs() {
+    if (config_.log_file.empty()) {
+        spdlog::info("logs go to stderr; nothing to reopen");
+    } else if (const int reopened = reopen_log_files(); reopened >= 0) {
+        spdlog::info("reopened the log file {}", config_.log_file);
+    }
+    for (auto& slot : slots_) {
+        if (slot.state == SlotState::ready && slot.role == SlotRole::http) {
+            command_worker(slot.index, Command::reopen_logs, SIGUSR1);
+        }
     }
 }
 

@@ -61,6 +61,7 @@ private:
 
     void handle_signal(int signal);
     void begin_graceful_stop(const char* why);
+    void reopen_logs();
     void begin_immediate_stop(const char* why);
     void manage_workers();
     void spawn_worker(unsigned slot);

@@ -6,19 +6,20 @@
 #include <array>
 
 #include "common/log.hpp"
+#include "common/log_file_sink.hpp"
 
 namespace clusterd::supervisor {
 
-WorkerLogs::WorkerLogs(ShmSegment& segment)
+WorkerLogs::WorkerLogs(ShmSegment& segment, const std::string& log_file)
     : segment_(segment),
       consumers_(segment.slot_count()),
       reported_corruption_(segment.slot_count(), false),
-      // A sink of its own on the same stderr (a pattern is set per sink, and
-      // the supervisor's lines keep theirs); the worker wrote its own
-      // "[worker K pid]" prefix into the record. The supervisor is one
-      // thread, so the two sinks never write at once.
-      logger_(std::make_shared<spdlog::logger>("workers", std::make_shared<spdlog::sinks::stderr_sink_mt>())) {
-    logger_->set_formatter(make_stderr_formatter("", stderr_is_journal()));
+      // A sink of its own on the same stderr or log file (a pattern is set
+      // per sink, and the supervisor's lines keep theirs); the worker wrote
+      // its own "[worker K pid]" prefix into the record. The supervisor is
+      // one thread, so the two sinks never write at once.
+      logger_(std::make_shared<spdlog::logger>("workers", make_log_sink(log_file))) {
+    logger_->set_formatter(make_stderr_formatter("", log_file.empty() && stderr_is_journal()));
     logger_->set_level(spdlog::level::trace);  // the worker already filtered by --log-level
     logger_->flush_on(spdlog::level::trace);
 }

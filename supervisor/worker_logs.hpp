@@ -17,7 +17,8 @@ namespace clusterd::supervisor {
 
 class WorkerLogs {
 public:
-    explicit WorkerLogs(ShmSegment& segment);
+    // log_file: where the records are written; empty for stderr.
+    WorkerLogs(ShmSegment& segment, const std::string& log_file);
 
     // Before a worker is spawned into slot: an empty ring, a fresh reader.
     void reset(unsigned slot);
