@@ -147,6 +147,7 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
     app.add_option("--slot", cfg.slot)->group("");
     app.add_option("--generation", cfg.generation)->group("");
     app.add_option("--supervisor-pid", cfg.supervisor_pid)->group("");
+    app.add_option("--listen-fds", cfg.listen_fds)->check(CLI::Range(1u, 16u))->group("");
 }
 
 }  // namespace

@@ -84,6 +84,7 @@ struct Config {
     unsigned slot = 0;
     std::uint64_t generation = 0;
     pid_t supervisor_pid = 0;
+    unsigned listen_fds = 1;  // listening sockets inherited: fd 3, then fds 8, 9, ...
 
     // Status role only.
     pid_t status_pid = 0;  // 0: the one running instance

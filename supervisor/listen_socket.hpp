@@ -11,6 +11,9 @@
 
 namespace clusterd::supervisor {
 
+// Sockets one cluster serves at most (socket activation may pass several).
+inline constexpr std::size_t max_listen_sockets = 16;
+
 struct ListenSocket {
     UniqueFd fd;
     std::string address;  // as bound, with the real port: "127.0.0.1:40123"

@@ -23,21 +23,26 @@ namespace clusterd::supervisor {
 
 namespace {
 
-// The socket systemd passed (socket activation), or --listen bound here.
-std::variant<ListenSocket, std::string> listen_socket_for(const Config& config,
-                                                          std::vector<InheritedSocket>& inherited) {
+// The sockets systemd passed (socket activation), or --listen bound here.
+std::variant<std::vector<ListenSocket>, std::string> listen_sockets_for(const Config& config,
+                                                                       std::vector<InheritedSocket>& inherited) {
+    std::vector<ListenSocket> sockets;
     if (inherited.empty()) {
         auto bound = bind_listen_socket(config.listen);
         if (auto* error = std::get_if<std::string>(&bound)) return "cannot listen: " + *error;
-        return std::move(std::get<ListenSocket>(bound));
+        sockets.push_back(std::move(std::get<ListenSocket>(bound)));
+        return sockets;
     }
-    if (inherited.size() > 1) {
-        return "socket activation passed " + std::to_string(inherited.size()) +
-               " sockets; this version serves exactly one (one ListenStream= in clusterd.socket)";
+    if (inherited.size() > max_listen_sockets) {
+        return "socket activation passed " + std::to_string(inherited.size()) + " sockets; at most " +
+               std::to_string(max_listen_sockets) + " are served";
     }
-    spdlog::info("socket activation: serving on the inherited socket '{}' ({}); --listen is ignored",
-                 inherited[0].name, inherited[0].address);
-    return ListenSocket{std::move(inherited[0].fd), inherited[0].address};
+    for (auto& socket : inherited) {
+        spdlog::info("socket activation: serving on the inherited socket '{}' ({}); --listen is ignored", socket.name,
+                     socket.address);
+        sockets.push_back(ListenSocket{std::move(socket.fd), socket.address});
+    }
+    return sockets;
 }
 
 // Whom to drop to after binding, if anyone: std::monostate means "stay as we are".
@@ -117,13 +122,13 @@ int run_supervisor(const Config& config) {
     }
     auto& segment = std::get<ShmSegment>(created);
 
-    auto bound = listen_socket_for(config, std::get<std::vector<InheritedSocket>>(activation));
+    auto bound = listen_sockets_for(config, std::get<std::vector<InheritedSocket>>(activation));
     if (auto* error = std::get_if<std::string>(&bound)) {
         spdlog::critical("{}", *error);
         return exit_code::failure;
     }
-    auto& listen = std::get<ListenSocket>(bound);
-    spdlog::info("listening on {}", listen.address);
+    auto& listen = std::get<std::vector<ListenSocket>>(bound);
+    for (const auto& socket : listen) spdlog::info("listening on {}", socket.address);
     if (auto* ids = std::get_if<RunAs>(&run_as)) {
         // After the bind (a port below 1024 needs root), before any worker.
         if (auto error = hand_over_to(*ids, segment)) {

@@ -40,7 +40,7 @@ std::string executable_path() {
 
 }  // namespace
 
-Supervisor::Supervisor(Config config, ListenSocket listen, ShmSegment& segment, UniqueFd upgrade_ready)
+Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegment& segment, UniqueFd upgrade_ready)
     : config_(std::move(config)),
       listen_(std::move(listen)),
       segment_(segment),
@@ -177,7 +177,7 @@ void Supervisor::begin_graceful_stop(const char* why) {
     notify_status();
     // Close our copy of the listening socket first: once the workers close
     // theirs, new connections are refused instead of queueing for nobody.
-    listen_.fd.reset();
+    listen_.clear();
     unsigned draining = 0;
     for (auto& slot : slots_) {
         // Compute processes keep running the jobs of draining HTTP workers;
@@ -241,6 +241,12 @@ void Supervisor::manage_workers() {
     }
 }
 
+std::vector<int> Supervisor::listen_fds() const {
+    std::vector<int> fds;
+    for (const auto& socket : listen_) fds.push_back(socket.fd.get());
+    return fds;
+}
+
 unsigned Supervisor::serving_http_workers() const {
     unsigned serving = 0;
     for (unsigned i = 0; i < slots_.size(); ++i) {
@@ -251,10 +257,10 @@ unsigned Supervisor::serving_http_workers() const {
 }
 
 SpawnRequest Supervisor::spawn_request(const Slot& slot) const {
-    SpawnRequest request{executable_, config_.args, "worker", slot.index, slot.generation, listen_.fd.get(), {}};
+    SpawnRequest request{executable_, config_.args, "worker", slot.index, slot.generation, listen_fds(), {}};
     if (slot.role == SlotRole::compute) {
         request.role = "compute";
-        request.listen_fd = -1;
+        request.listen_fds.clear();
         for (const auto& fd : result_wakeups_) request.result_fds.push_back(fd.get());
     } else if (!result_wakeups_.empty()) {
         request.result_fds.push_back(result_wakeups_[slot.index].get());

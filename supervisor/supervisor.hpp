@@ -37,7 +37,7 @@ public:
     // The segment must outlive the supervisor; its scoreboard slot i mirrors worker slot i.
     // upgrade_ready: when this supervisor was started by a binary upgrade, the
     // pipe on which it tells the old one that its cluster is ready.
-    Supervisor(Config config, ListenSocket listen, ShmSegment& segment, UniqueFd upgrade_ready = {});
+    Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegment& segment, UniqueFd upgrade_ready = {});
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
     ~Supervisor();
@@ -120,7 +120,8 @@ private:
     [[nodiscard]] bool is_current(unsigned slot, std::uint64_t generation) const;
 
     Config config_;
-    ListenSocket listen_;
+    std::vector<ListenSocket> listen_;  // one or more (socket activation); every HTTP worker gets them all
+    [[nodiscard]] std::vector<int> listen_fds() const;
     ShmSegment& segment_;
     WorkerLogs worker_logs_;
     WorkerCommands worker_commands_;

@@ -25,7 +25,7 @@ void Supervisor::begin_upgrade() {
         spdlog::warn("binary upgrade ignored: one is in progress (new supervisor pid {})", upgrade_->pid());
         return;
     }
-    UpgradeRequest request{executable_, config_.args, listen_.fd.get(), "http", notifier_.socket()};
+    UpgradeRequest request{executable_, config_.args, listen_fds(), notifier_.socket()};
     UpgradeProcess::Events events{[this] { on_upgrade_ready(); },
                                   [this](std::string how) { on_upgrade_failed(std::move(how)); }};
     auto spawned = UpgradeProcess::spawn(&loop_, request, std::move(events));

@@ -31,9 +31,12 @@ std::vector<std::string> child_environment(const UpgradeRequest& request) {
         }
         env.emplace_back(text);
     }
-    env.emplace_back("LISTEN_FDS=1");
-    env.emplace_back("LISTEN_FDNAMES=" + request.listen_name);
-    env.emplace_back(std::string(upgrade_ready_env) + "=" + std::to_string(upgrade_ready_fd));
+    const std::size_t count = request.listen_fds.size();
+    std::string names;
+    for (std::size_t i = 0; i < count; ++i) names += i == 0 ? "http" : ":http";
+    env.emplace_back("LISTEN_FDS=" + std::to_string(count));
+    env.emplace_back("LISTEN_FDNAMES=" + names);
+    env.emplace_back(std::string(upgrade_ready_env) + "=" + std::to_string(3 + count));
     if (!request.notify_socket.empty()) env.emplace_back("NOTIFY_SOCKET=" + request.notify_socket);
     return env;
 }
@@ -59,24 +62,27 @@ std::variant<UpgradeProcess*, int> UpgradeProcess::spawn(uv_loop_t* loop, const 
     for (auto& word : env_words) env.push_back(word.data());
     env.push_back(nullptr);
 
-    uv_stdio_container_t stdio[5];
+    const std::size_t ready_fd = 3 + request.listen_fds.size();
+    std::vector<uv_stdio_container_t> stdio(ready_fd + 1);
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_INHERIT_FD;
     stdio[1].data.fd = 1;
     stdio[2].flags = UV_INHERIT_FD;
     stdio[2].data.fd = 2;
-    stdio[3].flags = UV_INHERIT_FD;
-    stdio[3].data.fd = request.listen_fd;
-    stdio[upgrade_ready_fd].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-    stdio[upgrade_ready_fd].data.stream = reinterpret_cast<uv_stream_t*>(&upgrade->ready_);
+    for (std::size_t i = 0; i < request.listen_fds.size(); ++i) {
+        stdio[3 + i].flags = UV_INHERIT_FD;
+        stdio[3 + i].data.fd = request.listen_fds[i];
+    }
+    stdio[ready_fd].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[ready_fd].data.stream = reinterpret_cast<uv_stream_t*>(&upgrade->ready_);
 
     uv_process_options_t options{};
     options.exit_cb = on_process_exit;
     options.file = argv[0];
     options.args = argv.data();
     options.env = env.data();
-    options.stdio = stdio;
-    options.stdio_count = 5;
+    options.stdio = stdio.data();
+    options.stdio_count = static_cast<int>(stdio.size());
     const int rc = uv_spawn(loop, &upgrade->process_, &options);
     upgrade->open_handles_ = 2;
     if (rc != 0) {

@@ -1,9 +1,9 @@
 // Binary upgrade (SIGUSR2, `clusterd upgrade`), as nginx does it: the running
 // supervisor starts its executable anew (the file at the path it was started
 // from, so a package upgrade's new binary) with the listening socket passed
-// by the socket-activation protocol, as fd 3 with LISTEN_FDS=1. The new
+// by the socket-activation protocol, from fd 3 on with LISTEN_FDS=K. The new
 // supervisor builds its own cluster and segment, and reports ready on a
-// pipe (fd 4, named by CLUSTERD_UPGRADE_READY_FD) once all its workers are
+// pipe (fd 3 + K, named by CLUSTERD_UPGRADE_READY_FD) once all its workers are
 // ready. Only then does the old one drain and exit; a new binary that exits
 // or stays silent instead is killed and forgotten, and the old cluster keeps
 // serving. The socket is never closed in between, so no connection is refused.
@@ -24,14 +24,12 @@
 
 namespace clusterd::supervisor {
 
-inline constexpr int upgrade_ready_fd = 4;
 inline constexpr const char* upgrade_ready_env = "CLUSTERD_UPGRADE_READY_FD";
 
 struct UpgradeRequest {
     std::string executable;
     std::vector<std::string> args;  // without argv[0]
-    int listen_fd = -1;
-    std::string listen_name;        // LISTEN_FDNAMES
+    std::vector<int> listen_fds;    // handed on as fds 3, 4, ... (LISTEN_FDNAMES: "http" each)
     std::string notify_socket;      // handed on, so the new supervisor can speak to systemd once it is main
 };
 

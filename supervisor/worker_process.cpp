@@ -42,18 +42,28 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
                        std::to_string(getpid())}) {
         words.push_back(std::move(extra));
     }
+    if (request.listen_fds.size() > 1) {
+        words.emplace_back("--listen-fds");
+        words.push_back(std::to_string(request.listen_fds.size()));
+    }
     std::vector<char*> argv;
     for (auto& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
 
-    std::vector<uv_stdio_container_t> stdio(worker_first_result_fd + request.result_fds.size());
-    stdio[0].flags = UV_IGNORE;
+    std::size_t stdio_count = worker_first_result_fd + request.result_fds.size();
+    if (request.listen_fds.size() > 1) {
+        stdio_count = worker_first_extra_listen_fd + request.listen_fds.size() - 1;
+    }
+    std::vector<uv_stdio_container_t> stdio(stdio_count);
+    for (auto& entry : stdio) entry.flags = UV_IGNORE;  // a gap (fd 7 without a result fd) stays closed
     stdio[1].flags = UV_INHERIT_FD;
     stdio[1].data.fd = 1;
     stdio[2].flags = UV_INHERIT_FD;
     stdio[2].data.fd = 2;
-    stdio[worker_listen_fd].flags = request.listen_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
-    stdio[worker_listen_fd].data.fd = request.listen_fd;
+    if (!request.listen_fds.empty()) {
+        stdio[worker_listen_fd].flags = UV_INHERIT_FD;
+        stdio[worker_listen_fd].data.fd = request.listen_fds[0];
+    }
     stdio[worker_ready_fd].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
     stdio[worker_ready_fd].data.stream = reinterpret_cast<uv_stream_t*>(&worker->ready_channel_);
     stdio[worker_log_wake_fd].flags = UV_INHERIT_FD;
@@ -63,6 +73,10 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     for (std::size_t i = 0; i < request.result_fds.size(); ++i) {
         stdio[worker_first_result_fd + i].flags = UV_INHERIT_FD;
         stdio[worker_first_result_fd + i].data.fd = request.result_fds[i];
+    }
+    for (std::size_t i = 1; i < request.listen_fds.size(); ++i) {
+        stdio[worker_first_extra_listen_fd + i - 1].flags = UV_INHERIT_FD;
+        stdio[worker_first_extra_listen_fd + i - 1].data.fd = request.listen_fds[i];
     }
 
     uv_process_options_t options{};

@@ -3,12 +3,14 @@
 // canary, no inherited threads or locks and a clean libuv state.
 //
 // The child inherits exactly: stdin (/dev/null), stdout, stderr, fd 3 = the
-// listening socket (HTTP workers only), fd 4 = its end of a socketpair on
-// which it reports "ready" with one byte, fd 5 = an eventfd it bumps after
-// publishing log records, fd 6 = an eventfd the supervisor bumps after
-// queueing a command for it, and from fd 7 on the job ring's result
-// eventfds (--compute=processes: an HTTP worker gets its own, a compute
-// process one per HTTP slot, in slot order). Everything else we own is
+// (first) listening socket (HTTP workers only), fd 4 = its end of a
+// socketpair on which it reports "ready" with one byte, fd 5 = an eventfd it
+// bumps after publishing log records, fd 6 = an eventfd the supervisor bumps
+// after queueing a command for it, and from fd 7 on the job ring's result
+// eventfds (--compute=processes: an HTTP worker gets its own at fd 7, a
+// compute process one per HTTP slot, in slot order). An HTTP worker of a
+// cluster with several listening sockets gets the others from fd 8 on
+// (`--listen-fds K` tells it how many in all). Everything else we own is
 // close-on-exec.
 //
 // Reaping happens only through uv_spawn's exit_cb: a second waitpid(-1)
@@ -37,6 +39,7 @@ inline constexpr int worker_ready_fd = 4;
 inline constexpr int worker_log_wake_fd = 5;
 inline constexpr int worker_command_wake_fd = 6;
 inline constexpr int worker_first_result_fd = 7;
+inline constexpr int worker_first_extra_listen_fd = 8;
 inline constexpr char worker_ready_byte = 'R';
 
 class WorkerEvents {
@@ -55,7 +58,7 @@ struct SpawnRequest {
     const char* role = "worker";    // --role: "worker" (HTTP) or "compute"
     unsigned slot = 0;
     std::uint64_t generation = 0;
-    int listen_fd = -1;             // -1: none (compute processes)
+    std::vector<int> listen_fds;    // empty: none (compute processes)
     std::vector<int> result_fds;    // inherited from worker_first_result_fd on
 };
 

@@ -27,6 +27,7 @@ namespace {
 
 // Where the supervisor put our inherited descriptors (supervisor/worker_process.hpp).
 constexpr int listen_fd = 3;
+constexpr int first_extra_listen_fd = 8;
 constexpr int command_wake_fd = 6;
 
 constexpr std::array<int, 3> handled_signals{SIGTERM, SIGINT, SIGQUIT};
@@ -98,22 +99,31 @@ Worker::~Worker() {
 }
 
 int Worker::run() {
-    if (int rc = uv_poll_init_socket(&loop_, &listen_poll_, listen_fd); rc != 0) {
-        spdlog::critical("uv_poll_init_socket() failed on the inherited listening socket (fd {}): {}", listen_fd,
-                         uv_strerror(rc));
-        draining_ = true;
-        finish_if_drained();
-        uv_run(&loop_, UV_RUN_DEFAULT);  // lets the close callbacks run
-        return exit_code::config_error;
+    listeners_ = std::make_unique<Listener[]>(config_.listen_fds);
+    for (unsigned i = 0; i < config_.listen_fds; ++i) {
+        Listener& listener = listeners_[i];
+        listener.fd = i == 0 ? listen_fd : first_extra_listen_fd + static_cast<int>(i) - 1;
+        listener.owner = this;
+        if (int rc = uv_poll_init_socket(&loop_, &listener.poll, listener.fd); rc != 0) {
+            spdlog::critical("uv_poll_init_socket() failed on the inherited listening socket (fd {}): {}",
+                             listener.fd, uv_strerror(rc));
+            listening_ = true;  // so that close_listener() closes the ones already set up
+            draining_ = true;
+            close_listener();
+            finish_if_drained();
+            uv_run(&loop_, UV_RUN_DEFAULT);  // lets the close callbacks run
+            return exit_code::config_error;
+        }
+        listener.poll.data = &listener;
+        listener_count_ = i + 1;
     }
-    listen_poll_.data = this;
     listening_ = true;
     // The heartbeat says "my loop turns": a timer callback runs only between
     // events, so a worker stuck in a request stops refreshing it.
     reporter_.heartbeat(monotonic_ms());
     const auto period = std::clamp<std::int64_t>(config_.hang_timeout.count() / 8, 10, 500);
     uv_timer_start(&heartbeat_, on_heartbeat, static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
-    uv_poll_start(&listen_poll_, UV_READABLE, on_listen_readable);
+    for (unsigned i = 0; i < listener_count_; ++i) uv_poll_start(&listeners_[i].poll, UV_READABLE, on_listen_readable);
     uv_poll_start(&command_wake_, UV_READABLE, on_command_wake);
     read_commands();  // one may have been queued before we listened
     if (!report_ready_to_supervisor()) {
@@ -127,7 +137,8 @@ int Worker::run() {
 }
 
 void Worker::on_listen_readable(uv_poll_t* poll, int status, int) {
-    auto* self = static_cast<Worker*>(poll->data);
+    auto* listener = static_cast<Listener*>(poll->data);
+    Worker* self = listener->owner;
     if (status < 0) {
         spdlog::error("polling the listening socket failed: {}", uv_strerror(status));
         self->pause_accepting(Millis{100});
@@ -138,7 +149,7 @@ void Worker::on_listen_readable(uv_poll_t* poll, int status, int) {
     // while the others idle (libuv 1.44 accepts greedily; later releases
     // changed that for this reason). Level-triggered polling brings us back
     // at once if more connections are queued.
-    if (self->accept_one() == AcceptOutcome::accepted && self->holds_more_than_its_share()) {
+    if (self->accept_one(listener->fd) == AcceptOutcome::accepted && self->holds_more_than_its_share()) {
         // Every worker is woken for each connection, but on a busy machine
         // the one already running wins them all (seen: 100/0 under wrk).
         // Stepping back briefly lets a less loaded worker take the next one;
@@ -167,8 +178,8 @@ bool Worker::holds_more_than_its_share() const {
     return serving > 1 && mine * serving > total + serving;
 }
 
-Worker::AcceptOutcome Worker::accept_one() {
-    const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+Worker::AcceptOutcome Worker::accept_one(int listening_fd) {
+    const int fd = accept4(listening_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
         switch (errno) {
             case EAGAIN:
@@ -198,13 +209,16 @@ Worker::AcceptOutcome Worker::accept_one() {
 
 void Worker::pause_accepting(Millis how_long) {
     if (!listening_) return;
-    uv_poll_stop(&listen_poll_);
+    for (unsigned i = 0; i < listener_count_; ++i) uv_poll_stop(&listeners_[i].poll);
     uv_timer_start(&accept_retry_, on_accept_retry, static_cast<std::uint64_t>(how_long.count()), 0);
 }
 
 void Worker::on_accept_retry(uv_timer_t* timer) {
     auto* self = static_cast<Worker*>(timer->data);
-    if (self->listening_) uv_poll_start(&self->listen_poll_, UV_READABLE, on_listen_readable);
+    if (!self->listening_) return;
+    for (unsigned i = 0; i < self->listener_count_; ++i) {
+        uv_poll_start(&self->listeners_[i].poll, UV_READABLE, on_listen_readable);
+    }
 }
 
 void Worker::on_heartbeat(uv_timer_t* timer) {
@@ -290,8 +304,9 @@ void Worker::begin_drain(const char* why) {
     // Take what is already queued on the shared socket before closing our
     // copy: those clients connected while we were serving and deserve an
     // answer; a worker still running (a rolling reload) would serve them too.
-    for (unsigned taken = 0; listening_ && taken < config_.max_connections; ++taken) {
-        if (accept_one() != AcceptOutcome::accepted) break;
+    unsigned taken = 0;
+    for (unsigned i = 0; listening_ && i < listener_count_; ++i) {
+        while (taken < config_.max_connections && accept_one(listeners_[i].fd) == AcceptOutcome::accepted) ++taken;
     }
     close_listener();
     // Queued jobs are answered 503 now; running ones finish within the
@@ -305,7 +320,11 @@ void Worker::close_listener() {
     if (!listening_) return;
     listening_ = false;
     uv_timer_stop(&accept_retry_);
-    uv_close(as_handle(&listen_poll_), [](uv_handle_t*) { ::close(listen_fd); });
+    for (unsigned i = 0; i < listener_count_; ++i) {
+        uv_close(as_handle(&listeners_[i].poll), [](uv_handle_t* handle) {
+            ::close(static_cast<Listener*>(handle->data)->fd);
+        });
+    }
 }
 
 void Worker::finish_if_drained() {

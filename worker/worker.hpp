@@ -49,8 +49,16 @@ private:
     static void on_command_wake(uv_poll_t* poll, int status, int events);
     void read_commands();
 
+    // One inherited listening socket and its poll handle (usually one; socket
+    // activation may pass several).
+    struct Listener {
+        uv_poll_t poll{};
+        int fd = -1;
+        Worker* owner = nullptr;
+    };
+
     enum class AcceptOutcome { accepted, queue_empty, failed };
-    AcceptOutcome accept_one();
+    AcceptOutcome accept_one(int listen_fd);
     [[nodiscard]] bool holds_more_than_its_share() const;
     void pause_accepting(Millis how_long);
     void begin_drain(const char* why);
@@ -65,7 +73,8 @@ private:
     SlotReporter silent_;
     SlotReporter& counters_;
     uv_loop_t loop_{};
-    uv_poll_t listen_poll_{};
+    std::unique_ptr<Listener[]> listeners_;  // stable addresses: uv holds pointers to the polls
+    unsigned listener_count_ = 0;
     uv_timer_t accept_retry_{};
     uv_timer_t heartbeat_{};
     uv_poll_t command_wake_{};

@@ -62,7 +62,8 @@ TEST_CASE("a TCP socket passed by systemd-socket-activate is served and --listen
     CHECK(daemon.stop_and_check_clean());
 }
 
-TEST_CASE("a unix socket passed by systemd-socket-activate is served", "[integration][systemd]") {
+TEST_CASE("a unix socket and a TCP socket passed together are both served by every worker",
+          "[integration][systemd]") {
     if (!have_socket_activate()) {
         WARN("systemd-socket-activate is not installed (Debian package systemd); skipping");
         return;
@@ -70,13 +71,16 @@ TEST_CASE("a unix socket passed by systemd-socket-activate is served", "[integra
     char dir_template[] = "/tmp/clusterd-activate-XXXXXX";
     REQUIRE(mkdtemp(dir_template) != nullptr);
     const std::string socket_path = std::string(dir_template) + "/http.sock";
+    const std::uint16_t port = free_port();
     DaemonOptions options;
-    options.launcher = {socket_activate, "-E", "CLUSTERD_ALLOW_ROOT", "-l", socket_path, "--"};
-    options.args = {"--workers", "1"};
+    options.launcher = {socket_activate, "-E", "CLUSTERD_ALLOW_ROOT", "-l", socket_path,
+                        "-l", "127.0.0.1:" + std::to_string(port), "--"};
+    options.args = {"--workers", "2"};
     options.wait_listening = false;
     options.wait_ready = false;
     Daemon daemon(options);
     REQUIRE(daemon.wait_for_log("Listening on " + socket_path));
+    // The first connection, on the unix socket, starts clusterd.
     const std::string curl = "curl -s --max-time 20 --unix-socket " + socket_path + " http://localhost/healthz";
     FILE* pipe = ::popen(curl.c_str(), "r");
     REQUIRE(pipe != nullptr);
@@ -84,7 +88,10 @@ TEST_CASE("a unix socket passed by systemd-socket-activate is served", "[integra
     for (int c; (c = std::fgetc(pipe)) != EOF;) body += static_cast<char>(c);
     CHECK(::pclose(pipe) == 0);
     CHECK_THAT(body, Catch::StartsWith("ok"));
-    CHECK(daemon.wait_for_log("socket activation: serving on the inherited socket"));
+    CHECK(daemon.wait_for_log("all 2 workers ready"));
+    CHECK(daemon.count_log("socket activation: serving on the inherited socket") == 2);
+    HttpClient tcp(port);
+    for (int i = 0; i < 10; ++i) CHECK(tcp.get("/healthz").status == 200);
     CHECK(daemon.stop_and_check_clean());
     std::filesystem::remove_all(dir_template);
 }
