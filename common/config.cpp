@@ -126,6 +126,23 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
     app.add_flag("--enable-fault-injection", cfg.fault_injection,
                  "Serve /debug/crash?mode=segv|abort|exit|hang|slow (never in production)")
         ->envname(env_name("--enable-fault-injection"));
+    add_number(app, "--crash-after-requests", cfg.crash_after_requests, std::uint64_t{0},
+               std::uint64_t{1'000'000'000}, "Fault injection: a worker aborts after this many responses (0: never)");
+    add_number(app, "--max-requests", cfg.max_requests, std::uint64_t{0}, std::uint64_t{1'000'000'000'000},
+               "Replace a worker gracefully after about this many responses (0: never)");
+    add_number(app, "--max-requests-jitter", cfg.max_requests_jitter, std::uint64_t{0},
+               std::uint64_t{1'000'000'000'000}, "Add a random 0..N to --max-requests per worker");
+    app.add_option_function<std::string>(
+           "--max-worker-memory", [&cfg](const std::string& text) {
+               cfg.max_worker_memory = text == "0" ? 0 : *parse_byte_size(text);
+           },
+           "Replace a worker gracefully once its RSS is above this (e.g. 512MiB; 0: no limit)")
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                return parse_byte_size(text) || text == "0" ? "" : "'" + text + "' is not a size (e.g. 512MiB)";
+            },
+            "SIZE"))
+        ->envname(env_name("--max-worker-memory"));
     app.add_flag("--crash-at-start", cfg.crash_at_start,
                  "Fault injection: every worker exits with a crash while booting")
         ->envname(env_name("--crash-at-start"));
@@ -228,6 +245,9 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
         return ExitRequest{0, std::string(e.what()) + "\n"};
     } catch (const CLI::ParseError& e) {
         return ExitRequest{2, std::string("clusterd: ") + e.what() + "\nRun 'clusterd --help' for the options.\n"};
+    }
+    if (cfg.crash_after_requests > 0 && !cfg.fault_injection) {
+        return ExitRequest{2, "clusterd: --crash-after-requests needs --enable-fault-injection\n"};
     }
     if (cfg.crash_at_start && !cfg.fault_injection) {
         return ExitRequest{2, "clusterd: --crash-at-start needs --enable-fault-injection\n"};

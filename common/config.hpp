@@ -77,6 +77,12 @@ struct Config {
     bool fault_injection = false;
     bool scoreboard_counters = true;  // off only to measure what the scoreboard costs (bench/scoreboard_cost.sh)
     bool crash_at_start = false;  // fault injection: every worker dies while booting
+    std::uint64_t crash_after_requests = 0;  // fault injection: a worker aborts after this many responses; 0: never
+
+    // Resource limits: a worker past one is replaced gracefully (successor first, then drained).
+    std::uint64_t max_requests = 0;         // responses per worker; 0: no limit
+    std::uint64_t max_requests_jitter = 0;  // plus a random 0..jitter per worker, so they do not all leave at once
+    std::uint64_t max_worker_memory = 0;    // RSS bytes, checked by the supervisor; 0: no limit
     spdlog::level::level_enum log_level = spdlog::level::info;
     std::string log_file;  // empty: stderr (the journal under systemd)
 

@@ -123,7 +123,7 @@ struct ComputeCounters {
 };
 
 // Why a worker asks to be replaced (ScoreboardSlot::recycle_requested).
-enum class RecycleReason : std::uint32_t { none = 0, stuck_compute_thread = 1 };
+enum class RecycleReason : std::uint32_t { none = 0, stuck_compute_thread = 1, max_requests = 2 };
 
 struct alignas(64) ScoreboardSlot {
     // --- written by the supervisor ---

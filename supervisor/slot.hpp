@@ -51,6 +51,7 @@ struct Slot {
     std::optional<unsigned> replaces;   // on the successor
     bool retiring = false;              // draining because its successor is ready, or it is surplus
     std::uint64_t config_generation = 0;  // the configuration it was started with (reloads bump it)
+    bool over_memory_limit = false;       // a compute process told to leave for --max-worker-memory
 };
 
 class Slots {

@@ -99,11 +99,12 @@ int Supervisor::run() {
     if (notifier_.enabled()) spdlog::info("systemd notify socket: {}", notifier_.socket());
     start_systemd_watchdog();
     manage_workers();
-    if (config_.hang_timeout.count() > 0 || jobs_) {
+    if (config_.hang_timeout.count() > 0 || jobs_ || config_.max_worker_memory > 0) {
         // Check four times per timeout, so a hang (or a job past its
         // deadline) is caught within 1.25x of it.
         auto shortest = jobs_ ? config_.compute_timeout.count() : config_.hang_timeout.count();
         if (config_.hang_timeout.count() > 0) shortest = std::min(shortest, config_.hang_timeout.count());
+        if (shortest == 0) shortest = 4000;  // only --max-worker-memory to check: once a second
         const auto period = std::clamp<std::int64_t>(shortest / 4, 20, 1000);
         uv_timer_start(&watchdog_, on_watchdog, static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
     }
@@ -276,6 +277,7 @@ void Supervisor::spawn_worker(unsigned index) {
     slot.started_at = std::chrono::steady_clock::now();
     slot.pid = 0;
     slot.kill_reason = nullptr;
+    slot.over_memory_limit = false;
     worker_logs_.reset(index);
     worker_commands_.reset(index);
     // Before the spawn: a fast worker writes its first heartbeat before

@@ -89,6 +89,9 @@ private:
     void on_upgrade_ready();
     void on_upgrade_failed(std::string how);
 
+    // supervisor_limits.cpp
+    void check_memory_limits();
+
     // supervisor_notify.cpp
     void start_systemd_watchdog();
     static void on_systemd_ping(uv_timer_t* timer);

@@ -56,6 +56,7 @@ void Supervisor::on_watchdog(uv_timer_t* timer) { static_cast<Supervisor*>(timer
 void Supervisor::check_heartbeats() {
     const auto now = monotonic_ms();
     const std::vector<bool> running_job = check_compute_deadlines(now);
+    check_memory_limits();
     for (auto& slot : slots_) {
         auto* process = processes_[slot.index];
         if (process == nullptr) continue;

@@ -14,6 +14,7 @@ const char* recycle_reason(std::uint32_t code) {
     switch (static_cast<RecycleReason>(code)) {
         case RecycleReason::none: return nullptr;
         case RecycleReason::stuck_compute_thread: return "a compute thread is stuck past its deadline";
+        case RecycleReason::max_requests: return "it served --max-requests";
     }
     return nullptr;  // garbage in the worker's half of the slot: ignored
 }

@@ -175,6 +175,7 @@ void Connection::send(const Response& response, WireOptions options) {
     wire.reserve(256 + response.body.size());
     serialize(response, options, host_.date().now(), wire);
     host_.reporter().request_finished(response.status, wire.size());
+    host_.on_request_finished();
     write_raw(std::move(wire));
 }
 

@@ -43,6 +43,7 @@ public:
     [[nodiscard]] virtual compute::Dispatcher& dispatcher() = 0;
     virtual uv_buf_t read_buffer() = 0;  // one buffer per loop: reads are copied out at once
     virtual void on_connection_closed(Connection& connection) = 0;
+    virtual void on_request_finished() = 0;  // a response was queued (--max-requests counts these)
 
 protected:
     ~ConnectionHost() = default;

@@ -5,14 +5,28 @@
 #include <optional>
 #include <string_view>
 
+#include "common/shm_layout.hpp"
 #include "worker/http_response.hpp"
 
 namespace clusterd::worker {
 
-// segv, abort and exit end the process; hang never returns (it spins, as a
-// stuck worker would); slow returns a response to be delivered after ms=N
-// (default 1000) without blocking the loop. An unknown mode gets a 400.
-[[nodiscard]] Response inject_fault(std::string_view query);
+// What scribble mode writes garbage over: the worker's own shared memory.
+struct FaultTarget {
+    ScoreboardSlot* own_slot = nullptr;
+    LogRing* own_log_ring = nullptr;
+};
+
+// Modes:
+//   segv, abort, exit   end the process (a real SIGSEGV, abort(), _exit(1))
+//   hang                spins forever, as a stuck worker would
+//   stop                raise(SIGSTOP): alive, silent, not running
+//   slow                a response delivered after ms=N (default 1000), without blocking the loop
+//   leak                keeps mib=N (default 64) more MiB of touched memory, for --max-worker-memory
+//   fd-leak             keeps count=N (default 100) more open descriptors
+//   scribble            writes garbage over its own scoreboard slot and log ring, then spins:
+//                       the supervisor must neither crash nor believe it
+// An unknown mode gets a 400.
+[[nodiscard]] Response inject_fault(std::string_view query, const FaultTarget& target);
 
 // --crash-at-start: the worker dies while booting, as one with a broken
 // dependency would.

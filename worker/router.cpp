@@ -15,7 +15,13 @@ Response healthz(const Target&, const RouteContext&) { return text_response(200,
 Response readyz(const Target&, const RouteContext& context) {
     return context.draining ? text_response(503, "draining") : text_response(200, "ready");
 }
-Response crash(const Target& target, const RouteContext&) { return inject_fault(target.query); }
+Response crash(const Target& target, const RouteContext& context) {
+    ScoreboardSlot* own = context.segment != nullptr && context.slot < context.segment->slot_count()
+                              ? &context.segment->slot(context.slot)
+                              : nullptr;
+    LogRing* ring = own != nullptr ? &context.segment->rings(context.slot).log : nullptr;
+    return inject_fault(target.query, FaultTarget{own, ring});
+}
 
 Response metrics(const Target&, const RouteContext& context) {
     if (context.segment == nullptr) return text_response(503, "no scoreboard");

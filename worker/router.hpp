@@ -26,6 +26,7 @@ struct RouteContext {
     bool draining = false;
     bool fault_injection = false;
     const ShmSegment* segment = nullptr;  // the cluster's scoreboard, for /metrics and /status
+    unsigned slot = 0;                    // this worker's slot in it (fault injection's scribble mode)
 };
 
 // An answer now, or a job to run first.

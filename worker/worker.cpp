@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <random>
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
@@ -61,6 +62,12 @@ Worker::Worker(const Config& config, const ShmSegment* segment)
         uv_signal_init(&loop_, &signals_[i]);
         signals_[i].data = this;
         uv_signal_start(&signals_[i], on_signal, handled_signals[i]);
+    }
+    if (config_.max_requests > 0) {
+        // Jitter per worker, so workers started together do not all leave together.
+        std::uniform_int_distribution<std::uint64_t> jitter(0, config_.max_requests_jitter);
+        std::mt19937_64 random(std::random_device{}());
+        recycle_after_ = config_.max_requests + jitter(random);
     }
     dispatcher_ = std::make_unique<compute::Dispatcher>(
         &loop_, config_.compute_timeout, counters_.compute_counters(),
@@ -244,10 +251,28 @@ void Worker::check_stuck_compute(std::int64_t now_ms) {
                   static_cast<double>(std::max_element(stuck.begin(), stuck.end(), [](const auto& a, const auto& b) {
                                           return a.running_for_ms < b.running_for_ms;
                                       })->running_for_ms) / 1000.0);
-    reporter_.request_recycle(RecycleReason::stuck_compute_thread);
+    ask_for_replacement(RecycleReason::stuck_compute_thread);
+}
+
+void Worker::ask_for_replacement(RecycleReason reason) {
+    recycle_requested_ = true;
+    reporter_.request_recycle(reason);
     const std::uint64_t one = 1;
     // The log eventfd wakes the supervisor, which reads the request with the log.
     (void)!::write(log_wake_fd, &one, sizeof one);
+}
+
+void Worker::on_request_finished() {
+    ++requests_served_;
+    if (config_.crash_after_requests > 0 && requests_served_ >= config_.crash_after_requests) {
+        spdlog::warn("fault injection: crashing after {} requests", requests_served_);
+        std::abort();
+    }
+    if (recycle_after_ > 0 && requests_served_ >= recycle_after_ && !recycle_requested_) {
+        spdlog::info("served {} requests (--max-requests); asking the supervisor to replace this worker",
+                     requests_served_);
+        ask_for_replacement(RecycleReason::max_requests);
+    }
 }
 
 void Worker::on_command_wake(uv_poll_t* poll, int status, int) {

@@ -33,13 +33,14 @@ public:
 
     [[nodiscard]] const Config& config() const override { return config_; }
     [[nodiscard]] RouteContext route_context() const override {
-        return {draining_, config_.fault_injection, segment_};
+        return {draining_, config_.fault_injection, segment_, config_.slot};
     }
     [[nodiscard]] SlotReporter& reporter() override { return counters_; }
     [[nodiscard]] compute::Dispatcher& dispatcher() override { return *dispatcher_; }
     [[nodiscard]] HttpDate& date() override { return date_; }
     uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.data(), read_buffer_.size()); }
     void on_connection_closed(Connection& connection) override;
+    void on_request_finished() override;
 
 private:
     static void on_listen_readable(uv_poll_t* poll, int status, int events);
@@ -66,6 +67,7 @@ private:
     void finish_if_drained();
     [[nodiscard]] std::unique_ptr<compute::Backend> make_backend(compute::CompletionSink sink);
     void check_stuck_compute(std::int64_t now_ms);
+    void ask_for_replacement(RecycleReason reason);
 
     const Config& config_;
     const ShmSegment* segment_;
@@ -81,6 +83,8 @@ private:
     std::optional<RingConsumer<CommandRecord, command_ring_capacity>> commands_;
     std::unique_ptr<compute::Dispatcher> dispatcher_;
     bool recycle_requested_ = false;
+    std::uint64_t requests_served_ = 0;
+    std::uint64_t recycle_after_ = 0;  // --max-requests plus this worker's jitter; 0: never
     std::array<uv_signal_t, 3> signals_{};
     bool listening_ = false;
     bool draining_ = false;
