@@ -217,7 +217,11 @@ public:
         if (available < out.size()) {
             const std::uint64_t head = ring_->head.load(std::memory_order_acquire);
             // Unsigned: a head behind our position wraps to a huge distance.
-            if (head < cached_head_ || head - tail_ > Capacity) {
+            // Measured from what we released, not what we popped: a correct
+            // producer never overwrites a slot we have not released, so a
+            // head beyond released_ + Capacity is impossible (found by
+            // tests/fuzz: it made us re-read slots we still held).
+            if (head < cached_head_ || head - released_ > Capacity) {
                 corrupted_ = true;
                 return {0, true};
             }

@@ -7,7 +7,8 @@ set -euo pipefail
 build_packages=(g++ make cmake pkg-config libuv1-dev libboost-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libssl-dev)
 # systemd: systemd-analyze (unit checks) and systemd-socket-activate; containers often lack it.
 # wrk: the load generator of the reload test.
-test_packages=(catch2 libcurl4-openssl-dev curl python3 python3-prometheus-client systemd wrk)
+# clang, libclang-rt-14-dev: libFuzzer for the fuzz targets (skipped without them).
+test_packages=(catch2 libcurl4-openssl-dev curl python3 python3-prometheus-client systemd wrk clang libclang-rt-14-dev)
 bench_packages=(wrk nginx-light python3 curl)
 
 wanted=("${build_packages[@]}")

@@ -64,6 +64,8 @@ private:
     std::optional<Parser> parser_;
     bool head_checked_ = false;
     bool continue_pending_ = false;
+    std::size_t head_scanned_ = 0;  // bytes of the unparsed head already checked for a bare LF
+    std::uint64_t head_bytes_ = 0;  // bytes of the current head Beast has consumed
 };
 
 }  // namespace clusterd::worker

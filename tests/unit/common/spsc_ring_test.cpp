@@ -271,6 +271,10 @@ TEST_CASE("an impossible head is reported as corruption and nothing is read", "[
     SECTION("head behind what the consumer already saw") { ring->head.store(3); }
     SECTION("head behind the consumer's own position") { ring->head.store(1); }
     SECTION("head all ones") { ring->head.store(~std::uint64_t{0}); }
+    // Found by tests/fuzz (log_ring): within a capacity of what the consumer
+    // popped, but beyond a capacity of what it released (0 here): no correct
+    // producer can publish that without overwriting slots still held.
+    SECTION("head more than a capacity ahead of what the consumer released") { ring->head.store(0 + 9); }
 
     std::array<TestRecord, 8> wide;  // wider than what is cached: forces a load of head
     for (int call = 0; call < 3; ++call) {

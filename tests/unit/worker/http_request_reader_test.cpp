@@ -123,3 +123,41 @@ TEST_CASE("Expect: 100-continue is reported once, before the body", "[worker][ht
     input = "abc";
     REQUIRE(reader.read(input).request.body == "abc");
 }
+
+// Found by tests/fuzz (http_request): Beast refused a bare-LF head at once
+// when it came in one piece, but waited for a CRLFCRLF that never comes when
+// it trickled in, so the slow client got a 408 or 431 much later instead.
+TEST_CASE("a bare LF line ending is refused with 400 however the head arrives", "[worker][http_request_reader]") {
+    const std::string wire = GENERATE(as<std::string>{}, "GET / HTTP/1.1\nHost: x\n\n", "GET / HTTP/1.1\r\nHost: x\n\n",
+                                      "GET / HTTP/1.1\r\nHost: x\r\nX-Fold: a\nb\r\n\r\n");
+    CAPTURE(wire);
+    auto whole = feed_whole(wire);
+    CHECK(whole.kind == Kind::error);
+    CHECK(whole.status == 400);
+    auto slow = feed_byte_by_byte(wire);
+    REQUIRE_FALSE(slow.empty());
+    CHECK(slow.back().kind == Kind::error);
+    CHECK(slow.back().status == 400);
+}
+
+// Found by tests/fuzz (http_request): in one piece, Beast held the request
+// line and the fields to the limit separately, so a head of up to twice
+// --max-header-size got through; trickled in, the whole head was held to it.
+TEST_CASE("the header limit is the whole head's, however it arrives", "[worker][http_request_reader]") {
+    // 16 bytes of request line + fields: over the limit only together.
+    const std::string line = "GET / HTTP/1.1\r\n";
+    const std::string fields = "Host: x\r\nX-Pad: " + std::string(header_limit - line.size() - 8, 'a') + "\r\n\r\n";
+    const std::string wire = line + fields;
+    REQUIRE(wire.size() > header_limit);
+    REQUIRE(fields.size() < header_limit);
+    auto whole = feed_whole(wire);
+    CHECK(whole.kind == Kind::error);
+    CHECK(whole.status == 431);
+    auto slow = feed_byte_by_byte(wire);
+    REQUIRE_FALSE(slow.empty());
+    CHECK(slow.back().status == 431);
+
+    const std::string fits = line + "Host: x\r\nX-Pad: " + std::string(header_limit - line.size() - 9 - 7 - 4, 'a') + "\r\n\r\n";
+    REQUIRE(fits.size() == header_limit);
+    CHECK(feed_whole(fits).kind == Kind::request);
+}
