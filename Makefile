@@ -6,7 +6,7 @@
 ARGS ?=
 JOBS ?= 2
 
-.PHONY: all deps build run test test-asan test-tsan test-sanitize bench clean
+.PHONY: all deps build run test test-asan test-tsan test-sanitize fuzz chaos bench clean
 
 all: build
 
@@ -44,6 +44,23 @@ test-tsan:
 
 test-sanitize: test-asan test-tsan
 
+# libFuzzer targets (clang, ASan+UBSan) for FUZZ_SECONDS each; what they find
+# accumulates in build-fuzz/fuzz-corpus, crashes in build-fuzz/fuzz-artifacts.
+FUZZ_SECONDS ?= 300
+fuzz:
+	@scripts/install-deps.sh build test
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+# The chaos test for CHAOS_SECONDS instead of the suite's ~30 s.
+CHAOS_SECONDS ?= 300
+chaos:
+	@scripts/install-deps.sh build test
+	cmake --preset release -DCLUSTERD_TESTS=ON
+	cmake --build --preset release -j $(JOBS)
+	CLUSTERD_CHAOS_SECONDS=$(CHAOS_SECONDS) build/tests/crash_tests "[chaos]" --durations yes
+
 bench:
 	@scripts/install-deps.sh build bench
 	cmake --preset release -DCLUSTERD_TESTS=OFF
@@ -55,4 +72,4 @@ bench:
 	build-ring-bench/wakeup_bench
 
 clean:
-	rm -rf build build-debug build-asan build-tsan
+	rm -rf build build-debug build-asan build-tsan build-fuzz
