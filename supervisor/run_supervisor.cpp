@@ -1,6 +1,7 @@
 #include "supervisor/run_supervisor.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -22,6 +23,26 @@
 namespace clusterd::supervisor {
 
 namespace {
+
+// Debian's default soft limit of 1024 descriptors is below what one worker's
+// default --max-connections needs; the hard limit is what the operator (or
+// LimitNOFILE=) allows. Raise the soft one to it, as nginx does; workers
+// inherit it.
+void raise_open_file_limit(const Config& config) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    const rlim_t wanted = limit.rlim_max;
+    limit.rlim_cur = wanted;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        spdlog::warn("setrlimit(RLIMIT_NOFILE, {}) failed: {}", wanted, std::strerror(errno));
+        return;
+    }
+    if (wanted < config.max_connections + 64) {
+        spdlog::warn("the open-file limit ({}) is below --max-connections ({}) per worker; raise LimitNOFILE "
+                     "(ulimit -Hn)",
+                     wanted, config.max_connections);
+    }
+}
 
 // The sockets systemd passed (socket activation), or --listen bound here.
 std::variant<std::vector<ListenSocket>, std::string> listen_sockets_for(const Config& config,
@@ -86,6 +107,7 @@ int run_supervisor(const Config& config) {
         return exit_code::config_error;
     }
     UniqueFd upgrade_ready = take_upgrade_ready_fd();
+    raise_open_file_limit(config);
     auto run_as = who_runs_the_cluster(config);
     if (auto* error = std::get_if<std::string>(&run_as)) {
         spdlog::critical("{}", *error);

@@ -52,6 +52,7 @@ struct Slot {
     bool retiring = false;              // draining because its successor is ready, or it is surplus
     std::uint64_t config_generation = 0;  // the configuration it was started with (reloads bump it)
     bool over_memory_limit = false;       // a compute process told to leave for --max-worker-memory
+    std::int64_t stopped_since_ms = 0;    // a compute process seen stopped during a job since then
 };
 
 class Slots {

@@ -278,6 +278,7 @@ void Supervisor::spawn_worker(unsigned index) {
     slot.pid = 0;
     slot.kill_reason = nullptr;
     slot.over_memory_limit = false;
+    slot.stopped_since_ms = 0;
     worker_logs_.reset(index);
     worker_commands_.reset(index);
     // Before the spawn: a fast worker writes its first heartbeat before

@@ -106,6 +106,7 @@ private:
     // slots are running a job (their heartbeat pauses during one, by design).
     [[nodiscard]] std::vector<bool> check_compute_deadlines(std::int64_t now_ms);
     void drain_compute_when_http_gone();
+    void kill_compute_process(Slot& slot, const char* reason, const std::string& what);
     void on_worker_ready(unsigned slot, std::uint64_t generation) override;
     void on_worker_exit(unsigned slot, std::uint64_t generation, ExitInfo exit) override;
     void on_worker_log(unsigned slot, std::uint64_t generation) override;

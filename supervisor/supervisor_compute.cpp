@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 
 #include "common/monotonic.hpp"
 #include "supervisor/supervisor.hpp"
@@ -55,6 +56,23 @@ void Supervisor::repair_job_ring(unsigned index, std::uint64_t generation) {
     for (const JobRequester& requester : requesters) wake_requester(requester.slot);
 }
 
+namespace {
+
+// Whether /proc says the process is stopped (SIGSTOP, or a tracer): a
+// compute process does not heartbeat during a job, so this is how a stopped
+// one is told from a busy one before the job's deadline.
+bool process_stopped(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    std::getline(stat, text);
+    const auto close = text.rfind(')');  // the command name may hold spaces and parentheses
+    if (close == std::string::npos || close + 2 >= text.size()) return false;
+    const char state = text[close + 2];
+    return state == 'T' || state == 't';
+}
+
+}  // namespace
+
 std::vector<bool> Supervisor::check_compute_deadlines(std::int64_t now_ms) {
     std::vector<bool> busy(slots_.size(), false);
     if (!jobs_) return busy;
@@ -68,18 +86,36 @@ std::vector<bool> Supervisor::check_compute_deadlines(std::int64_t now_ms) {
         busy[job.consumer_slot] = true;
         Slot& slot = slots_[job.consumer_slot];
         auto* process = processes_[job.consumer_slot];
-        if (process == nullptr || slot.kill_reason != nullptr || now_ms <= job.deadline_ms) return;
+        if (process == nullptr || slot.kill_reason != nullptr) return;
+        if (config_.hang_timeout.count() > 0 && process_stopped(slot.pid)) {
+            if (slot.stopped_since_ms == 0) slot.stopped_since_ms = now_ms;
+            if (now_ms - slot.stopped_since_ms >= config_.hang_timeout.count()) {
+                segment_.header().stats.hang_kills.fetch_add(1, std::memory_order_relaxed);
+                kill_compute_process(slot, "stopped during a job",
+                                     fmt::format("stopped for {:.1f} s in the middle of a job",
+                                                 static_cast<double>(now_ms - slot.stopped_since_ms) / 1000.0));
+            }
+            return;
+        }
+        slot.stopped_since_ms = 0;
+        if (now_ms <= job.deadline_ms) return;
         // Its client got a 504 at the deadline; the process is still on the
         // job and would hold a core for nobody. Replace it.
-        slot.kill_reason = "stuck on a job past its deadline";
-        slot.killed_at_ms = now_ms;
         segment_.header().stats.compute_stuck_kills.fetch_add(1, std::memory_order_relaxed);
-        spdlog::error("compute process {} (pid {}) still running a job {:.1f} s after its deadline{}; killing it",
-                      slot.index, slot.pid, static_cast<double>(now_ms - job.deadline_ms) / 1000.0,
-                      what_it_was_doing(slot.index));
-        process->kill(SIGKILL);
+        kill_compute_process(slot, "stuck on a job past its deadline",
+                             fmt::format("still running a job {:.1f} s after its deadline",
+                                         static_cast<double>(now_ms - job.deadline_ms) / 1000.0));
     });
     return busy;
+}
+
+// SIGKILL; the reaper then releases its job (502) and the slot is refilled.
+void Supervisor::kill_compute_process(Slot& slot, const char* reason, const std::string& what) {
+    slot.kill_reason = reason;
+    slot.killed_at_ms = monotonic_ms();
+    spdlog::error("compute process {} (pid {}) {}{}; killing it", slot.index, slot.pid, what,
+                  what_it_was_doing(slot.index));
+    if (auto* process = processes_[slot.index]) process->kill(SIGKILL);
 }
 
 void Supervisor::drain_compute_when_http_gone() {

@@ -125,3 +125,20 @@ TEST_CASE("with --compute=threads a crashing job takes its whole worker and its 
     CHECK(metric_value(daemon.port(), "clusterd_connections_lost_total") >= 2);
     CHECK(daemon.stop_and_check_clean());
 }
+
+TEST_CASE("a compute process stopped in the middle of a job is killed at the hang timeout not the deadline",
+          "[crash][compute]") {
+    Daemon daemon({"--workers", "1", "--compute", "processes", "--compute-processes", "1", "--hang-timeout", "500ms",
+                   "--compute-timeout", "60s", "--enable-fault-injection"});
+    auto compute = compute_pids(daemon);
+    REQUIRE(compute.size() == 1);
+    RawConnection busy(daemon.port());
+    REQUIRE(busy.send(http_request("GET", "/compute/fib?n=1&hang=1")));
+    REQUIRE(eventually([&] { return metric_value(daemon.port(), "clusterd_compute_running") == 1; }, 15s));
+    REQUIRE(::kill(compute[0], SIGSTOP) == 0);
+    CHECK(daemon.wait_for_log(std::regex(R"(compute process \d+ \(pid \d+\) stopped for .* in the middle of a job)")));
+    auto answer = busy.read_responses(1, 15s);  // long before the 60 s deadline
+    REQUIRE(answer.size() == 1);
+    CHECK(answer[0].status == 502);
+    CHECK(daemon.stop_and_check_clean());
+}
