@@ -24,11 +24,14 @@ RUN_AS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 run: build
 	exec build/clusterd $(RUN_AS) $(ARGS)
 
+# The release suite, then the same suite under ASan+UBSan: CI runs this, and
+# sanitizers only help if they run where every change lands.
 test:
 	@scripts/install-deps.sh build test
 	cmake --preset release -DCLUSTERD_TESTS=ON
 	cmake --build --preset release -j $(JOBS)
 	ctest --preset release
+	$(MAKE) --no-print-directory test-asan
 
 test-asan:
 	@scripts/install-deps.sh build test
