@@ -112,12 +112,28 @@ std::vector<pid_t> all_pids() {
     return pids;
 }
 
+// Threads of the process still running. A thread-group leader shows 'Z' in
+// /proc/<pid>/stat as soon as its own thread has exited, while the other
+// threads (a worker's compute pool) may still be tearing down and hold the
+// descriptor table, the listening socket included.
+std::size_t live_threads(pid_t pid) {
+    std::size_t threads = 0;
+    DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
+    if (dir == nullptr) return 0;
+    while (dirent* entry = readdir(dir)) {
+        if (entry->d_name[0] != '.') ++threads;
+    }
+    closedir(dir);
+    return threads;
+}
+
 // Gone: no such process, a different process under a recycled pid, or a
-// zombie (reaped here when it is ours, which it is once reparented to us).
+// zombie with no thread left (reaped here when it is ours, which it is once
+// reparented to us).
 bool gone(const ProcessId& id) {
     auto stat = read_stat(id.pid);
     if (!stat || stat->start_time != id.start_time) return true;
-    if (stat->state == 'Z' || stat->state == 'X') {
+    if ((stat->state == 'Z' || stat->state == 'X') && live_threads(id.pid) <= 1) {
         if (stat->ppid == getpid()) waitpid(id.pid, nullptr, WNOHANG);
         return true;
     }
