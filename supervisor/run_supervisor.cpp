@@ -94,6 +94,7 @@ std::optional<std::string> hand_over_to(const RunAs& ids, const ShmSegment& segm
 }  // namespace
 
 int run_supervisor(const Config& config) {
+    Supervisor::hold_signals_until_handled();
     try {
         init_logging("[supervisor " + std::to_string(getpid()) + "]", config.log_level, config.log_file);
     } catch (const spdlog::spdlog_ex& error) {

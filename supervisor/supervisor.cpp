@@ -31,6 +31,13 @@ double seconds_since(SteadyTime start) {
 
 void ignore_close(uv_handle_t*) {}
 
+sigset_t operator_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (const auto& entry : signal_table) sigaddset(&set, entry.signal);
+    return set;
+}
+
 std::string executable_path() {
     char path[4096];
     std::size_t size = sizeof path;
@@ -67,6 +74,10 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
         signals_[i].data = this;
         uv_signal_start(&signals_[i], on_signal, signal_table[i].signal);
     }
+    // Handled now: what arrived while they were held is delivered to the
+    // handlers above and acted on once the loop runs.
+    const sigset_t held = operator_signals();
+    sigprocmask(SIG_UNBLOCK, &held, nullptr);
     uv_timer_init(&loop_, &shutdown_deadline_);
     shutdown_deadline_.data = this;
     uv_timer_init(&loop_, &watchdog_);
@@ -111,6 +122,11 @@ int Supervisor::run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     spdlog::info("stopped: every worker has exited");
     return exit_code::ok;
+}
+
+void Supervisor::hold_signals_until_handled() {
+    const sigset_t held = operator_signals();
+    sigprocmask(SIG_BLOCK, &held, nullptr);
 }
 
 void Supervisor::on_signal(uv_signal_t* handle, int signal) {

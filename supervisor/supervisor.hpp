@@ -45,6 +45,12 @@ public:
     // Runs until stopped by a signal and every worker is reaped; returns the exit code.
     [[nodiscard]] int run();
 
+    // Blocks the operator's signals (TERM, INT, QUIT, HUP, USR1, USR2) until
+    // a Supervisor's handlers are in place, which unblocks them: a SIGTERM
+    // that systemd sends while we are still binding then waits, pending,
+    // instead of killing us by its default action. Call first thing.
+    static void hold_signals_until_handled();
+
 private:
     enum class Phase { running, stopping_gracefully, stopping_now };
 
