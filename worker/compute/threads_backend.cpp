@@ -1,8 +1,19 @@
-// The pool: a FIFO of waiting jobs and one slot per thread saying what it
-// runs, both under one mutex; threads sleep on a condition variable and hand
-// results back through a vector plus one uv_async_t, so the loop thread is
-// the only one that ever calls the sink or touches libuv state (uv_async_send
-// is the one libuv call that is safe from another thread).
+// The pool: a fixed set of job cells, handed between the loop and the pool
+// threads through two IndexRings (index_ring.hpp): `queued` (loop → threads,
+// in FIFO order) and `finished` (threads → loop), plus one uv_async_t that
+// wakes the loop. The loop thread never takes a lock a pool thread can hold:
+// the threads serialize among themselves on each ring's far side, and
+// everything the loop reads of theirs is an atomic. Only the loop thread
+// calls the sink or touches libuv state (uv_async_send is the one libuv call
+// that is safe from another thread).
+//
+// A cell's life: free (on the loop's free list) → queued (filled by the loop,
+// pushed on `queued`) → running (a thread won the CAS) → done (result written,
+// pushed on `finished`) → free again when the loop has delivered it. A queued
+// cell the loop cancels goes queued → cancelled; the thread that pops it hands
+// it straight back on `finished`, and the loop frees it without a delivery.
+// Every transition out of queued is a CAS, so a job is either run or
+// cancelled, never both.
 #include "worker/compute/threads_backend.hpp"
 
 #include <pthread.h>
@@ -15,47 +26,45 @@
 #include <atomic>
 #include <cassert>
 #include <cerrno>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
-#include <optional>
+#include <semaphore>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 
 #include "common/monotonic.hpp"
+#include "worker/compute/index_ring.hpp"
 
 namespace clusterd::worker::compute {
 
+enum class CellState : std::uint32_t { free, queued, cancelled, running, done };
+
+struct ThreadsBackend::Cell {
+    std::atomic<CellState> state{CellState::free};
+    // Written by the loop while the cell is free, read by a thread after it
+    // popped the index (the ring's release/acquire orders them).
+    JobId id = 0;
+    JobParams params;
+    std::int64_t deadline_ms = 0;
+    std::atomic<std::int64_t> started_ms{0};  // by the thread that runs it; read by stuck_jobs()
+    JobResult result;                         // by that thread, before it publishes the cell done
+};
+
 struct ThreadsBackend::Pool {
-    struct Waiting {
-        JobId id = 0;
-        JobParams params;
-        std::int64_t deadline_ms = 0;
-    };
-    struct Running {
-        JobId id = 0;
-        std::int64_t deadline_ms = 0;
-        std::int64_t started_ms = 0;  // monotonic_ms() when the thread took it
-    };
+    Pool(JobRunner job_runner, std::size_t cell_count)
+        : runner(std::move(job_runner)), cells(cell_count), queued(cell_count), finished(cell_count) {}
 
-    Pool(JobRunner job_runner, unsigned threads) : runner(std::move(job_runner)), running(threads) {}
-
-    [[nodiscard]] std::uint64_t running_count() const {
-        return static_cast<std::uint64_t>(std::count_if(running.begin(), running.end(),
-                                                        [](const auto& slot) { return slot.has_value(); }));
-    }
-
-    const JobRunner runner;  // never changes after construction, so read without the mutex
-
-    mutable std::mutex mutex;
-    std::condition_variable work_ready;  // waiting gained a job, or closing was set
-    // Guarded by mutex:
-    std::deque<Waiting> waiting;
-    std::vector<std::optional<Running>> running;  // one per thread, by index
-    std::vector<Completion> finished;             // done, not yet handed to the loop
-    uv_async_t* async = nullptr;                  // null once close() began: later results have no one to go to
-    bool closing = false;                         // threads exit instead of taking another job
+    const JobRunner runner;  // never changes after construction
+    std::vector<Cell> cells;
+    IndexRing queued;    // loop → threads; the threads pop under take_mutex
+    IndexRing finished;  // threads → loop; the threads push under give_mutex
+    std::mutex take_mutex;
+    std::mutex give_mutex;  // also guards `async` against close()
+    std::counting_semaphore<> work{0};  // one release per queued cell, and one per thread at closing
+    std::atomic<bool> closing{false};
+    std::atomic<std::uint64_t> waiting{0};  // cells queued and not yet taken or cancelled
+    std::atomic<std::uint64_t> running{0};
+    uv_async_t* async = nullptr;  // under give_mutex; null once close() began
 };
 
 namespace {
@@ -111,21 +120,29 @@ void name_own_thread(unsigned index) {
 void ThreadsBackend::run_thread(const std::shared_ptr<Pool>& pool, unsigned index) {
     name_own_thread(index);
     lower_own_priority();
-    std::unique_lock lock(pool->mutex);
     for (;;) {
-        pool->work_ready.wait(lock, [&] { return pool->closing || !pool->waiting.empty(); });
-        if (pool->closing) return;
-        const Pool::Waiting job = pool->waiting.front();
-        pool->waiting.pop_front();
-        pool->running[index] = Pool::Running{job.id, job.deadline_ms, monotonic_ms()};
-        lock.unlock();
-        const JobResult result = run_guarded(pool->runner, job.id, job.params);
-        lock.lock();
-        pool->running[index].reset();
-        if (pool->async == nullptr) continue;
-        pool->finished.push_back(Completion{job.id, result});
-        // Under the mutex, so close() cannot close the handle in between.
-        uv_async_send(pool->async);
+        pool->work.acquire();
+        if (pool->closing.load(std::memory_order_acquire)) return;
+        std::optional<std::uint32_t> taken;
+        {
+            const std::lock_guard lock(pool->take_mutex);
+            taken = pool->queued.pop();
+        }
+        if (!taken) continue;  // cannot happen: one release per push
+        Cell& cell = pool->cells[*taken];
+        CellState expected = CellState::queued;
+        if (cell.state.compare_exchange_strong(expected, CellState::running, std::memory_order_acq_rel)) {
+            pool->waiting.fetch_sub(1, std::memory_order_relaxed);
+            pool->running.fetch_add(1, std::memory_order_relaxed);
+            cell.started_ms.store(monotonic_ms(), std::memory_order_relaxed);
+            cell.result = run_guarded(pool->runner, cell.id, cell.params);
+            pool->running.fetch_sub(1, std::memory_order_relaxed);
+            cell.state.store(CellState::done, std::memory_order_release);
+        }
+        // Done or cancelled, the cell goes back to the loop.
+        const std::lock_guard lock(pool->give_mutex);
+        pool->finished.push(*taken);
+        if (pool->async != nullptr) uv_async_send(pool->async);
     }
 }
 
@@ -134,7 +151,12 @@ ThreadsBackend::ThreadsBackend(uv_loop_t* loop, unsigned threads, std::size_t qu
     : loop_(loop),
       sink_(std::move(sink)),
       queue_capacity_(queue_capacity),
-      pool_(std::make_shared<Pool>(std::move(runner), std::max(threads, 1U))) {
+      thread_count_(std::max(threads, 1U)),
+      // Twice the jobs that may be in flight: a cancelled cell stays out
+      // until a thread pops it, and must not cost a new job its place.
+      pool_(std::make_shared<Pool>(std::move(runner), 2 * (queue_capacity + thread_count_))) {
+    free_cells_.reserve(pool_->cells.size());
+    for (std::size_t i = pool_->cells.size(); i-- > 0;) free_cells_.push_back(static_cast<std::uint32_t>(i));
     auto async = std::make_unique<uv_async_t>();
     if (const int rc = uv_async_init(loop_, async.get(), on_completions); rc != 0) {
         throw std::runtime_error(std::string("uv_async_init() failed while starting the compute threads: ") +
@@ -144,7 +166,7 @@ ThreadsBackend::ThreadsBackend(uv_loop_t* loop, unsigned threads, std::size_t qu
     async_->data = this;
     uv_unref(as_handle(async_));
     pool_->async = async_;
-    start_threads(std::max(threads, 1U));
+    start_threads(thread_count_);
 }
 
 void ThreadsBackend::start_threads(unsigned count) {
@@ -153,12 +175,7 @@ void ThreadsBackend::start_threads(unsigned count) {
         for (unsigned index = 0; index < count; ++index) threads_.emplace_back(run_thread, pool_, index);
     } catch (const std::system_error& error) {
         // The destructor will not run for a constructor that throws: undo here.
-        {
-            const std::lock_guard lock(pool_->mutex);
-            pool_->closing = true;
-            pool_->async = nullptr;
-        }
-        pool_->work_ready.notify_all();
+        release_threads();
         for (auto& thread : threads_) thread.join();
         async_->data = nullptr;
         uv_close(as_handle(async_), on_async_closed);
@@ -167,16 +184,21 @@ void ThreadsBackend::start_threads(unsigned count) {
     }
 }
 
+// Tells every thread to leave and stops results from reaching the handle.
+void ThreadsBackend::release_threads() {
+    pool_->closing.store(true, std::memory_order_release);
+    {
+        const std::lock_guard lock(pool_->give_mutex);
+        pool_->async = nullptr;
+    }
+    pool_->work.release(static_cast<std::ptrdiff_t>(threads_.size()));
+}
+
 ThreadsBackend::~ThreadsBackend() {
     if (lifecycle_ == Lifecycle::closed) return;
     spdlog::critical("compute threads destroyed before close() finished: a bug; their threads are abandoned");
     assert(lifecycle_ == Lifecycle::closed && "ThreadsBackend destroyed before close() called back");
-    {
-        const std::lock_guard lock(pool_->mutex);
-        pool_->closing = true;
-        pool_->async = nullptr;
-    }
-    pool_->work_ready.notify_all();
+    release_threads();
     for (auto& thread : threads_) {
         if (thread.joinable()) thread.detach();
     }
@@ -187,44 +209,56 @@ ThreadsBackend::~ThreadsBackend() {
 
 bool ThreadsBackend::enqueue(JobId id, const JobParams& params, std::int64_t deadline_ms) {
     if (stopped_ || lifecycle_ != Lifecycle::open) return false;
-    {
-        const std::lock_guard lock(pool_->mutex);
-        // An idle thread takes a waiting job at once, so it adds a place: the
-        // bound is threads + queue_capacity in flight, whether or not the
-        // idle threads have woken up yet.
-        const std::uint64_t idle = pool_->running.size() - pool_->running_count();
-        if (pool_->waiting.size() >= queue_capacity_ + idle) return false;
-        pool_->waiting.push_back(Pool::Waiting{id, params, deadline_ms});
+    // An idle thread takes a waiting job at once, so it adds a place: the
+    // bound is threads + queue_capacity in flight, whether or not the idle
+    // threads have woken up yet.
+    if (in_flight_ >= queue_capacity_ + thread_count_ || free_cells_.empty()) return false;
+    const std::uint32_t index = free_cells_.back();
+    Cell& cell = pool_->cells[index];
+    cell.id = id;
+    cell.params = params;
+    cell.deadline_ms = deadline_ms;
+    cell.started_ms.store(0, std::memory_order_relaxed);
+    cell.state.store(CellState::queued, std::memory_order_relaxed);  // published by the push below
+    if (!pool_->queued.push(index)) {  // sized to hold every cell: cannot happen
+        cell.state.store(CellState::free, std::memory_order_relaxed);
+        return false;
     }
-    pool_->work_ready.notify_one();
+    free_cells_.pop_back();
+    outstanding_.emplace(id, index);
+    pool_->waiting.fetch_add(1, std::memory_order_relaxed);
+    pool_->work.release();
     ++in_flight_;
     update_loop_reference();
     return true;
 }
 
 bool ThreadsBackend::cancel(JobId id) {
-    {
-        const std::lock_guard lock(pool_->mutex);
-        auto& waiting = pool_->waiting;
-        const auto job = std::find_if(waiting.begin(), waiting.end(), [id](const auto& w) { return w.id == id; });
-        if (job == waiting.end()) return false;
-        waiting.erase(job);
+    const auto found = outstanding_.find(id);
+    if (found == outstanding_.end()) return false;
+    CellState expected = CellState::queued;
+    if (!pool_->cells[found->second].state.compare_exchange_strong(expected, CellState::cancelled,
+                                                                   std::memory_order_acq_rel)) {
+        return false;  // a thread took it first: it runs, and completes
     }
+    pool_->waiting.fetch_sub(1, std::memory_order_relaxed);
+    outstanding_.erase(found);  // the cell comes back through `finished`, undelivered
     --in_flight_;
     update_loop_reference();
     return true;
 }
 
 BackendLoad ThreadsBackend::load() const {
-    const std::lock_guard lock(pool_->mutex);
-    return BackendLoad{pool_->waiting.size(), pool_->running_count()};
+    return BackendLoad{pool_->waiting.load(std::memory_order_relaxed), pool_->running.load(std::memory_order_relaxed)};
 }
 
 std::vector<StuckJob> ThreadsBackend::stuck_jobs(std::int64_t now_ms, std::int64_t grace_ms) const {
     std::vector<StuckJob> stuck;
-    const std::lock_guard lock(pool_->mutex);
-    for (const auto& slot : pool_->running) {
-        if (slot && slot->deadline_ms + grace_ms < now_ms) stuck.push_back(StuckJob{slot->id, now_ms - slot->started_ms});
+    for (const auto& [id, index] : outstanding_) {
+        const Cell& cell = pool_->cells[index];
+        if (cell.state.load(std::memory_order_acquire) != CellState::running) continue;
+        const std::int64_t started = cell.started_ms.load(std::memory_order_relaxed);
+        if (cell.deadline_ms + grace_ms < now_ms) stuck.push_back(StuckJob{id, now_ms - started});
     }
     return stuck;
 }
@@ -232,13 +266,12 @@ std::vector<StuckJob> ThreadsBackend::stuck_jobs(std::int64_t now_ms, std::int64
 std::vector<JobId> ThreadsBackend::stop() {
     stopped_ = true;
     std::vector<JobId> dropped;
-    {
-        const std::lock_guard lock(pool_->mutex);
-        for (const auto& job : pool_->waiting) dropped.push_back(job.id);
-        pool_->waiting.clear();
+    for (const auto& [id, index] : outstanding_) {
+        if (pool_->cells[index].state.load(std::memory_order_acquire) == CellState::queued) dropped.push_back(id);
     }
-    in_flight_ -= dropped.size();
-    update_loop_reference();
+    // In the order they were accepted, like the queue they leave.
+    std::sort(dropped.begin(), dropped.end());
+    std::erase_if(dropped, [this](JobId id) { return !cancel(id); });
     return dropped;
 }
 
@@ -251,10 +284,6 @@ void ThreadsBackend::close(std::function<void()> closed) {
     stopped_ = true;
     on_closed_ = std::move(closed);
     join_or_abandon_threads();
-    {
-        const std::lock_guard lock(pool_->mutex);
-        pool_->async = nullptr;
-    }
     // Results that made it before the handle went away are still owed to
     // the sink: an accepted job is reported exactly once.
     deliver_completions();
@@ -262,33 +291,37 @@ void ThreadsBackend::close(std::function<void()> closed) {
 }
 
 void ThreadsBackend::join_or_abandon_threads() {
-    std::vector<std::optional<Pool::Running>> busy;
     std::size_t never_started = 0;
-    {
-        const std::lock_guard lock(pool_->mutex);
-        pool_->closing = true;
-        never_started = pool_->waiting.size();
-        pool_->waiting.clear();
-        busy = pool_->running;
+    for (const auto& [id, index] : outstanding_) {
+        if (pool_->cells[index].state.load(std::memory_order_acquire) == CellState::queued) ++never_started;
     }
-    pool_->work_ready.notify_all();
+    release_threads();
     if (never_started > 0) {
         spdlog::warn("compute threads closed with {} queued jobs never started (stop() was not called)", never_started);
-        in_flight_ -= never_started;
     }
+    // A thread is busy while its cell runs; which thread holds which cell is
+    // not recorded, so join in order and give up on the busy count instead:
+    // the threads that are idle or take only cancelled cells end at once.
+    std::size_t busy = 0;
+    std::int64_t longest_ms = 0;
     const std::int64_t now = monotonic_ms();
-    for (std::size_t index = 0; index < threads_.size(); ++index) {
-        if (!busy[index]) {
-            threads_[index].join();
-            continue;
-        }
-        // A computation cannot be interrupted, and joining would block the
-        // loop for as long as it runs (forever, for a hang fault). The thread
-        // keeps the Pool alive through its shared_ptr and ends with the process.
-        spdlog::warn("compute-{} abandoned while running job {} for {} ms: it cannot be joined, the process is exiting",
-                     index, busy[index]->id, now - busy[index]->started_ms);
-        threads_[index].detach();
+    for (const auto& [id, index] : outstanding_) {
+        const Cell& cell = pool_->cells[index];
+        if (cell.state.load(std::memory_order_acquire) != CellState::running) continue;
+        ++busy;
+        longest_ms = std::max(longest_ms, now - cell.started_ms.load(std::memory_order_relaxed));
     }
+    if (busy == 0) {
+        for (auto& thread : threads_) thread.join();
+        return;
+    }
+    // A computation cannot be interrupted, and joining would block the loop
+    // for as long as it runs (forever, for a hang fault). The threads keep the
+    // Pool alive through their shared_ptr and end with the process.
+    spdlog::warn("{} compute thread(s) abandoned while running a job (the longest for {} ms): they cannot be joined, "
+                 "the process is exiting",
+                 busy, longest_ms);
+    for (auto& thread : threads_) thread.detach();
 }
 
 void ThreadsBackend::on_completions(uv_async_t* handle) {
@@ -297,12 +330,14 @@ void ThreadsBackend::on_completions(uv_async_t* handle) {
 }
 
 void ThreadsBackend::deliver_completions() {
-    std::vector<Completion> batch;
-    {
-        const std::lock_guard lock(pool_->mutex);
-        batch.swap(pool_->finished);
-    }
-    for (const auto& completion : batch) {
+    while (const auto index = pool_->finished.pop()) {
+        Cell& cell = pool_->cells[*index];
+        const bool done = cell.state.load(std::memory_order_acquire) == CellState::done;  // else cancelled
+        const Completion completion{cell.id, cell.result};
+        cell.state.store(CellState::free, std::memory_order_relaxed);
+        free_cells_.push_back(*index);  // the sink may enqueue into it
+        if (!done) continue;            // cancelled: nobody waits for it
+        outstanding_.erase(completion.id);
         --in_flight_;
         sink_(completion);
     }

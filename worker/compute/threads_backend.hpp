@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "worker/compute/backend.hpp"
@@ -51,12 +52,14 @@ public:
 
 private:
     struct Pool;  // what the pool threads share with the loop; in the .cpp
+    struct Cell;  // one job's place in the pool
     enum class Lifecycle { open, closing, closed };
 
     static void run_thread(const std::shared_ptr<Pool>& pool, unsigned index);
     static void on_completions(uv_async_t* handle);
     static void on_async_closed(uv_handle_t* handle);
     void start_threads(unsigned count);
+    void release_threads();
     void deliver_completions();
     void join_or_abandon_threads();
     // The uv_async_t keeps the loop alive only while jobs are in flight, as
@@ -66,7 +69,11 @@ private:
     uv_loop_t* loop_;
     CompletionSink sink_;
     std::size_t queue_capacity_;
+    unsigned thread_count_;
     std::shared_ptr<Pool> pool_;
+    // Loop-thread bookkeeping, never touched by a pool thread.
+    std::vector<std::uint32_t> free_cells_;
+    std::unordered_map<JobId, std::uint32_t> outstanding_;  // accepted, not delivered or cancelled: its cell
     std::vector<std::thread> threads_;
     uv_async_t* async_ = nullptr;  // owned; freed in on_async_closed
     std::function<void()> on_closed_;
