@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/monotonic.hpp"
 #include "worker/compute_response.hpp"
 
@@ -10,6 +12,12 @@ namespace {
 
 // Stop reading a client that sends faster than it reads our responses.
 constexpr std::size_t write_queue_limit = 1024 * 1024;
+// Stop reading a client whose pipelined requests pile up unparsed while we
+// are still on an earlier one (a compute job, say): without a bound one
+// connection could buffer gigabytes, and every request taken from the front
+// of a large buffer moves all of it. A partial head never waits on this
+// (the limit is at least the header limit), so reading always resumes.
+constexpr std::size_t min_input_limit = 64 * 1024;
 // How long a closing connection may take to send its FIN after ours.
 constexpr Millis linger_limit{2000};
 
@@ -89,6 +97,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
         self->arm_timer(self->host_.config().header_timeout);
     }
     self->handle_input();
+    if (self->phase_ != Phase::closing) self->pause_or_resume_reading();
 }
 
 void Connection::handle_input() {
@@ -167,7 +176,9 @@ void Connection::respond_late(const Response& response) {
         options.keep_alive && !response.close && !peer_closed_ && !host_.route_context().draining;
     send(response, options);
     after_response(options.keep_alive);
-    if (options.keep_alive) handle_input();
+    if (!options.keep_alive) return;
+    handle_input();
+    if (phase_ != Phase::closing) pause_or_resume_reading();
 }
 
 void Connection::send(const Response& response, WireOptions options) {
@@ -218,9 +229,8 @@ void Connection::on_write(uv_write_t* request, int status) {
         return;
     }
     if (self->read_paused_ && !self->write_queue_full()) {
-        self->read_paused_ = false;
-        uv_read_start(as_stream(&self->tcp_), on_alloc, on_read);
         self->handle_input();
+        if (self->phase_ != Phase::closing) self->pause_or_resume_reading();
     }
 }
 
@@ -245,6 +255,25 @@ void Connection::go_idle() {
 
 bool Connection::write_queue_full() const {
     return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_)) > write_queue_limit;
+}
+
+bool Connection::input_full() const {
+    return input_.size() >= std::max<std::size_t>(min_input_limit, host_.config().max_header_size);
+}
+
+// Reading waits while the client is ahead of us (write_queue_full,
+// input_full) and resumes once we caught up; a closing or half-closed
+// connection is left to begin_close and on_read's end-of-stream path.
+void Connection::pause_or_resume_reading() {
+    if (phase_ == Phase::lingering || phase_ == Phase::closing || peer_closed_) return;
+    const bool pause = write_queue_full() || input_full();
+    if (pause == read_paused_) return;
+    read_paused_ = pause;
+    if (pause) {
+        uv_read_stop(as_stream(&tcp_));
+    } else {
+        uv_read_start(as_stream(&tcp_), on_alloc, on_read);
+    }
 }
 
 void Connection::begin_close() {

@@ -89,6 +89,8 @@ private:
     void arm_timer(Millis timeout);
     void go_idle();
     [[nodiscard]] bool write_queue_full() const;
+    [[nodiscard]] bool input_full() const;
+    void pause_or_resume_reading();
 
     ConnectionHost& host_;
     uv_tcp_t tcp_{};

@@ -2,7 +2,12 @@
 // an error in the middle of a pipeline, a burst larger than the socket
 // buffers (the worker's back-pressure path), half-closed clients, bodies on
 // requests that do not need them, and 100-continue.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <thread>
@@ -15,6 +20,25 @@ using namespace clusterd::test;
 namespace {
 
 constexpr auto response_timeout = 10s;
+
+// Writes `request` over and over without blocking until `limit` bytes are
+// out or the peer has taken nothing for `stalled`; returns the bytes taken.
+std::size_t push_until_stalled(int fd, const std::string& request, std::size_t limit, std::chrono::milliseconds stalled) {
+    std::string chunk;
+    while (chunk.size() < 64 * 1024) chunk += request;
+    std::size_t sent = 0;
+    while (sent < limit) {
+        const ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) break;
+        pollfd writable{fd, POLLOUT, 0};
+        if (::poll(&writable, 1, static_cast<int>(stalled.count())) <= 0) break;
+    }
+    return sent;
+}
 
 }  // namespace
 
@@ -174,5 +198,53 @@ TEST_CASE("without --workers there is one worker per available CPU", "[integrati
     Daemon daemon(std::vector<std::string>{});
     CHECK(daemon.wait_for_workers(expected).size() == expected);
     CHECK(daemon.count_log("all " + std::to_string(expected) + " workers ready") == 1);
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("requests pipelined behind a pending response are not read without bound", "[integration][pipelining]") {
+    Daemon daemon({"--workers", "1", "--enable-fault-injection"});
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(daemon.port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+
+    // The first response is held back for 5 s; behind it, a client that
+    // never stops pipelining. The worker reads a bounded amount ahead and
+    // then lets the socket buffers fill, so the client stalls well short of
+    // what it would send: 64 MiB buffered in the worker would be the bug.
+    const std::string first = http_request("GET", "/debug/crash?mode=slow&ms=5000");
+    REQUIRE(::send(fd, first.data(), first.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(first.size()));
+    constexpr std::size_t limit = 64u << 20;
+    const std::size_t taken = push_until_stalled(fd, http_request("GET", "/healthz"), limit, 1000ms);
+    INFO("bytes the server side took while its first response was pending: " << taken);
+    CHECK(taken < limit / 4);
+
+    // Nothing is lost by pausing: the held response comes first, then the
+    // pipelined ones, in order, and the worker serves others meanwhile.
+    HttpClient other(daemon.port());
+    CHECK(other.get("/healthz").status == 200);
+    ::shutdown(fd, SHUT_WR);
+    std::string received;
+    std::size_t responses = 0;
+    char buffer[64 * 1024];
+    const auto give_up = std::chrono::steady_clock::now() + 30s;
+    while (responses < 1001 && std::chrono::steady_clock::now() < give_up) {
+        pollfd readable{fd, POLLIN, 0};
+        if (::poll(&readable, 1, 1000) <= 0) continue;
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        received.append(buffer, static_cast<std::size_t>(n));
+        responses = 0;
+        for (auto at = received.find("HTTP/1.1 "); at != std::string::npos; at = received.find("HTTP/1.1 ", at + 1)) {
+            ++responses;
+        }
+    }
+    ::close(fd);
+    REQUIRE(responses >= 1001);
+    CHECK(received.rfind("HTTP/1.1 200 OK", 0) == 0);
+    CHECK(received.find("slow response after 5000 ms") < received.find("\r\n\r\nok\n"));
     CHECK(daemon.stop_and_check_clean());
 }
