@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Checks a lab run's output directory: lab.json has every configuration and
+every cell (model x compute x workload, plus the peers), each with every
+figure as a number, or marked skipped with a reason that is allowed; the
+classic experiment ran; nothing was left behind; lab.svg is an SVG.
+
+    bench/lab/check_lab.py OUT_DIR      # exit 0 if good, 1 with the problems
+"""
+import json
+import math
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from schema import CLASSIC_FIELDS, CONFIG_FIELDS, WORKLOAD_FIELDS   # noqa: E402
+
+MODELS = ("processes", "threads")
+COMPUTES = ("inline", "threads", "processes")
+PEER_WORKLOADS = {"nginx": ("hello", "crash"), "node cluster": ("hello", "crash"),
+                  "node worker_threads": ("hello", "fib", "mixed"), "node inline": ("hello", "fib", "mixed")}
+
+
+def is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+
+def check(out: str) -> list:
+    problems = []
+    with open(os.path.join(out, "lab.json")) as f:
+        doc = json.load(f)
+    has_model = doc["lab"]["has_model_option"]
+    configs = {c["id"]: c for c in doc["configurations"]}
+    cells = {(c["server"], c["workload"]): c for c in doc["cells"]}
+
+    def check_figures(what, rec, fields, may_be_none=()):
+        for k in fields:
+            if k not in rec["figures"]:
+                problems.append(f"{what}: no {k}")
+            elif not is_number(rec["figures"][k]) and not (k in may_be_none and rec["figures"][k] is None):
+                problems.append(f"{what}: {k} = {rec['figures'][k]!r} is not a number")
+
+    expected = [f"clusterd {m}/{c}" for m in MODELS for c in COMPUTES]
+    expected_cells = [(s, w) for s in expected for w in WORKLOAD_FIELDS]
+    for peer, workloads in PEER_WORKLOADS.items():
+        expected.append(peer)
+        expected_cells += [(peer, w) for w in workloads]
+    for cid in expected:
+        cfg = configs.get(cid)
+        if cfg is None:
+            problems.append(f"configuration {cid} missing")
+        elif cfg["status"] == "skipped":
+            if cid.startswith("clusterd threads/") and not has_model and "no --model" in cfg.get("reason", ""):
+                continue
+            problems.append(f"configuration {cid} skipped: {cfg.get('reason')}")
+        else:
+            check_figures(cid, cfg, CONFIG_FIELDS)
+    for server, workload in expected_cells:
+        cell = cells.get((server, workload))
+        what = f"cell {server} x {workload}"
+        if cell is None:
+            problems.append(f"{what} missing")
+        elif cell["status"] == "skipped":
+            if not (server.startswith("clusterd threads/") and not has_model and "no --model" in cell["reason"]):
+                problems.append(f"{what} skipped: {cell['reason']}")
+        else:
+            # recovery_ms is None only when the unit did not come back in time, which is a finding, not a gap.
+            check_figures(what, cell, WORKLOAD_FIELDS[workload],
+                          may_be_none=("recovery_ms",) if cell["figures"].get("recovered") is False else ())
+    if len(doc["classic"]) < 5:
+        problems.append(f"classic experiment: {len(doc['classic'])} runs, expected 5")
+    for r in doc["classic"]:
+        for k in CLASSIC_FIELDS:
+            if not is_number(r.get(k)):
+                problems.append(f"classic {r.get('runtime')} {r.get('way')}: {k} = {r.get(k)!r}")
+    if not doc["comparisons"]:
+        problems.append("no clusterd/peer comparisons")
+    if doc["leftovers"]:
+        problems.append(f"left behind: {doc['leftovers']}")
+    svg = os.path.join(out, "lab.svg")
+    try:
+        root = ET.parse(svg).getroot()
+        if not root.tag.endswith("svg") or len(list(root.iter())) < 20:
+            problems.append(f"{svg} is not an SVG chart (root {root.tag}, {len(list(root.iter()))} elements)")
+    except (OSError, ET.ParseError) as e:
+        problems.append(f"{svg}: {e}")
+    return problems
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    problems = check(sys.argv[1])
+    for p in problems:
+        print(f"check_lab: {p}")
+    print(f"check_lab: {'OK' if not problems else f'{len(problems)} problems'} ({sys.argv[1]})")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
