@@ -81,8 +81,8 @@ class Lab:
 
     # ------------------------------------------------------------ servers
 
-    def clusterd(self, model, compute, units, executors) -> Clusterd:
-        return Clusterd(self.registry, self.out, 20, self.a.binary, model, compute, units, executors)
+    def clusterd(self, model, compute, units, executors, label="") -> Clusterd:
+        return Clusterd(self.registry, self.out, 20, self.a.binary, model, compute, units, executors, label)
 
     def peers(self):
         """(server factory taking a unit count, workloads it serves, peer id)."""
@@ -107,12 +107,12 @@ class Lab:
         a = self.a
         one = factory(1)
         one.start()
-        time.sleep(0.3)   # let start-up allocations settle before PSS
+        time.sleep(0.2)   # let start-up allocations settle before PSS
         pss_one = pss_kib(one.pids())
         one.stop()
         server = factory(a.units)
         server.start()
-        time.sleep(0.3)
+        time.sleep(0.2)
         pss_full = pss_kib(server.pids())
         record.update({"describe": server.describe(), "status": "ok", "figures": {
             "startup_ms": round(server.startup_ms, 1), "pss_idle_kib": pss_full, "pss_one_unit_kib": pss_one,
@@ -129,6 +129,10 @@ class Lab:
             if isinstance(server, Clusterd):
                 self.leftovers += server.leftovers()
 
+    def crash_seconds(self) -> int:
+        """The crash run: a third before the kill, two thirds to recover in."""
+        return 2 if self.a.fast else max(self.a.seconds, 3)
+
     def run_cell(self, cid, server, workload) -> dict:
         a, tag = self.a, f"{server.tag()}.{workload}"
         if workload == "hello":
@@ -138,7 +142,7 @@ class Lab:
         elif workload == "mixed":
             f = measure.mixed(self.registry, self.out, server, tag, a.fib_n, a.seconds, 8, 10)
         else:
-            crash_s = max(a.seconds, 3)
+            crash_s = self.crash_seconds()
             f = measure.crash(self.registry, self.out, server, tag, crash_s, 32, kill_after_s=crash_s / 3,
                               recovery_timeout_s=crash_s * 2 / 3 - 0.2)
         f["recovered"] = f.get("recovery_ms") is not None if workload == "crash" else None
@@ -177,17 +181,17 @@ class Lab:
         """Five fib(N) tasks at once: single-threaded vs spread over UNITS executors."""
         a, k = self.a, 5
         runs = [("clusterd", "single-threaded (1 worker, --compute inline)", a.classic_n_clusterd,
-                 lambda: self.clusterd("processes", "inline", 1, 1)),
+                 lambda: self.clusterd("processes", "inline", 1, 1, " classic")),
                 ("clusterd", f"spread over {a.units} compute threads", a.classic_n_clusterd,
-                 lambda: self.clusterd("processes", "threads", 1, a.units)),
+                 lambda: self.clusterd("processes", "threads", 1, a.units, " classic")),
                 ("clusterd", f"spread over {a.units} compute processes", a.classic_n_clusterd,
-                 lambda: self.clusterd("processes", "processes", 1, a.units))]
+                 lambda: self.clusterd("processes", "processes", 1, a.units, " classic"))]
         if not a.no_peers:
             runs += [("node", "single-threaded (inline.js)", a.classic_n_node,
-                      lambda: NodePeer(self.registry, self.out, 20, a.node, "inline.js", "node inline", 1, "")),
+                      lambda: NodePeer(self.registry, self.out, 20, a.node, "inline.js", "node inline classic", 1, "")),
                      ("node", f"spread over {a.units} worker_threads", a.classic_n_node,
                       lambda: NodePeer(self.registry, self.out, 20, a.node, "worker_threads_fib.js",
-                                       "node worker_threads", a.units, ""))]
+                                       "node worker_threads classic", a.units, ""))]
         single = {}
         for runtime, way, n, factory in runs:
             server = factory()
@@ -222,7 +226,7 @@ class Lab:
                     "parameters": {"units": a.units, "seconds": a.seconds, "warmup": a.warmup, "fib_n": a.fib_n,
                                    "classic_n_node": a.classic_n_node, "classic_n_clusterd": a.classic_n_clusterd,
                                    "hello_connections": 64, "cpu_connections": 8, "crash_connections": 32,
-                                   "probe_interval_ms": 10}},
+                                   "probe_interval_ms": 10, "crash_seconds": self.crash_seconds()}},
             "configurations": self.configs,
             "cells": self.cells,
             "comparisons": report.comparisons(self.configs, self.cells),

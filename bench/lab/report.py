@@ -100,7 +100,7 @@ def markdown(doc) -> str:
     cfg_by_id = {c["id"]: c for c in doc["configurations"]}
     cells = {(c["server"], c["workload"]): c for c in doc["cells"]}
     secs = {"s": p["seconds"], "n": p["fib_n"], "hello": p["hello_connections"], "cpu": p["cpu_connections"],
-            "probe": p["probe_interval_ms"], "c": p["crash_connections"], "k": f"{max(p['seconds'], 3) / 3:.0f}"}
+            "probe": p["probe_interval_ms"], "c": p["crash_connections"], "k": f"{p['crash_seconds'] / 3:.1f}"}
     for section, cols in COLUMNS.items():
         lines += ["", f"### {TITLES[section].format(**secs)}", "",
                   "| server | " + ("what | " if section == "config" else "") + " | ".join(c[1] for c in cols) + " |",
@@ -172,12 +172,18 @@ def chart(doc, out: str) -> str:
     return path
 
 
+def chart_title(doc) -> str:
+    lab = doc["lab"]
+    note = "" if lab["has_model_option"] else "; threads-model cells skipped: this build has no --model"
+    return (f"clusterd parallelism lab, {lab['mode']} run, {lab['started_utc']}, {lab['machine']['nproc']} CPUs"
+            f"{note}; blue clusterd, orange peers")
+
+
 def gnuplot_chart(doc, panels, out, path) -> None:
     script = [f"set terminal svg size 1500,900 dynamic font 'sans,11'", f"set output '{path}'",
               "set style fill solid 0.8 border -1", "set boxwidth 0.7", "set grid ytics", "set yrange [0:*]",
-              "set xtics rotate by -35 left", "unset key",
-              f"set multiplot layout 2,3 title 'clusterd parallelism lab, {doc['lab']['mode']} run, "
-              f"{doc['lab']['started_utc']} ({doc['lab']['machine']['nproc']} CPUs)'"]
+              "set xtics rotate by -35 left", "unset key", "set offsets 0.3, 0.3, graph 0.1, 0",
+              f"set multiplot layout 2,3 title '{chart_title(doc)}'"]
     for i, (title, bars) in enumerate(panels):
         data = os.path.join(out, f"chart-{i}.dat")
         with open(data, "w") as f:
@@ -201,8 +207,7 @@ def svg_chart(doc, panels, path) -> None:
     esc = lambda s: str(s).replace("&", "&amp;").replace("<", "&lt;")
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w * cols}" height="{h * 2 + 40}" '
              f'font-family="sans-serif" font-size="11">',
-             f'<text x="10" y="20" font-size="14">clusterd parallelism lab, {esc(doc["lab"]["mode"])} run, '
-             f'{esc(doc["lab"]["started_utc"])}</text>']
+             f'<text x="10" y="20" font-size="14">{esc(chart_title(doc))}</text>']
     for i, (title, bars) in enumerate(panels):
         x0, y0 = (i % cols) * w + 50, (i // cols) * h + 60
         pw, ph = w - 80, h - 150

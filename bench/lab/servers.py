@@ -112,11 +112,10 @@ class Clusterd(Server):
     sized to EXECUTORS in total."""
     kind = "clusterd"
 
-    def __init__(self, registry, workdir, start_timeout, binary, model, compute, units, executors):
+    def __init__(self, registry, workdir, start_timeout, binary, model, compute, units, executors, label=""):
         self.binary, self.model, self.compute, self.units, self.executors = binary, model, compute, units, executors
-        self.name = f"clusterd {model}/{compute}"
+        self.name = f"clusterd {model}/{compute}{label}"
         super().__init__(registry, workdir, start_timeout)
-        self.tag_suffix = ""
 
     def config_args(self) -> list:
         args = ["--workers", str(self.units)]
