@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import measure   # noqa: E402
 import report    # noqa: E402
-from procs import Registry, pss_kib, terminate_on_sigterm   # noqa: E402
+from procs import OtherCpu, Registry, machine_busy_s, pss_kib, terminate_on_sigterm   # noqa: E402
 from schema import CONFIG_FIELDS, WORKLOADS   # noqa: E402
 from servers import ROOT, Clusterd, Nginx, NodePeer   # noqa: E402
 
@@ -135,6 +135,7 @@ class Lab:
 
     def run_cell(self, cid, server, workload) -> dict:
         a, tag = self.a, f"{server.tag()}.{workload}"
+        other = OtherCpu(server.pid)
         if workload == "hello":
             f = measure.load(self.registry, self.out, server, tag, "/", a.seconds, 64)
         elif workload == "fib":
@@ -146,6 +147,8 @@ class Lab:
             f = measure.crash(self.registry, self.out, server, tag, crash_s, 32, kill_after_s=crash_s / 3,
                               recovery_timeout_s=crash_s * 2 / 3 - 0.2)
         f["recovered"] = f.get("recovery_ms") is not None if workload == "crash" else None
+        # With a crash, the killed unit's CPU time is lost from the tree and counts as "other".
+        f["other_cpu_s"] = other.result()
         self.progress(f"{cid} x {workload}: {report.cell_summary(workload, f)}")
         return {"server": cid, "workload": workload, "status": "ok", "figures": f}
 
@@ -159,9 +162,9 @@ class Lab:
                 cid = f"clusterd {model}/{compute}"
                 rec = {"id": cid, "kind": "clusterd", "model": model, "compute": compute, "units": a.units,
                        "executors": a.units}
+                self.configs.append(rec)
                 if model == "threads" and not self.has_model:
                     rec.update({"status": "skipped", "reason": NO_MODEL, "figures": {k: None for k in CONFIG_FIELDS}})
-                    self.configs.append(rec)
                     self.cells += [{"server": cid, "workload": w, "status": "skipped", "reason": NO_MODEL,
                                     "figures": {}} for w in WORKLOADS]
                     continue
@@ -169,10 +172,11 @@ class Lab:
                              WORKLOADS, rec))
         if not a.no_peers:
             for pid, factory, workloads in self.peers():
-                plan.append((pid, factory, workloads, {"id": pid, "kind": "peer", "units": a.units}))
+                rec = {"id": pid, "kind": "peer", "units": a.units}
+                self.configs.append(rec)
+                plan.append((pid, factory, workloads, rec))
         self.steps_total = sum(1 + len(p[2]) for p in plan) + 5
         for cid, factory, workloads, rec in plan:
-            self.configs.append(rec)
             self.run_config(cid, factory, workloads, rec)
 
     # ------------------------------------------------------------ the classic experiment
@@ -221,7 +225,8 @@ class Lab:
             "lab": {"version": 1, "mode": "fast" if a.fast else "full", "started_utc": started,
                     "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                     "duration_s": round(time.monotonic() - self.t0, 1), "command": " ".join(sys.argv),
-                    "machine": {"nproc": os.cpu_count(), "cpu_model": model, "kernel": platform.release()},
+                    "machine": {"nproc": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
+                                "busy_cores_before": self.busy_before},
                     "clusterd_binary": a.binary, "has_model_option": self.has_model,
                     "parameters": {"units": a.units, "seconds": a.seconds, "warmup": a.warmup, "fib_n": a.fib_n,
                                    "classic_n_node": a.classic_n_node, "classic_n_clusterd": a.classic_n_clusterd,
@@ -254,7 +259,14 @@ def main() -> int:
     os.makedirs(out, exist_ok=True)
     terminate_on_sigterm()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    b0 = machine_busy_s()
+    time.sleep(1)
+    busy_before = round(machine_busy_s() - b0, 2)
+    if busy_before > 0.2:
+        print(f"[lab] warning: the machine was {busy_before} cores busy before the run; figures will be disturbed",
+              file=sys.stderr)
     lab = Lab(args, out)
+    lab.busy_before = busy_before
     print(f"[lab] {'fast' if args.fast else 'full'} run, output in {out}; --model "
           f"{'supported' if lab.has_model else 'absent: threads-model cells skipped'}", file=sys.stderr, flush=True)
     try:

@@ -60,6 +60,45 @@ def tree(root: int) -> list:
     return found
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(root: int) -> float:
+    """utime+stime(+cutime+cstime, so reaped children count) over ROOT's tree, in seconds."""
+    ticks = 0
+    for pid in tree(root):
+        fields = stat_fields(pid)
+        if fields:
+            ticks += sum(int(x) for x in fields[11:15])
+    return ticks / CLK_TCK
+
+
+def machine_busy_s() -> float:
+    """Busy CPU-seconds of the whole machine so far (user nice system irq softirq steal)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK
+
+
+class OtherCpu:
+    """CPU-seconds the rest of the machine used while a cell ran: the
+    machine's busy time minus the server's tree, the generators (our reaped
+    children) and this script. Large values mean a noisy neighbour."""
+
+    def __init__(self, server_pid: int):
+        self.server_pid = server_pid
+        self.start = self.sample()
+
+    def sample(self):
+        t = os.times()
+        return (machine_busy_s(), tree_cpu_s(self.server_pid), t.children_user + t.children_system + t.user + t.system)
+
+    def result(self) -> float:
+        end = self.sample()
+        other = (end[0] - self.start[0]) - (end[1] - self.start[1]) - (end[2] - self.start[2])
+        return round(max(0.0, other), 2)
+
+
 def pss_kib(pids) -> int:
     """Sum of Pss over PIDS from /proc/PID/smaps_rollup, in KiB.
 

@@ -38,7 +38,8 @@ def comparisons(configs, cells) -> list:
             mine, theirs = by_cell.get((cfg["id"], w)), by_cell.get((peer_for(w, cfg["compute"]), w))
             if mine and theirs:
                 out.append({"server": cfg["id"], "workload": w, "peer": theirs["server"],
-                            "ratios": {k: ratio(mine["figures"][k], theirs["figures"][k]) for k in fields}})
+                            "ratios": {k: ratio(mine["figures"][k], theirs["figures"][k]) for k in fields
+                                       if k != "other_cpu_s"}})
     return out
 
 
@@ -66,11 +67,12 @@ COLUMNS = {
     "config": [("startup_ms", "startup ms"), ("pss_idle_kib", "PSS idle MiB"),
                ("pss_one_unit_kib", "PSS 1 unit MiB"), ("pss_per_added_worker_kib", "MiB per added unit")],
     "hello": [("throughput_rps", "req/s"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("errors", "errors"),
-              ("pss_kib", "PSS MiB")],
+              ("pss_kib", "PSS MiB"), ("other_cpu_s", "other CPU-s")],
     "fib": [("throughput_rps", "jobs/s"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("errors", "errors"),
-            ("pss_kib", "PSS MiB")],
+            ("pss_kib", "PSS MiB"), ("other_cpu_s", "other CPU-s")],
     "mixed": [("probe_p50_ms", "probe p50 ms"), ("probe_p99_ms", "probe p99 ms"), ("probes", "probes"),
-              ("throughput_rps", "jobs/s"), ("p99_ms", "job p99 ms"), ("errors", "errors"), ("pss_kib", "PSS MiB")],
+              ("throughput_rps", "jobs/s"), ("p99_ms", "job p99 ms"), ("errors", "errors"), ("pss_kib", "PSS MiB"),
+              ("other_cpu_s", "other CPU-s")],
     "crash": [("units_before", "units"), ("failed_requests", "failed requests"), ("recovery_ms", "recovery ms"),
               ("throughput_rps", "req/s"), ("p99_ms", "p99 ms")],
 }
@@ -95,7 +97,9 @@ def markdown(doc) -> str:
               "this build has no `--model`: processes-model cells only."), "",
              f"Every clusterd configuration has the same total parallelism: {p['units']} HTTP units "
              f"(worker processes, or loop threads in one process) and {p['units']} compute executors. "
-             "A clusterd figure reads `value (peer value; clusterd/peer)`."]
+             "A clusterd figure reads `value (peer value; clusterd/peer)`. "
+             f"The machine was {m['busy_cores_before']} cores busy just before the run; \"other CPU-s\" is what "
+             "the rest of the machine used during a cell (busy time minus server, generators and the lab)."]
     cmp = {(c["server"], c["workload"]): c for c in doc["comparisons"]}
     cfg_by_id = {c["id"]: c for c in doc["configurations"]}
     cells = {(c["server"], c["workload"]): c for c in doc["cells"]}

@@ -6,10 +6,11 @@ CONFIG_FIELDS = ("startup_ms", "pss_idle_kib", "pss_one_unit_kib", "pss_per_adde
 
 # Per cell (server x workload).
 WORKLOAD_FIELDS = {
-    "hello": ("throughput_rps", "p50_ms", "p99_ms", "errors", "pss_kib"),
-    "fib": ("throughput_rps", "p50_ms", "p99_ms", "errors", "pss_kib"),
-    "mixed": ("throughput_rps", "p50_ms", "p99_ms", "errors", "probe_p50_ms", "probe_p99_ms", "probes", "pss_kib"),
-    "crash": ("throughput_rps", "p50_ms", "p99_ms", "failed_requests", "recovery_ms", "units_before"),
+    "hello": ("throughput_rps", "p50_ms", "p99_ms", "errors", "pss_kib", "other_cpu_s"),
+    "fib": ("throughput_rps", "p50_ms", "p99_ms", "errors", "pss_kib", "other_cpu_s"),
+    "mixed": ("throughput_rps", "p50_ms", "p99_ms", "errors", "probe_p50_ms", "probe_p99_ms", "probes", "pss_kib",
+              "other_cpu_s"),
+    "crash": ("throughput_rps", "p50_ms", "p99_ms", "failed_requests", "recovery_ms", "units_before", "other_cpu_s"),
 }
 
 # Per run of the classic experiment (K x fib(N) at once).
