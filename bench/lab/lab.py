@@ -46,6 +46,8 @@ def parse_args():
     p.add_argument("--classic-n-clusterd", type=int, help="... and in clusterd (faster per call) [43; fast 25]")
     p.add_argument("--max-minutes", type=float, help="bound of the whole lab [15; fast 2]")
     p.add_argument("--no-peers", action="store_true", help="clusterd only")
+    p.add_argument("--quiet-wait", type=float, default=0,
+                   help="seconds to wait, before starting, for the machine to be under 0.2 cores busy [0]")
     a = p.parse_args()
     fast = a.fast
     for name, full, quick in (("seconds", 8, 1), ("warmup", 2, 0), ("fib_n", 32, 20), ("classic_n_node", 38, 22),
@@ -164,7 +166,8 @@ class Lab:
                        "executors": a.units}
                 self.configs.append(rec)
                 if model == "threads" and not self.has_model:
-                    rec.update({"status": "skipped", "reason": NO_MODEL, "figures": {k: None for k in CONFIG_FIELDS}})
+                    rec.update({"status": "skipped", "reason": NO_MODEL, "figures": {k: None for k in CONFIG_FIELDS},
+                                "describe": self.clusterd(model, compute, a.units, a.units).describe()})
                     self.cells += [{"server": cid, "workload": w, "status": "skipped", "reason": NO_MODEL,
                                     "figures": {}} for w in WORKLOADS]
                     continue
@@ -259,9 +262,15 @@ def main() -> int:
     os.makedirs(out, exist_ok=True)
     terminate_on_sigterm()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    b0 = machine_busy_s()
-    time.sleep(1)
-    busy_before = round(machine_busy_s() - b0, 2)
+    quiet_deadline = time.monotonic() + args.quiet_wait
+    while True:
+        b0 = machine_busy_s()
+        time.sleep(1)
+        busy_before = round(machine_busy_s() - b0, 2)
+        if busy_before <= 0.2 or time.monotonic() >= quiet_deadline:
+            break
+        print(f"[lab] waiting for a quiet machine: {busy_before} cores busy", file=sys.stderr, flush=True)
+        time.sleep(4)
     if busy_before > 0.2:
         print(f"[lab] warning: the machine was {busy_before} cores busy before the run; figures will be disturbed",
               file=sys.stderr)
