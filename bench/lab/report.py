@@ -39,7 +39,7 @@ def comparisons(configs, cells) -> list:
             if mine and theirs:
                 out.append({"server": cfg["id"], "workload": w, "peer": theirs["server"],
                             "ratios": {k: ratio(mine["figures"][k], theirs["figures"][k]) for k in fields
-                                       if k != "other_cpu_s"}})
+                                       if k not in ("other_cpu_s", "units_before")}})
     return out
 
 
@@ -74,7 +74,7 @@ COLUMNS = {
               ("throughput_rps", "jobs/s"), ("p99_ms", "job p99 ms"), ("errors", "errors"), ("pss_kib", "PSS MiB"),
               ("other_cpu_s", "other CPU-s")],
     "crash": [("units_before", "units"), ("failed_requests", "failed requests"), ("recovery_ms", "recovery ms"),
-              ("throughput_rps", "req/s"), ("p99_ms", "p99 ms")],
+              ("throughput_rps", "req/s"), ("p99_ms", "p99 ms"), ("other_cpu_s", "other CPU-s")],
 }
 
 TITLES = {
