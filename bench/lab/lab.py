@@ -281,6 +281,9 @@ def main() -> int:
     try:
         lab.run_matrix()
         lab.run_classic()
+    except KeyboardInterrupt:
+        print("[lab] interrupted; stopping what it started", file=sys.stderr)
+        return 130
     finally:
         lab.registry.stop_all()
     doc = lab.document(started)
