@@ -140,8 +140,10 @@ def markdown(doc) -> str:
 
 # ---------------------------------------------------------------- the chart
 
-PANELS = [("hello", "throughput_rps", "hello: req/s"), ("fib", "throughput_rps", "fib: jobs/s"),
-          ("mixed", "probe_p99_ms", "health probe p99 ms under CPU load"),
+# A title ending in "(log)" gets a logarithmic y axis from gnuplot: those
+# figures span orders of magnitude between clusterd and the Node.js peers.
+PANELS = [("hello", "throughput_rps", "hello: req/s"), ("fib", "throughput_rps", "fib: jobs/s (log)"),
+          ("mixed", "probe_p99_ms", "health probe p99 ms under CPU load (log)"),
           ("config", "pss_idle_kib", "PSS idle, MiB"), ("crash", "failed_requests", "crash: failed requests"),
           ("crash", "recovery_ms", "crash: recovery ms")]
 
@@ -194,6 +196,8 @@ def gnuplot_chart(doc, panels, out, path) -> None:
             for label, v, kind in bars:
                 f.write(f"\"{label}\" {v} {1 if kind == 'clusterd' else 2}\n")
         script.append(f"set title '{title}'")
+        script += ["set logscale y", "set yrange [*:*]"] if title.endswith("(log)") else \
+            ["unset logscale y", "set yrange [0:*]"]
         if bars:
             script.append(f"plot '{data}' using 0:2:($3 == 1 ? 0x1f77b4 : 0xff7f0e):xtic(1) with boxes lc rgb variable")
         else:
