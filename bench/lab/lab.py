@@ -261,7 +261,6 @@ def main() -> int:
     out = args.out or tempfile.mkdtemp(prefix="clusterd-lab.")
     os.makedirs(out, exist_ok=True)
     terminate_on_sigterm()
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     quiet_deadline = time.monotonic() + args.quiet_wait
     while True:
         b0 = machine_busy_s()
@@ -274,6 +273,7 @@ def main() -> int:
     if busy_before > 0.2:
         print(f"[lab] warning: the machine was {busy_before} cores busy before the run; figures will be disturbed",
               file=sys.stderr)
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     lab = Lab(args, out)
     lab.busy_before = busy_before
     print(f"[lab] {'fast' if args.fast else 'full'} run, output in {out}; --model "
