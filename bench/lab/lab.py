@@ -204,13 +204,17 @@ class Lab:
             server = factory()
             server.start()
             try:
+                other = OtherCpu(server.pid)
                 r = measure.burst(self.registry, self.out, server, f"{server.tag()}.classic", n, k, 300)
+                r["other_cpu_s"] = other.result()
             finally:
                 server.stop()
                 if isinstance(server, Clusterd):
                     self.leftovers += server.leftovers()
             single.setdefault(runtime, r["wall_s"])
-            r.update({"runtime": runtime, "way": way, "n": n,
+            # Executors run the K jobs in rounds of UNITS: the best speedup is K / ceil(K / UNITS).
+            executors = 1 if way.startswith("single") else a.units
+            r.update({"runtime": runtime, "way": way, "n": n, "ideal_speedup": round(k / -(-k // executors), 2),
                       "speedup": round(single[runtime] / r["wall_s"], 2) if r["wall_s"] > 0 else None})
             self.classic.append(r)
             self.progress(f"classic: {runtime} {way}: {k} x fib({n}) in {r['wall_s']:.2f} s")

@@ -14,6 +14,6 @@ WORKLOAD_FIELDS = {
 }
 
 # Per run of the classic experiment (K x fib(N) at once).
-CLASSIC_FIELDS = ("wall_s", "first_s", "ok", "k", "n", "speedup")
+CLASSIC_FIELDS = ("wall_s", "first_s", "ok", "k", "n", "speedup", "ideal_speedup", "other_cpu_s")
 
 WORKLOADS = tuple(WORKLOAD_FIELDS)
