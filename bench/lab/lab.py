@@ -87,7 +87,7 @@ class Lab:
         return Clusterd(self.registry, self.out, 20, self.a.binary, model, compute, units, executors, label)
 
     def peers(self):
-        """(server factory taking a unit count, workloads it serves, peer id)."""
+        """(peer id, server factory taking a unit count, the workloads it serves)."""
         n = self.a.node
         mk = lambda script, name, what: (lambda units: NodePeer(self.registry, self.out, 20, n, script, name, units,
                                                                 what.format(units=units)))
@@ -112,6 +112,8 @@ class Lab:
         time.sleep(0.2)   # let start-up allocations settle before PSS
         pss_one = pss_kib(one.pids())
         one.stop()
+        if isinstance(one, Clusterd):
+            self.leftovers += one.leftovers()
         server = factory(a.units)
         server.start()
         time.sleep(0.2)

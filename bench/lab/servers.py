@@ -178,7 +178,17 @@ class Clusterd(Server):
         return self.full_capacity(exclude_pid=victim)
 
     def leftovers(self) -> list:
-        return [p for p in [f"/dev/shm/clusterd.{self.last_pid}"] if os.path.exists(p)]
+        """After stop(): the segment of this instance, and any process still naming its supervisor."""
+        found = [p for p in [f"/dev/shm/clusterd.{self.last_pid}"] if os.path.exists(p)]
+        marker = f"--supervisor-pid\0{self.last_pid}\0".encode()
+        for name in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    if marker in f.read():
+                        found.append(f"pid {name} (child of supervisor {self.last_pid})")
+            except OSError:
+                pass
+        return found
 
     def start(self) -> None:
         super().start()
