@@ -107,21 +107,27 @@ class Lab:
         """Idle figures (1 unit, then UNITS units), then each workload on the
         UNITS-unit server; the server is stopped before returning."""
         a = self.a
-        one = factory(1)
-        one.start()
-        time.sleep(0.2)   # let start-up allocations settle before PSS
-        pss_one = pss_kib(one.pids())
-        one.stop()
-        if isinstance(one, Clusterd):
-            self.leftovers += one.leftovers()
+        scales = cid != "node inline"   # one thread whatever it is told: no unit to add
+        pss_one = None
+        if scales:
+            one = factory(1)
+            one.start()
+            time.sleep(0.2)   # let start-up allocations settle before PSS
+            pss_one = pss_kib(one.pids())
+            one.stop()
+            if isinstance(one, Clusterd):
+                self.leftovers += one.leftovers()
         server = factory(a.units)
         server.start()
         time.sleep(0.2)
         pss_full = pss_kib(server.pids())
         record.update({"describe": server.describe(), "status": "ok", "figures": {
-            "startup_ms": round(server.startup_ms, 1), "pss_idle_kib": pss_full, "pss_one_unit_kib": pss_one,
-            "pss_per_added_worker_kib": round((pss_full - pss_one) / max(1, a.units - 1)),
+            "startup_ms": round(server.startup_ms, 1), "pss_idle_kib": pss_full,
+            "pss_one_unit_kib": pss_one if scales else pss_full,
+            "pss_per_added_worker_kib": round((pss_full - pss_one) / max(1, a.units - 1)) if scales else None,
         }})
+        if not scales:
+            record["not_applicable"] = ["pss_per_added_worker_kib"]
         self.progress(f"{cid}: started in {server.startup_ms:.0f} ms, {pss_full / 1024:.1f} MiB PSS idle")
         try:
             if a.warmup:
