@@ -97,7 +97,10 @@ def check(out: str) -> list:
 
 
 def report(out: str) -> int:
-    problems = check(out)
+    try:
+        problems = check(out)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        problems = [f"{out}/lab.json unreadable or incomplete: {type(e).__name__}: {e}"]
     for p in problems:
         print(f"check_lab: {p}")
     print(f"check_lab: {'OK' if not problems else f'{len(problems)} problems'} ({out})")

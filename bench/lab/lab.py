@@ -257,6 +257,7 @@ class Lab:
 
 def main() -> int:
     args = parse_args()
+    args.binary = os.path.abspath(args.binary)
     for tool in ("wrk", "timeout"):
         if not shutil.which(tool):
             print(f"lab: {tool} not found (scripts/install-deps.sh bench)", file=sys.stderr)
@@ -270,7 +271,8 @@ def main() -> int:
             print(f"lab: peer tools missing: {' '.join(missing)} (scripts/install-deps.sh bench), "
                   "or run with --no-peers", file=sys.stderr)
             return 77
-    out = args.out or tempfile.mkdtemp(prefix="clusterd-lab.")
+    # Absolute: the servers run with the output directory as their working directory.
+    out = os.path.abspath(args.out or tempfile.mkdtemp(prefix="clusterd-lab."))
     os.makedirs(out, exist_ok=True)
     terminate_on_sigterm()
     quiet_deadline = time.monotonic() + args.quiet_wait
