@@ -6,7 +6,7 @@
 ARGS ?=
 JOBS ?= 2
 
-.PHONY: all deps build run test test-asan test-tsan test-sanitize fuzz chaos bench clean
+.PHONY: all deps build run test test-asan test-tsan test-sanitize fuzz chaos bench lab clean
 
 all: build
 
@@ -64,6 +64,10 @@ chaos:
 	cmake --build --preset release -j $(JOBS)
 	CLUSTERD_CHAOS_SECONDS=$(CHAOS_SECONDS) build/tests/crash_tests "[chaos]" --durations yes
 
+# The benchmarks, then the parallelism lab (bench/lab, ~5 min); the whole
+# run stays under 15 min on 2 cores. LAB_FAST=1: the lab with 1 s loads.
+LAB_OUT ?= build/lab
+LAB_ARGS = $(if $(LAB_FAST),--fast) --out $(LAB_OUT)
 bench:
 	@scripts/install-deps.sh build bench
 	cmake --preset release -DCLUSTERD_TESTS=OFF
@@ -73,6 +77,14 @@ bench:
 	bench/scoreboard_cost.sh
 	bench/ring/run.sh
 	build-ring-bench/wakeup_bench
+	bench/lab/lab.py $(LAB_ARGS)
+
+# The parallelism lab alone: table on stdout, lab.json, lab.md, lab.svg in LAB_OUT.
+lab:
+	@scripts/install-deps.sh build bench
+	cmake --preset release -DCLUSTERD_TESTS=OFF
+	cmake --build --preset release -j $(JOBS)
+	bench/lab/lab.py $(LAB_ARGS)
 
 clean:
 	rm -rf build build-debug build-asan build-tsan build-fuzz

@@ -32,9 +32,12 @@ def main() -> int:
 
     url = urllib.parse.urlsplit(args.url)
     target = url.path + ("?" + url.query if url.query else "")
-    barrier = threading.Barrier(args.k + 1)
     results = [None] * args.k   # (status or error text, seconds since release, compute_ms)
     released = [0.0]
+    # The clock starts in the barrier's action, which runs before any party is
+    # released: set after wait() returned, a fast answer could be timed
+    # against 0.0 (seen with sub-millisecond jobs).
+    barrier = threading.Barrier(args.k + 1, action=lambda: released.__setitem__(0, time.monotonic()))
 
     def one(i: int) -> None:
         conn = http.client.HTTPConnection(url.hostname, url.port, timeout=args.timeout)
@@ -64,7 +67,6 @@ def main() -> int:
         t.start()
     try:
         barrier.wait(timeout=args.timeout)
-        released[0] = time.monotonic()
     except threading.BrokenBarrierError:
         pass
     for t in threads:

@@ -8,15 +8,21 @@ build_packages=(g++ make cmake pkg-config libuv1-dev libboost-dev libspdlog-dev 
 # systemd: systemd-analyze (unit checks) and systemd-socket-activate; containers often lack it.
 # wrk: the load generator of the reload test.
 # clang, libclang-rt-14-dev: libFuzzer for the fuzz targets (skipped without them).
-test_packages=(catch2 libcurl4-openssl-dev curl python3 python3-prometheus-client systemd wrk clang libclang-rt-14-dev)
-bench_packages=(wrk nginx-light python3 curl)
+# nginx-light, gnuplot-nox, node: the peers and the chart of the lab's fast-mode test (bench/lab).
+test_packages=(catch2 libcurl4-openssl-dev curl python3 python3-prometheus-client systemd wrk clang libclang-rt-14-dev
+               nginx-light gnuplot-nox)
+bench_packages=(wrk nginx-light python3 curl gnuplot-nox)
+# Node.js (the lab's peers) from Debian only where no node is installed at all:
+# a node from elsewhere (nvm, NodeSource) serves as well and must not be shadowed.
+node_packages=()
+command -v node >/dev/null || command -v nodejs >/dev/null || node_packages=(nodejs)
 
 wanted=("${build_packages[@]}")
 for group in "$@"; do
     case "$group" in
         build) ;;
-        test) wanted+=("${test_packages[@]}") ;;
-        bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}") ;;
+        test) wanted+=("${test_packages[@]}" "${node_packages[@]}") ;;
+        bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}" "${node_packages[@]}") ;;
         *) echo "install-deps: unknown group '$group' (use build, test or bench)" >&2; exit 2 ;;
     esac
 done
