@@ -26,6 +26,7 @@ TEST_CASE("a bad option exits with code 2 and a message naming it", "[integratio
         {{"--listen", "nonsense"}, {"--listen", "'nonsense' is not HOST:PORT"}},
         {{"--listen", "127.0.0.1:99999"}, {"--listen", "99999"}},
         {{"--listen", "127.0.0.1:0", "--log-level", "chatty"}, {"--log-level", "chatty"}},
+        {{"--listen", "127.0.0.1:0", "--model", "fibers"}, {"--model", "fibers"}},
         {{"--listen", "127.0.0.1:0", "--no-such-option"}, {"--no-such-option"}},
         {{"--listen", "127.0.0.1:0", "--crash-at-start"}, {"--crash-at-start needs --enable-fault-injection"}},
         {{"--listen", "127.0.0.1:0", "--backoff-initial", "1m", "--backoff-max", "1s"},
