@@ -432,7 +432,10 @@ int run_loops(const Config& config, const ShmSegment& segment) {
     std::vector<int> codes(loops, exit_code::ok);
     std::vector<std::thread> threads;
     for (unsigned l = 0; l < loops; ++l) {
-        threads.emplace_back([&workers, &codes, l] { codes[l] = workers[l]->run(); });
+        threads.emplace_back([&workers, &codes, l, loops, slot = config.slot + l] {
+            if (loops > 1) name_loop_in_log(slot);
+            codes[l] = workers[l]->run();
+        });
     }
     for (auto& thread : threads) thread.join();
     workers.clear();
