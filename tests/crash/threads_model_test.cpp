@@ -2,8 +2,12 @@
 // from the processes model: one worker process runs every event loop, so a
 // crash or a hang of any loop costs all of them at once, and the supervisor
 // must bring all of them back. A reload and a stop must reach every loop.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -135,4 +139,26 @@ TEST_CASE("threads model: SIGTERM drains every loop and the supervisor exits 0",
     CHECK(daemon.count_log(std::regex(R"(worker process 0 \(pid \d+, 3 loops\) exited with code 0 .*\(draining\))")) ==
           1);
     CHECK(daemon.no_worker_left());
+}
+
+TEST_CASE("threads model: a reload that changes --workers is refused and the loops keep serving", "[crash][threads]") {
+    char dir_template[] = "/tmp/clusterd-config-XXXXXX";
+    REQUIRE(mkdtemp(dir_template) != nullptr);
+    const std::string path = std::string(dir_template) + "/clusterd.toml";
+    std::ofstream(path) << "workers = 2\n";
+    Daemon daemon(threads_args({"--config", path}));
+    const auto before = daemon.wait_for_workers(1);
+    REQUIRE(before.size() == 1);
+    std::ofstream(path) << "workers = 3\n";
+    REQUIRE(daemon.send_signal(SIGHUP));
+    CHECK(daemon.wait_for_log("reload refused, the workers keep the configuration they have: with --model=threads, "
+                              "--workers",
+                              replace_timeout));
+    CHECK(daemon.worker_pids() == before);
+    CHECK(ready_slots_of(daemon, before[0]) == 2);
+    HttpClient client(daemon.port());
+    CHECK(client.get("/").status == 200);
+    CHECK(daemon.stop_and_check_clean());
+    std::remove(path.c_str());
+    ::rmdir(dir_template);
 }
