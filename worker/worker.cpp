@@ -427,8 +427,8 @@ int run_loops(const Config& config, const ShmSegment& segment) {
     // Only the loops' copies keep the socket open now: once the last loop
     // drains, the process holds no listening descriptor.
     for (unsigned i = 0; i < config.listen_fds; ++i) ::close(inherited_listen_fd(i));
-    spdlog::info("serving with {} event-loop threads (scoreboard slots {}..{})", loops, config.slot,
-                 config.slot + loops - 1);
+    spdlog::info("serving with {} event-loop thread{} (scoreboard slots {}..{})", loops, loops == 1 ? "" : "s",
+                 config.slot, config.slot + loops - 1);
     std::vector<int> codes(loops, exit_code::ok);
     std::vector<std::thread> threads;
     for (unsigned l = 0; l < loops; ++l) {
