@@ -435,7 +435,7 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
     handle_death(index, exit);
 }
 
-// " , 4 loops" for a --model=threads worker process, empty otherwise.
+// ", 4 loops" for a --model=threads worker process, empty otherwise.
 std::string Supervisor::loops_note(unsigned index) const {
     return loops_of(index) > 1 ? fmt::format(", {} loops", loops_of(index)) : "";
 }

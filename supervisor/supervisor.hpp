@@ -137,7 +137,7 @@ private:
     void publish_slot(const Slot& slot);
     void count_death(const ExitInfo& exit);
     void count_lost_connections(unsigned slot);
-    [[nodiscard]] std::string what_it_was_doing(unsigned slot) const;
+    [[nodiscard]] std::string what_it_was_doing(unsigned slot, unsigned first = 0) const;
     [[nodiscard]] bool is_current(unsigned slot, std::uint64_t generation) const;
 
     Config config_;

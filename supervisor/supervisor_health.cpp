@@ -52,10 +52,14 @@ void Supervisor::count_lost_connections(unsigned index) {
 
 // " while serving GET /x for 2.0 s", read from the dead worker's slot: the
 // one thing an operator wants after a crash and no peer tells them.
-// With several loops, the first one serving something speaks for the process.
-std::string Supervisor::what_it_was_doing(unsigned index) const {
+// With several loops, the first one serving something speaks for the
+// process, starting from the loop in slot `first` (the hung one, say).
+std::string Supervisor::what_it_was_doing(unsigned index, unsigned first) const {
     bool known = false;
-    for (unsigned l = 0; l < loops_of(index); ++l) {
+    const unsigned loops = loops_of(index);
+    const unsigned start = first >= index && first < index + loops ? first - index : 0;
+    for (unsigned k = 0; k < loops; ++k) {
+        const unsigned l = (start + k) % loops;
         const ScoreboardSlot& board = segment_.slot(index + l);
         if (board.worker_generation.load(std::memory_order_relaxed) != slots_[index].generation) continue;
         known = true;
@@ -110,7 +114,7 @@ void Supervisor::check_heartbeats() {
                 : "";
         spdlog::error("{} {} (pid {}) {}: {}{}{}; killing it", noun(slot.index), slot.index, slot.pid,
                       verdict.kind == HangVerdict::Kind::hung ? "hung" : "is not trustworthy", verdict.why, which,
-                      what_it_was_doing(slot.index));
+                      what_it_was_doing(slot.index, silent_loop));
         segment_.header().stats.hang_kills.fetch_add(1, std::memory_order_relaxed);
         slot.killed_at_ms = now;
         // SIGKILL works on a SIGSTOPped process too; SIGABRT is queued until
