@@ -162,3 +162,29 @@ TEST_CASE("threads model: a reload that changes --workers is refused and the loo
     std::remove(path.c_str());
     ::rmdir(dir_template);
 }
+
+TEST_CASE("threads model: SIGKILL of the supervisor takes the worker process and all its loops with it",
+          "[crash][threads]") {
+    Daemon daemon(threads_args({"--workers", "3"}));
+    REQUIRE(daemon.wait_for_workers(1).size() == 1);
+    REQUIRE(daemon.send_signal(SIGKILL));
+    REQUIRE(daemon.wait_exit(replace_timeout));
+    // PR_SET_PDEATHSIG is per process: the loop threads go with it, none had to be killed by the test.
+    const bool clean = daemon.no_worker_left(5s);
+    INFO(daemon.failure());
+    CHECK(clean);
+}
+
+TEST_CASE("threads model: SIGQUIT stops at once with slow requests in flight", "[crash][threads]") {
+    Daemon daemon(threads_args({"--workers", "2", "--enable-fault-injection", "--shutdown-timeout", "60s"}));
+    REQUIRE(daemon.wait_for_workers(1).size() == 1);
+    RawConnection first(daemon.port());
+    RawConnection second(daemon.port());
+    REQUIRE(first.send(http_request("GET", "/debug/crash?mode=slow&ms=60000")));
+    REQUIRE(second.send(http_request("GET", "/debug/crash?mode=slow&ms=60000")));
+    REQUIRE(daemon.send_signal(SIGQUIT));
+    const auto status = daemon.wait_exit(replace_timeout);
+    REQUIRE(status.has_value());
+    CHECK(status->to_string() == "exited with code 0");
+    CHECK(daemon.no_worker_left());
+}
