@@ -58,7 +58,8 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     if (listen_count > 1) stdio_count = worker_first_extra_listen_fd + listen_count - 1;
     if (!request.result_fds.empty()) {
         const auto last = static_cast<unsigned>(request.result_fds.size() - 1);
-        stdio_count = std::max<std::size_t>(stdio_count, static_cast<std::size_t>(result_fd_for(last, listen_count)) + 1);
+        const auto last_fd = static_cast<std::size_t>(result_fd_for(last, listen_count));
+        stdio_count = std::max(stdio_count, last_fd + 1);
     }
     std::vector<uv_stdio_container_t> stdio(stdio_count);
     for (auto& entry : stdio) entry.flags = UV_IGNORE;  // a gap (fd 7 without a result fd) stays closed

@@ -58,7 +58,8 @@ TEST_CASE("a SIGSTOPped worker is found hung and replaced", "[integration][score
     auto workers = daemon.worker_pids();
     REQUIRE(workers.size() == worker_processes(2));
     REQUIRE(kill(workers[0], SIGSTOP) == 0);
-    REQUIRE(daemon.wait_for_log(std::regex("\\(pid " + std::to_string(workers[0]) + "(, \\d+ loops)?\\) hung: no heartbeat for")));
+    REQUIRE(daemon.wait_for_log(
+        std::regex("\\(pid " + std::to_string(workers[0]) + "(, \\d+ loops)?\\) hung: no heartbeat for")));
     REQUIRE(eventually(
         [&] {
             auto now = daemon.worker_pids();

@@ -109,7 +109,8 @@ TEST_CASE("the worker role arguments are accepted but hidden", "[common][config]
     REQUIRE(config.supervisor_pid == 42);
 }
 
-TEST_CASE("the serving model (--model) is processes by default, threads when asked, and nothing else", "[common][config]") {
+TEST_CASE("the serving model (--model) is processes by default, threads when asked, and nothing else",
+          "[common][config]") {
     CHECK(parse_ok({}).model == ServingModel::processes);
     CHECK(parse_ok({"--model", "threads", "--workers", "4"}).model == ServingModel::threads);
     CHECK(parse_ok({"--model=processes"}).model == ServingModel::processes);
