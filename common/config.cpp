@@ -60,7 +60,7 @@ CLI::Option* add_number(CLI::App& app, const std::string& name, T& target, T min
 }
 
 void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& log_level,
-                 std::string& role, std::string& compute) {
+                 std::string& role, std::string& compute, std::string& model) {
     app.add_option("--listen", listen, "Address to listen on, HOST:PORT; port 0 picks a free port")
         ->capture_default_str()
         ->envname(env_name("--listen"))
@@ -71,7 +71,15 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
                 return error ? *error : "";
             },
             "HOST:PORT"));
-    add_number(app, "--workers", cfg.workers, 1u, 1024u, "HTTP worker processes (default: CPU count)");
+    add_number(app, "--workers", cfg.workers, 1u, 1024u,
+               "HTTP event loops: worker processes with --model=processes, threads of the one worker process "
+               "with --model=threads (default: CPU count)");
+    app.add_option("--model", model,
+                   "Serving model: processes (--workers processes, one event loop each) or threads (one worker "
+                   "process running --workers event-loop threads; a crash or hang of it restarts all of them)")
+        ->capture_default_str()
+        ->envname(env_name("--model"))
+        ->check(CLI::IsMember({"processes", "threads"}));
 
     add_duration(app, "--min-uptime", cfg.min_uptime,
                  "A worker that dies sooner than this after start is backed off, not respawned at once");
@@ -169,6 +177,14 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
 
 }  // namespace
 
+const char* to_string(ServingModel model) {
+    switch (model) {
+        case ServingModel::processes: return "processes";
+        case ServingModel::threads: return "threads";
+    }
+    return "invalid";
+}
+
 const char* to_string(ComputeMode mode) {
     switch (mode) {
         case ComputeMode::inline_loop: return "inline";
@@ -212,6 +228,7 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
     std::string log_level = "info";
     std::string role = "supervisor";
     std::string compute = "threads";
+    std::string model = "processes";
     cfg.compute_threads = cfg.workers;
     cfg.compute_processes = cfg.workers;
 
@@ -219,7 +236,7 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
                  "CLUSTERD_<OPTION> in the environment, e.g. CLUSTERD_WORKERS=4.",
                  "clusterd"};
     app.set_version_flag("--version", "clusterd 0.1.0");
-    add_options(app, cfg, listen, log_level, role, compute);
+    add_options(app, cfg, listen, log_level, role, compute, model);
     app.set_config("--config", "",
                    "Read options from this file (TOML or INI, e.g. workers = 4); the command line wins; "
                    "SIGHUP re-reads it")
@@ -268,6 +285,7 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
     cfg.compute = compute == "inline" ? ComputeMode::inline_loop
                   : compute == "processes" ? ComputeMode::processes
                                            : ComputeMode::threads;
+    cfg.model = model == "threads" ? ServingModel::threads : ServingModel::processes;
     if (status->parsed()) cfg.role = Role::status;
     if (reload->parsed()) cfg.role = Role::reload;
     if (upgrade->parsed()) cfg.role = Role::upgrade;

@@ -28,6 +28,12 @@ enum class Role { supervisor, worker, compute, status, reload, upgrade };
 enum class ComputeMode { inline_loop, threads, processes };
 [[nodiscard]] const char* to_string(ComputeMode mode);
 
+// How HTTP is served (--model): processes, N worker processes with one event
+// loop each; threads, one worker process running N event-loop threads that
+// all accept on the shared socket (a crash of that process takes all N).
+enum class ServingModel { processes, threads };
+[[nodiscard]] const char* to_string(ServingModel model);
+
 struct ListenAddress {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;
@@ -36,7 +42,8 @@ struct ListenAddress {
 struct Config {
     Role role = Role::supervisor;
     ListenAddress listen;
-    unsigned workers = 1;  // default: CPU count, set by parse_config
+    unsigned workers = 1;  // default: CPU count, set by parse_config; event loops in all
+    ServingModel model = ServingModel::processes;
 
     // Restart policy (see supervisor/restart_policy.hpp).
     Millis min_uptime{1000};

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace clusterd::supervisor {
 namespace {
 
@@ -26,10 +28,17 @@ constexpr bool edge(S from, S to) {
 
 bool is_legal_transition(SlotState from, SlotState to) { return edge(from, to); }
 
-Slots::Slots(unsigned http, unsigned compute) : slots_(http + compute) {
+Slots::Slots(unsigned http, unsigned compute, unsigned loops_per_process) : slots_(http + compute) {
+    const unsigned loops = std::max(loops_per_process, 1u);
     for (unsigned i = 0; i < slots_.size(); ++i) {
         slots_[i].index = i;
-        slots_[i].role = i < http ? SlotRole::http : SlotRole::compute;
+        if (i >= http) {
+            slots_[i].role = SlotRole::compute;
+        } else {
+            // A process needs all its loops' slots inside [0, http).
+            const bool first_of_process = i % loops == 0 && i + loops <= http;
+            slots_[i].role = first_of_process ? SlotRole::http : SlotRole::loop;
+        }
     }
     counts_[static_cast<std::size_t>(S::empty)] = http + compute;
 }

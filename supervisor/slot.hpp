@@ -29,8 +29,12 @@ using clusterd::to_string;
 [[nodiscard]] bool is_legal_transition(SlotState from, SlotState to);
 
 // HTTP workers serve on the listening socket; compute processes run jobs
-// from the shared job ring (--compute=processes).
-enum class SlotRole { http, compute };
+// from the shared job ring (--compute=processes). With --model=threads one
+// HTTP worker process runs L event loops and occupies L consecutive slots:
+// the first (http) carries the process and its state machine, the other
+// L - 1 (loop) are scoreboard slots of its loops, never spawned into; the
+// supervisor mirrors the first one's state into them.
+enum class SlotRole { http, compute, loop };
 
 struct Slot {
     unsigned index = 0;
@@ -57,8 +61,10 @@ struct Slot {
 
 class Slots {
 public:
-    // Slots [0, http) are HTTP workers', [http, http + compute) compute processes'.
-    Slots(unsigned http, unsigned compute);
+    // Slots [0, http) are HTTP workers', [http, http + compute) compute
+    // processes'. loops_per_process > 1 (--model=threads): of the HTTP slots,
+    // every loops_per_process-th is a process's, the rest its loops'.
+    Slots(unsigned http, unsigned compute, unsigned loops_per_process = 1);
 
     // Moves slot `index` to `to`. Returns false (and changes nothing) for an
     // illegal edge, which is a bug in the caller: it is logged as one.

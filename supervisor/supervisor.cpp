@@ -49,13 +49,14 @@ std::string executable_path() {
 
 Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegment& segment, UniqueFd upgrade_ready)
     : config_(std::move(config)),
+      loops_(config_.model == ServingModel::threads ? config_.workers : 1),
       listen_(std::move(listen)),
       segment_(segment),
       worker_logs_(segment, config_.log_file),
       worker_commands_(segment),
       executable_(executable_path()),
       policy_(restart_policy_of(config_)),
-      slots_(segment.http_slots(), segment.slot_count() - segment.http_slots()),
+      slots_(segment.http_slots(), segment.slot_count() - segment.http_slots(), loops_),
       processes_(slots_.size(), nullptr),
       slot_timers_(std::make_unique<SlotTimer[]>(slots_.size())),
       jobs_(segment.jobs()),
@@ -100,6 +101,9 @@ Supervisor::~Supervisor() {
 }
 
 int Supervisor::run() {
+    if (loops_ > 1) {
+        spdlog::info("serving model threads: one worker process with {} event-loop threads", loops_);
+    }
     if (jobs_) {
         spdlog::info("starting {} workers and {} compute processes (pid {})", config_.workers,
                      slots_.size() - segment_.http_slots(), getpid());
@@ -199,7 +203,7 @@ void Supervisor::begin_graceful_stop(const char* why) {
     for (auto& slot : slots_) {
         // Compute processes keep running the jobs of draining HTTP workers;
         // they are drained once the last HTTP worker is gone.
-        if (slot.role == SlotRole::compute) continue;
+        if (slot.role != SlotRole::http) continue;
         uv_timer_stop(&slot_timers_[slot.index].timer);
         switch (slot.state) {
             case SlotState::starting:
@@ -249,9 +253,9 @@ void Supervisor::manage_workers() {
     if (phase_ != Phase::running) return;
     unsigned serving = serving_http_workers();
     for (auto& slot : slots_) {
-        if (slot.state != SlotState::empty) continue;
+        if (slot.state != SlotState::empty || slot.role == SlotRole::loop) continue;
         if (slot.role == SlotRole::http) {
-            if (serving >= config_.workers) continue;
+            if (serving >= wanted_processes()) continue;
             ++serving;
         }
         spawn_worker(slot.index);
@@ -280,7 +284,10 @@ SpawnRequest Supervisor::spawn_request(const Slot& slot) const {
         request.listen_fds.clear();
         for (const auto& fd : result_wakeups_) request.result_fds.push_back(fd.get());
     } else if (!result_wakeups_.empty()) {
-        request.result_fds.push_back(result_wakeups_[slot.index].get());
+        // One per loop, in loop order (common/inherited_fds.hpp).
+        for (unsigned l = 0; l < loops_of(slot.index); ++l) {
+            request.result_fds.push_back(result_wakeups_[slot.index + l].get());
+        }
     }
     return request;
 }
@@ -299,7 +306,10 @@ void Supervisor::spawn_worker(unsigned index) {
     worker_commands_.reset(index);
     // Before the spawn: a fast worker writes its first heartbeat before
     // uv_spawn returns, and a start time after it would look impossible.
-    segment_.slot(index).started_ms.store(monotonic_ms(), std::memory_order_relaxed);
+    const auto started_ms = monotonic_ms();
+    for (unsigned l = 0; l < loops_of(index); ++l) {
+        segment_.slot(index + l).started_ms.store(started_ms, std::memory_order_relaxed);
+    }
     auto result = WorkerProcess::spawn(&loop_, spawn_request(slot), *this);
     if (auto* error = std::get_if<int>(&result)) {
         ExitInfo exit = ExitInfo::spawn_failed(*error);
@@ -311,11 +321,14 @@ void Supervisor::spawn_worker(unsigned index) {
     }
     processes_[index] = std::get<WorkerProcess*>(result);
     slot.pid = processes_[index]->pid();
-    ScoreboardSlot& board = segment_.slot(index);
-    board.generation.store(slot.generation, std::memory_order_relaxed);
-    board.pid.store(slot.pid, std::memory_order_relaxed);
-    if (slot.generation > 1) board.restarts.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("{} {} (pid {}) started, generation {}", noun(index), index, slot.pid, slot.generation);
+    for (unsigned l = 0; l < loops_of(index); ++l) {
+        ScoreboardSlot& board = segment_.slot(index + l);
+        board.generation.store(slot.generation, std::memory_order_relaxed);
+        board.pid.store(slot.pid, std::memory_order_relaxed);
+        if (slot.generation > 1) board.restarts.fetch_add(1, std::memory_order_relaxed);
+    }
+    spdlog::info("{} {} (pid {}{}) started, generation {}", noun(index), index, slot.pid, loops_note(index),
+                 slot.generation);
 }
 
 void Supervisor::on_worker_log(unsigned index, std::uint64_t generation) {
@@ -364,7 +377,11 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
         slot.replacing_since.reset();
     }
     if (fully_ready()) {
-        spdlog::info("all {} workers ready", config_.workers);
+        if (loops_ > 1) {
+            spdlog::info("all {} workers ready (the event-loop threads of one worker process)", config_.workers);
+        } else {
+            spdlog::info("all {} workers ready", config_.workers);
+        }
         // systemd takes the first READY=1 as "started"; later ones are harmless.
         if (!was_fully_ready_) notifier_.ready();
         report_upgrade_ready(upgrade_ready_);  // no-op unless a binary upgrade started us
@@ -379,7 +396,7 @@ bool Supervisor::fully_ready() const {
         if (slot.role == SlotRole::compute && slot.state != SlotState::ready) return false;
         if (slot.role == SlotRole::http && slot.state == SlotState::ready && !slot.retiring) ++http_ready;
     }
-    return http_ready >= config_.workers;
+    return http_ready >= wanted_processes();
 }
 
 void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitInfo exit) {
@@ -397,8 +414,12 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
                                                                                       : spdlog::level::warn;
     const std::string doing = exit.clean() ? "" : what_it_was_doing(index);
     const std::string killed_for = slot.kill_reason ? std::string(" (killed: ") + slot.kill_reason + ")" : "";
-    spdlog::log(level, "{} {} (pid {}) {} after {:.1f} s{}{}", noun(index), index, slot.pid, describe(exit),
-                seconds_since(slot.started_at), killed_for, expected ? " (draining)" : doing);
+    spdlog::log(level, "{} {} (pid {}{}) {} after {:.1f} s{}{}", noun(index), index, slot.pid, loops_note(index),
+                describe(exit), seconds_since(slot.started_at), killed_for, expected ? " (draining)" : doing);
+    if (loops_of(index) > 1 && !expected) {
+        spdlog::warn("worker process {}: all {} event loops lost with it (slots {}..{})", index, loops_of(index),
+                     index, index + loops_of(index) - 1);
+    }
     if (slot.role == SlotRole::http && !expected && !exit.clean()) count_lost_connections(index);
     count_death(exit);
     if (!is_http(index) && !expected) {
@@ -407,13 +428,13 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
     ExitNote note;
     fmt::format_to_n(note.text, sizeof note.text - 1, "{} after {:.1f} s{}{}", describe(exit),
                      seconds_since(slot.started_at), killed_for, doing);
-    segment_.slot(index).last_exit.write(note);
+    for (unsigned l = 0; l < loops_of(index); ++l) segment_.slot(index + l).last_exit.write(note);
     if (!expected && !exit.clean()) {
         last_problem_ = fmt::format("{} {} (pid {}) {}", noun(index), index, slot.pid, note.text);
     }
     slots_.transition(index, SlotState::exited, describe(exit));
     slot.pid = 0;
-    segment_.slot(index).pid.store(0, std::memory_order_relaxed);
+    for (unsigned l = 0; l < loops_of(index); ++l) segment_.slot(index + l).pid.store(0, std::memory_order_relaxed);
     if (phase_ != Phase::running) {
         slot.retiring = false;
         slot.successor.reset();
@@ -428,6 +449,11 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
     }
     if (!slot.replacing_since) slot.replacing_since = std::chrono::steady_clock::now();
     handle_death(index, exit);
+}
+
+// ", 4 loops" for a --model=threads worker process, empty otherwise.
+std::string Supervisor::loops_note(unsigned index) const {
+    return loops_of(index) > 1 ? fmt::format(", {} loops", loops_of(index)) : "";
 }
 
 void Supervisor::handle_death(unsigned index, const ExitInfo& exit) {
@@ -473,11 +499,11 @@ void Supervisor::retry_slot(unsigned index) {
 void Supervisor::log_capacity() const {
     if (fully_ready()) return;
     for (SlotRole role : {SlotRole::http, SlotRole::compute}) {
-        const unsigned wanted = role == SlotRole::http ? config_.workers : slots_.size() - segment_.http_slots();
+        const unsigned wanted = role == SlotRole::http ? wanted_processes() : slots_.size() - segment_.http_slots();
         const unsigned ready = slots_.count(role, SlotState::ready);
         if (wanted == 0 || ready >= wanted) continue;
         spdlog::warn("capacity: {}/{} {} ready ({} starting, {} backing off, {} failed)", ready, wanted,
-                     role == SlotRole::http ? "workers" : "compute processes",
+                     role == SlotRole::http ? (loops_ > 1 ? "worker processes" : "workers") : "compute processes",
                      slots_.count(role, SlotState::starting), slots_.count(role, SlotState::backoff),
                      slots_.count(role, SlotState::failed));
     }

@@ -10,6 +10,14 @@
 // compute processes'. supervisor_compute.cpp holds what only compute slots
 // need (job ring repair, stuck jobs), supervisor_replace.cpp the graceful
 // replacement, supervisor_health.cpp the scoreboard side.
+//
+// --model=threads: the unit supervised is one process running N event loops
+// (N = --workers) in N consecutive scoreboard slots [i, i + N) (slot.hpp:
+// SlotRole::loop). The cluster wants one such process; a spare group of N
+// slots takes its successor on reload or replacement. Restart policy and
+// breaker are per process; a hang of any loop, or a crash, replaces the
+// process and so all N loops at once. Counts of "workers" stay counts of
+// event loops in both models.
 #pragma once
 
 #include <uv.h>
@@ -26,6 +34,7 @@
 #include "supervisor/sd_notify.hpp"
 #include "supervisor/slot.hpp"
 #include "supervisor/upgrade.hpp"
+#include "supervisor/watchdog.hpp"
 #include "supervisor/worker_commands.hpp"
 #include "supervisor/worker_logs.hpp"
 #include "supervisor/worker_process.hpp"
@@ -74,7 +83,14 @@ private:
     [[nodiscard]] SpawnRequest spawn_request(const Slot& slot) const;
     [[nodiscard]] bool is_http(unsigned slot) const { return slots_[slot].role == SlotRole::http; }
     [[nodiscard]] unsigned serving_http_workers() const;
-    [[nodiscard]] const char* noun(unsigned slot) const { return is_http(slot) ? "worker" : "compute process"; }
+    [[nodiscard]] const char* noun(unsigned slot) const {
+        return !is_http(slot) ? "compute process" : loops_ > 1 ? "worker process" : "worker";
+    }
+    // The scoreboard slots of the process in `slot`: [slot, slot + loops_) for an HTTP worker.
+    [[nodiscard]] unsigned loops_of(unsigned slot) const { return is_http(slot) ? loops_ : 1; }
+    // HTTP worker processes the configuration asks for.
+    [[nodiscard]] unsigned wanted_processes() const { return config_.workers / loops_; }
+    [[nodiscard]] std::string loops_note(unsigned slot) const;
 
     // supervisor_replace.cpp
     void check_recycle_request(unsigned slot);
@@ -123,13 +139,15 @@ private:
     void log_capacity() const;
     [[nodiscard]] bool fully_ready() const;
     void check_heartbeats();
+    [[nodiscard]] HeartbeatReading read_heartbeat(unsigned scoreboard_slot, std::uint64_t generation) const;
     void publish_slot(const Slot& slot);
     void count_death(const ExitInfo& exit);
     void count_lost_connections(unsigned slot);
-    [[nodiscard]] std::string what_it_was_doing(unsigned slot) const;
+    [[nodiscard]] std::string what_it_was_doing(unsigned slot, unsigned first = 0) const;
     [[nodiscard]] bool is_current(unsigned slot, std::uint64_t generation) const;
 
     Config config_;
+    unsigned loops_;  // event loops per HTTP worker process: 1, or --workers with --model=threads
     std::vector<ListenSocket> listen_;  // one or more (socket activation); every HTTP worker gets them all
     [[nodiscard]] std::vector<int> listen_fds() const;
     ShmSegment& segment_;

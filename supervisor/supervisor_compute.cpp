@@ -43,7 +43,8 @@ void Supervisor::repair_job_ring(unsigned index, std::uint64_t generation) {
     if (is_http(index)) {
         // Its queued jobs are dropped, its finished results freed, and a job
         // still running for it is marked so the compute process frees it.
-        const std::size_t released = jobs_->release_requester(index, generation);
+        std::size_t released = 0;
+        for (unsigned l = 0; l < loops_of(index); ++l) released += jobs_->release_requester(index + l, generation);
         if (released > 0) spdlog::info("worker {}: released {} jobs it had in the job ring", index, released);
         return;
     }

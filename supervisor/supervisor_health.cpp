@@ -12,11 +12,15 @@
 
 namespace clusterd::supervisor {
 
+// A --model=threads process's state is its loops' state too; the gauges
+// count event loops, so they read the same in both models.
 void Supervisor::publish_slot(const Slot& slot) {
-    segment_.slot(slot.index).state.store(static_cast<std::uint32_t>(slot.state), std::memory_order_relaxed);
+    for (unsigned l = 0; l < loops_of(slot.index); ++l) {
+        segment_.slot(slot.index + l).state.store(static_cast<std::uint32_t>(slot.state), std::memory_order_relaxed);
+    }
     auto& stats = segment_.header().stats;
-    stats.workers_ready.store(slots_.count(SlotRole::http, SlotState::ready), std::memory_order_relaxed);
-    stats.workers_failed.store(slots_.count(SlotRole::http, SlotState::failed), std::memory_order_relaxed);
+    stats.workers_ready.store(slots_.count(SlotRole::http, SlotState::ready) * loops_, std::memory_order_relaxed);
+    stats.workers_failed.store(slots_.count(SlotRole::http, SlotState::failed) * loops_, std::memory_order_relaxed);
 }
 
 void Supervisor::count_death(const ExitInfo& exit) {
@@ -29,10 +33,15 @@ void Supervisor::count_death(const ExitInfo& exit) {
 // the difference between the compute executors visible: a crashing compute
 // thread takes its whole worker, a crashing compute process only its job.
 void Supervisor::count_lost_connections(unsigned index) {
-    const ScoreboardSlot& board = segment_.slot(index);
-    if (board.worker_generation.load(std::memory_order_relaxed) != slots_[index].generation) return;
-    const auto open = board.connections_open.load(std::memory_order_relaxed);
-    if (open == 0 || open > 10'000'000) return;  // none, or garbage from a scribbling worker
+    std::uint64_t open = 0;
+    for (unsigned l = 0; l < loops_of(index); ++l) {
+        const ScoreboardSlot& board = segment_.slot(index + l);
+        if (board.worker_generation.load(std::memory_order_relaxed) != slots_[index].generation) continue;
+        const auto on_loop = board.connections_open.load(std::memory_order_relaxed);
+        if (on_loop > 10'000'000) continue;  // garbage from a scribbling worker
+        open += on_loop;
+    }
+    if (open == 0) return;
     segment_.header().stats.connections_lost.fetch_add(open, std::memory_order_relaxed);
     spdlog::warn("worker {}: {} connection(s) were open on it and are lost{}", index, open,
                  config_.compute == ComputeMode::processes
@@ -43,12 +52,30 @@ void Supervisor::count_lost_connections(unsigned index) {
 
 // " while serving GET /x for 2.0 s", read from the dead worker's slot: the
 // one thing an operator wants after a crash and no peer tells them.
-std::string Supervisor::what_it_was_doing(unsigned index) const {
-    const ScoreboardSlot& board = segment_.slot(index);
-    if (board.worker_generation.load(std::memory_order_relaxed) != slots_[index].generation) return "";
-    auto current = read_current_request(board, monotonic_ms());
-    if (!current) return " while idle";
-    return fmt::format(" while serving {} {} for {:.1f} s", current->method, current->target, current->for_seconds);
+// With several loops, the first one serving something speaks for the
+// process, starting from the loop in slot `first` (the hung one, say).
+std::string Supervisor::what_it_was_doing(unsigned index, unsigned first) const {
+    bool known = false;
+    const unsigned loops = loops_of(index);
+    const unsigned start = first >= index && first < index + loops ? first - index : 0;
+    for (unsigned k = 0; k < loops; ++k) {
+        const unsigned l = (start + k) % loops;
+        const ScoreboardSlot& board = segment_.slot(index + l);
+        if (board.worker_generation.load(std::memory_order_relaxed) != slots_[index].generation) continue;
+        known = true;
+        auto current = read_current_request(board, monotonic_ms());
+        if (!current) continue;
+        const std::string loop = loops_of(index) > 1 ? fmt::format(" (loop in slot {})", index + l) : "";
+        return fmt::format(" while serving {} {} for {:.1f} s{}", current->method, current->target,
+                           current->for_seconds, loop);
+    }
+    return known ? " while idle" : "";
+}
+
+HeartbeatReading Supervisor::read_heartbeat(unsigned scoreboard_slot, std::uint64_t generation) const {
+    const ScoreboardSlot& board = segment_.slot(scoreboard_slot);
+    return {board.heartbeat_ms.load(std::memory_order_relaxed), board.worker_generation.load(std::memory_order_relaxed),
+            generation, board.started_ms.load(std::memory_order_relaxed)};
 }
 
 void Supervisor::on_watchdog(uv_timer_t* timer) { static_cast<Supervisor*>(timer->data)->check_heartbeats(); }
@@ -70,16 +97,24 @@ void Supervisor::check_heartbeats() {
         // A compute process computes without heartbeats; its job's deadline
         // bounds it instead (check_compute_deadlines).
         if (running_job[slot.index] || config_.hang_timeout.count() == 0) continue;
-        const ScoreboardSlot& board = segment_.slot(slot.index);
-        HeartbeatReading reading{board.heartbeat_ms.load(std::memory_order_relaxed),
-                                 board.worker_generation.load(std::memory_order_relaxed), slot.generation,
-                                 board.started_ms.load(std::memory_order_relaxed)};
-        HangVerdict verdict = judge_heartbeat(reading, now, config_.hang_timeout);
+        // A process with several loops is as hung as its most silent loop:
+        // one stuck loop is lost capacity nobody else can take over.
+        HangVerdict verdict;
+        unsigned silent_loop = slot.index;
+        for (unsigned l = 0; l < loops_of(slot.index) && verdict.kind == HangVerdict::Kind::alive; ++l) {
+            verdict = judge_heartbeat(read_heartbeat(slot.index + l, slot.generation), now, config_.hang_timeout);
+            silent_loop = slot.index + l;
+        }
         if (verdict.kind == HangVerdict::Kind::alive) continue;
         slot.kill_reason = verdict.kind == HangVerdict::Kind::hung ? "hang" : "corrupt scoreboard slot";
-        spdlog::error("{} {} (pid {}) {}: {}{}; killing it", noun(slot.index), slot.index, slot.pid,
-                      verdict.kind == HangVerdict::Kind::hung ? "hung" : "is not trustworthy", verdict.why,
-                      what_it_was_doing(slot.index));
+        const std::string which =
+            loops_of(slot.index) > 1
+                ? fmt::format(" (its loop in slot {}; all {} loops are replaced with it)", silent_loop,
+                              loops_of(slot.index))
+                : "";
+        spdlog::error("{} {} (pid {}) {}: {}{}{}; killing it", noun(slot.index), slot.index, slot.pid,
+                      verdict.kind == HangVerdict::Kind::hung ? "hung" : "is not trustworthy", verdict.why, which,
+                      what_it_was_doing(slot.index, silent_loop));
         segment_.header().stats.hang_kills.fetch_add(1, std::memory_order_relaxed);
         slot.killed_at_ms = now;
         // SIGKILL works on a SIGSTOPped process too; SIGABRT is queued until

@@ -42,11 +42,12 @@ bool Supervisor::cluster_view_is_current(std::int64_t now_ms) const {
         const Slot& slot = slots_[i];
         if (processes_[i] == nullptr || slot.kill_reason != nullptr || slot.state != SlotState::ready) continue;
         if (!is_http(i)) continue;  // compute processes are bounded by job deadlines instead
-        const ScoreboardSlot& board = segment_.slot(i);
-        HeartbeatReading reading{board.heartbeat_ms.load(std::memory_order_relaxed),
-                                 board.worker_generation.load(std::memory_order_relaxed), slot.generation,
-                                 board.started_ms.load(std::memory_order_relaxed)};
-        if (judge_heartbeat(reading, now_ms, allowance).kind == HangVerdict::Kind::hung) return false;
+        for (unsigned l = 0; l < loops_of(i); ++l) {
+            if (judge_heartbeat(read_heartbeat(i + l, slot.generation), now_ms, allowance).kind ==
+                HangVerdict::Kind::hung) {
+                return false;
+            }
+        }
     }
     return true;
 }
@@ -60,7 +61,7 @@ void Supervisor::notify_status() {
         const Slot& slot = slots_[i];
         summary.restarts += segment_.slot(i).restarts.load(std::memory_order_relaxed);
         if (!is_http(i)) continue;
-        if (slot.state == SlotState::ready && !slot.retiring) summary.ready += 1;
+        if (slot.state == SlotState::ready && !slot.retiring) summary.ready += loops_;
         if (slot.state == SlotState::failed) summary.breaker_open.push_back(i);
     }
     summary.breaker_deaths = config_.breaker_deaths;

@@ -28,6 +28,11 @@ std::string unchangeable(const Config& now, const Config& next, unsigned http_sl
         return "--compute, --compute-processes and (with processes) --compute-queue size the shared memory "
                "and cannot change on reload";
     }
+    if (next.model != now.model) return "--model cannot change on reload (restart to change it)";
+    if (now.model == ServingModel::threads && next.workers != now.workers) {
+        return "with --model=threads, --workers sizes the worker process's event loops and cannot change on "
+               "reload (restart to change it)";
+    }
     if (next.workers + 1 > http_slots) {
         return "--workers " + std::to_string(next.workers) + " needs more slots than this instance has (" +
                std::to_string(http_slots - 1) + " workers at most; restart to grow further)";
@@ -93,7 +98,7 @@ void Supervisor::continue_reload() {
         if (slot.state != SlotState::empty && !slot.retiring) serving.push_back(slot.index);
     }
     // Surplus first (--workers went down): the oldest configuration leaves.
-    for (auto it = serving.begin(); serving.size() > config_.workers && it != serving.end();) {
+    for (auto it = serving.begin(); serving.size() > wanted_processes() && it != serving.end();) {
         if (slots_[*it].config_generation != config_generation_) {
             retire_worker(*it, "fewer workers configured");
             it = serving.erase(it);
@@ -101,11 +106,11 @@ void Supervisor::continue_reload() {
             ++it;
         }
     }
-    while (serving.size() > config_.workers) {
+    while (serving.size() > wanted_processes()) {
         retire_worker(serving.back(), "fewer workers configured");
         serving.pop_back();
     }
-    if (serving.size() < config_.workers) {
+    if (serving.size() < wanted_processes()) {
         manage_workers();  // new slots start with the new configuration
         return;
     }

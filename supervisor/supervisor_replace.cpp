@@ -24,9 +24,13 @@ const char* recycle_reason(std::uint32_t code) {
 void Supervisor::check_recycle_request(unsigned index) {
     const Slot& slot = slots_[index];
     if (phase_ != Phase::running || slot.state != SlotState::ready || slot.retiring || slot.successor) return;
-    const ScoreboardSlot& board = segment_.slot(index);
-    if (board.worker_generation.load(std::memory_order_relaxed) != slot.generation) return;
-    const char* why = recycle_reason(board.recycle_requested.load(std::memory_order_relaxed));
+    // Any loop of a --model=threads process may ask; the process is replaced.
+    const char* why = nullptr;
+    for (unsigned l = 0; l < loops_of(index) && why == nullptr; ++l) {
+        const ScoreboardSlot& board = segment_.slot(index + l);
+        if (board.worker_generation.load(std::memory_order_relaxed) != slot.generation) continue;
+        why = recycle_reason(board.recycle_requested.load(std::memory_order_relaxed));
+    }
     if (why == nullptr) return;
     segment_.header().stats.recycles.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("worker {} (pid {}) asked to be replaced: {}", index, slot.pid, why);

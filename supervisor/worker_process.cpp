@@ -1,10 +1,13 @@
 #include "supervisor/worker_process.hpp"
 
+#include "common/inherited_fds.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 
@@ -50,9 +53,13 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     for (auto& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
 
-    std::size_t stdio_count = worker_first_result_fd + request.result_fds.size();
-    if (request.listen_fds.size() > 1) {
-        stdio_count = worker_first_extra_listen_fd + request.listen_fds.size() - 1;
+    const auto listen_count = static_cast<unsigned>(request.listen_fds.size());
+    std::size_t stdio_count = worker_first_result_fd;
+    if (listen_count > 1) stdio_count = worker_first_extra_listen_fd + listen_count - 1;
+    if (!request.result_fds.empty()) {
+        const auto last = static_cast<unsigned>(request.result_fds.size() - 1);
+        const auto last_fd = static_cast<std::size_t>(result_fd_for(last, listen_count));
+        stdio_count = std::max(stdio_count, last_fd + 1);
     }
     std::vector<uv_stdio_container_t> stdio(stdio_count);
     for (auto& entry : stdio) entry.flags = UV_IGNORE;  // a gap (fd 7 without a result fd) stays closed
@@ -70,9 +77,10 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     stdio[worker_log_wake_fd].data.fd = wake_fd;
     stdio[worker_command_wake_fd].flags = UV_INHERIT_FD;
     stdio[worker_command_wake_fd].data.fd = command_fd;
-    for (std::size_t i = 0; i < request.result_fds.size(); ++i) {
-        stdio[worker_first_result_fd + i].flags = UV_INHERIT_FD;
-        stdio[worker_first_result_fd + i].data.fd = request.result_fds[i];
+    for (unsigned i = 0; i < request.result_fds.size(); ++i) {
+        const auto at = static_cast<std::size_t>(result_fd_for(i, listen_count));
+        stdio[at].flags = UV_INHERIT_FD;
+        stdio[at].data.fd = request.result_fds[i];
     }
     for (std::size_t i = 1; i < request.listen_fds.size(); ++i) {
         stdio[worker_first_extra_listen_fd + i - 1].flags = UV_INHERIT_FD;

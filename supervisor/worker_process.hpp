@@ -8,7 +8,9 @@
 // bumps after publishing log records, fd 6 = an eventfd the supervisor bumps
 // after queueing a command for it, and from fd 7 on the job ring's result
 // eventfds (--compute=processes: an HTTP worker gets its own at fd 7, a
-// compute process one per HTTP slot, in slot order). An HTTP worker of a
+// compute process one per HTTP slot, in slot order; a --model=threads worker
+// one per event loop, the second one after its extra listening sockets, see
+// common/inherited_fds.hpp). An HTTP worker of a
 // cluster with several listening sockets gets the others from fd 8 on
 // (`--listen-fds K` tells it how many in all). Everything else we own is
 // close-on-exec.

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <vector>
 
@@ -33,7 +34,9 @@ void spin_forever() {
 
 namespace {
 
-// Memory kept on purpose until the process ends.
+// Memory kept on purpose until the process ends. Several loops of a
+// --model=threads worker may leak at once, hence the mutex.
+std::mutex leaked_blocks_mutex;
 std::vector<std::unique_ptr<char[]>>& leaked_blocks() {
     static std::vector<std::unique_ptr<char[]>> blocks;
     return blocks;
@@ -46,9 +49,13 @@ Response leak_memory(std::string_view query) {
     auto block = std::make_unique<char[]>(bytes);
     // Touch every page, so it counts in RSS.
     for (std::size_t i = 0; i < bytes; i += 4096) block[i] = static_cast<char>(i);
-    leaked_blocks().push_back(std::move(block));
-    spdlog::warn("fault injection: leaked {} MiB ({} blocks kept)", std::get<std::uint64_t>(mib),
-                 leaked_blocks().size());
+    std::size_t kept = 0;
+    {
+        std::lock_guard lock(leaked_blocks_mutex);
+        leaked_blocks().push_back(std::move(block));
+        kept = leaked_blocks().size();
+    }
+    spdlog::warn("fault injection: leaked {} MiB ({} blocks kept)", std::get<std::uint64_t>(mib), kept);
     return text_response(200, "leaked " + std::to_string(std::get<std::uint64_t>(mib)) + " MiB");
 }
 

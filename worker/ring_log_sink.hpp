@@ -31,7 +31,13 @@ private:
 };
 
 // Replaces the default logger's sinks with a RingLogSink; the line format
-// stays "[worker K pid] message" (the supervisor adds time and level).
+// stays "[worker K pid] message" (the supervisor adds time and level). With
+// --model=threads the sink is shared by every loop thread (base_sink's mutex
+// keeps the ring single-producer) and each line names its loop's slot:
+// "[worker K pid loop S] message".
 void log_through_ring(LogRing& ring, std::atomic<std::uint64_t>& drops, const std::string& who);
+
+// Called on a loop thread of a --model=threads worker: its lines name `slot`.
+void name_loop_in_log(unsigned slot);
 
 }  // namespace clusterd::worker

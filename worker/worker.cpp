@@ -1,5 +1,6 @@
 #include "worker/worker.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -9,9 +10,12 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "common/exit_codes.hpp"
+#include "common/inherited_fds.hpp"
 #include "common/log.hpp"
 #include "common/monotonic.hpp"
 #include "common/slot_state.hpp"
@@ -31,6 +35,10 @@ constexpr int listen_fd = 3;
 constexpr int first_extra_listen_fd = 8;
 constexpr int command_wake_fd = 6;
 
+int inherited_listen_fd(unsigned index) {
+    return index == 0 ? listen_fd : first_extra_listen_fd + static_cast<int>(index) - 1;
+}
+
 constexpr std::array<int, 3> handled_signals{SIGTERM, SIGINT, SIGQUIT};
 
 template <typename T>
@@ -42,19 +50,22 @@ void ignore_close(uv_handle_t*) {}
 
 }  // namespace
 
-Worker::Worker(const Config& config, const ShmSegment* segment)
+Worker::Worker(const Config& config, const ShmSegment* segment, LoopSetup setup)
     : config_(config),
       segment_(segment),
-      reporter_(segment != nullptr && config.slot < segment->slot_count() ? &segment->slot(config.slot) : nullptr,
+      setup_(std::move(setup)),
+      reporter_(segment != nullptr && setup_.slot < segment->slot_count() ? &segment->slot(setup_.slot) : nullptr,
                 config.generation),
       counters_(config.scoreboard_counters ? reporter_ : silent_) {
     uv_loop_init(&loop_);
     uv_timer_init(&loop_, &heartbeat_);
     heartbeat_.data = this;
-    uv_poll_init(&loop_, &command_wake_, command_wake_fd);
-    command_wake_.data = this;
-    if (segment_ != nullptr && config.slot < segment_->slot_count()) {
-        commands_.emplace(segment_->rings(config.slot).commands);
+    if (setup_.reads_commands) {
+        uv_poll_init(&loop_, &command_wake_, command_wake_fd);
+        command_wake_.data = this;
+        if (segment_ != nullptr && setup_.slot < segment_->slot_count()) {
+            commands_.emplace(segment_->rings(setup_.slot).commands);
+        }
     }
     uv_timer_init(&loop_, &accept_retry_);
     accept_retry_.data = this;
@@ -97,8 +108,8 @@ std::unique_ptr<compute::Backend> Worker::make_backend(compute::CompletionSink s
         spdlog::critical("--compute=processes, but the shared segment has no job ring");
         std::exit(exit_code::config_error);
     }
-    return std::make_unique<compute::ProcessesBackend>(&loop_, *ring, config_.slot, config_.generation,
-                                                       compute::result_wake_fd, std::move(sink));
+    return std::make_unique<compute::ProcessesBackend>(&loop_, *ring, setup_.slot, config_.generation,
+                                                       setup_.result_wake_fd, std::move(sink));
 }
 
 Worker::~Worker() {
@@ -106,10 +117,10 @@ Worker::~Worker() {
 }
 
 int Worker::run() {
-    listeners_ = std::make_unique<Listener[]>(config_.listen_fds);
-    for (unsigned i = 0; i < config_.listen_fds; ++i) {
+    listeners_ = std::make_unique<Listener[]>(setup_.listen_fds.size());
+    for (unsigned i = 0; i < setup_.listen_fds.size(); ++i) {
         Listener& listener = listeners_[i];
-        listener.fd = i == 0 ? listen_fd : first_extra_listen_fd + static_cast<int>(i) - 1;
+        listener.fd = setup_.listen_fds[i];
         listener.owner = this;
         if (int rc = uv_poll_init_socket(&loop_, &listener.poll, listener.fd); rc != 0) {
             spdlog::critical("uv_poll_init_socket() failed on the inherited listening socket (fd {}): {}",
@@ -131,9 +142,11 @@ int Worker::run() {
     const auto period = std::clamp<std::int64_t>(config_.hang_timeout.count() / 8, 10, 500);
     uv_timer_start(&heartbeat_, on_heartbeat, static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
     for (unsigned i = 0; i < listener_count_; ++i) uv_poll_start(&listeners_[i].poll, UV_READABLE, on_listen_readable);
-    uv_poll_start(&command_wake_, UV_READABLE, on_command_wake);
-    read_commands();  // one may have been queued before we listened
-    if (!report_ready_to_supervisor()) {
+    if (setup_.reads_commands) {
+        uv_poll_start(&command_wake_, UV_READABLE, on_command_wake);
+        read_commands();  // one may have been queued before we listened
+    }
+    if (!setup_.report_ready()) {
         begin_drain("no supervisor");
         uv_run(&loop_, UV_RUN_DEFAULT);
         return exit_code::failure;
@@ -179,7 +192,7 @@ bool Worker::holds_more_than_its_share() const {
         const auto open = slot.connections_open.load(std::memory_order_relaxed);
         total += open;
         serving += 1;
-        if (i == config_.slot) mine = open;
+        if (i == setup_.slot) mine = open;
     }
     // More than one above the mean: mine > total / serving + 1.
     return serving > 1 && mine * serving > total + serving;
@@ -296,6 +309,7 @@ void Worker::read_commands() {
         switch (static_cast<Command>(batch[i].command)) {
             case Command::drain:
                 begin_drain("drain command");
+                if (setup_.drain_process) setup_.drain_process();
                 break;
             case Command::reopen_logs:
                 spdlog::debug("reopen-logs: this worker logs through the supervisor; nothing to reopen");
@@ -357,10 +371,81 @@ void Worker::finish_if_drained() {
     if (uv_is_closing(as_handle(&accept_retry_))) return;
     uv_close(as_handle(&accept_retry_), ignore_close);
     uv_close(as_handle(&heartbeat_), ignore_close);
-    uv_close(as_handle(&command_wake_), ignore_close);
+    if (setup_.reads_commands) uv_close(as_handle(&command_wake_), ignore_close);
     for (auto& signal : signals_) uv_close(as_handle(&signal), ignore_close);
     dispatcher_->close([] {});
 }
+
+namespace {
+
+// Reports the process ready once every loop listens: the supervisor counts a
+// --model=threads worker ready only when all its loops can serve.
+class ReadyBarrier {
+public:
+    explicit ReadyBarrier(unsigned loops) : waiting_(loops) {}
+
+    bool arrive() {
+        std::lock_guard lock(mutex_);
+        if (--waiting_ == 0) reported_ = report_ready_to_supervisor();
+        return waiting_ > 0 || reported_;
+    }
+
+private:
+    std::mutex mutex_;
+    unsigned waiting_;
+    bool reported_ = false;
+};
+
+// --model=threads: one Worker per thread, each with its own scoreboard slot
+// (slot, slot + 1, ...) and its own dup() of every listening socket, so a loop
+// that drains closes only its own descriptors. The process exits once every
+// loop has drained; its exit code is the first loop's failure, if any.
+int run_loops(const Config& config, const ShmSegment& segment) {
+    const unsigned loops = config.workers;
+    ReadyBarrier ready(loops);
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (unsigned l = 0; l < loops; ++l) {
+        LoopSetup setup;
+        setup.slot = config.slot + l;
+        for (unsigned i = 0; i < config.listen_fds; ++i) {
+            const int fd = ::fcntl(inherited_listen_fd(i), F_DUPFD_CLOEXEC, 0);
+            if (fd < 0) {
+                spdlog::critical("fcntl(F_DUPFD_CLOEXEC) failed on the listening socket for loop {}: {}", l,
+                                 std::strerror(errno));
+                return exit_code::failure;
+            }
+            setup.listen_fds.push_back(fd);
+        }
+        if (config.compute == ComputeMode::processes) setup.result_wake_fd = result_fd_for(l, config.listen_fds);
+        setup.reads_commands = l == 0;
+        setup.report_ready = [&ready] { return ready.arrive(); };
+        // A drain command reaches the first loop only; as a process-directed
+        // SIGTERM it reaches every loop's uv_signal, as the supervisor's own would.
+        if (l == 0) setup.drain_process = [] { ::kill(::getpid(), SIGTERM); };
+        workers.push_back(std::make_unique<Worker>(config, &segment, std::move(setup)));
+    }
+    // Only the loops' copies keep the socket open now: once the last loop
+    // drains, the process holds no listening descriptor.
+    for (unsigned i = 0; i < config.listen_fds; ++i) ::close(inherited_listen_fd(i));
+    spdlog::info("serving with {} event-loop thread{} (scoreboard slots {}..{})", loops, loops == 1 ? "" : "s",
+                 config.slot, config.slot + loops - 1);
+    std::vector<int> codes(loops, exit_code::ok);
+    std::vector<std::thread> threads;
+    for (unsigned l = 0; l < loops; ++l) {
+        threads.emplace_back([&workers, &codes, l, loops, slot = config.slot + l] {
+            if (loops > 1) name_loop_in_log(slot);
+            codes[l] = workers[l]->run();
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    workers.clear();
+    for (int code : codes) {
+        if (code != exit_code::ok) return code;
+    }
+    return exit_code::ok;
+}
+
+}  // namespace
 
 int run_worker(const Config& config) {
     init_logging("[worker " + std::to_string(config.slot) + " " + std::to_string(getpid()) + "]", config.log_level);
@@ -396,9 +481,25 @@ int run_worker(const Config& config) {
         return exit_code::config_error;
     }
     // From here on, log lines travel through the ring to the supervisor.
+    // From here on, log lines travel through the ring to the supervisor. With
+    // several loops they share the first slot's ring: the sink serializes
+    // its producers with a mutex, so the ring keeps one producer at a time.
     log_through_ring(segment.rings(config.slot).log, segment.slot(config.slot).log_drops,
                      "[worker " + std::to_string(config.slot) + " " + std::to_string(getpid()) + "]");
-    Worker worker(config, &segment);
+    if (config.model == ServingModel::threads) {
+        if (config.slot + config.workers > segment.http_slots()) {
+            spdlog::critical("slots {}..{} for {} loops are outside the scoreboard's {} HTTP slots", config.slot,
+                             config.slot + config.workers - 1, config.workers, segment.http_slots());
+            return exit_code::config_error;
+        }
+        return run_loops(config, segment);
+    }
+    LoopSetup setup;
+    setup.slot = config.slot;
+    for (unsigned i = 0; i < config.listen_fds; ++i) setup.listen_fds.push_back(inherited_listen_fd(i));
+    setup.result_wake_fd = compute::result_wake_fd;
+    setup.report_ready = report_ready_to_supervisor;
+    Worker worker(config, &segment, std::move(setup));
     return worker.run();
 }
 

@@ -3,11 +3,16 @@
 // accepting, answers what it already has with "Connection: close", gives idle
 // keep-alive connections a short quiet window, and exits 0 when the last one
 // is gone. The supervisor's shutdown deadline bounds how long that may take.
+//
+// --model=threads runs N of these in one process, one per thread, each with
+// its own scoreboard slot, its own descriptors for the listening socket(s)
+// and its own compute executor (run_worker, worker.cpp).
 #pragma once
 
 #include <uv.h>
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_set>
@@ -20,10 +25,24 @@
 
 namespace clusterd::worker {
 
+// What one event loop owns; a worker process has one (--model=processes) or
+// --workers of them (--model=threads).
+struct LoopSetup {
+    unsigned slot = 0;             // its scoreboard slot
+    std::vector<int> listen_fds;   // its own descriptors of the listening socket(s); it closes them when draining
+    int result_wake_fd = -1;       // --compute=processes: its job ring result eventfd
+    bool reads_commands = true;    // owns the command ring and its eventfd (one loop per process)
+    // Called once this loop listens; false means there is no supervisor to serve.
+    std::function<bool()> report_ready;
+    // A drain command arrived (on the loop that reads commands): drains the
+    // whole process. Empty: this loop alone.
+    std::function<void()> drain_process;
+};
+
 class Worker final : public ConnectionHost {
 public:
     // segment may be null (no scoreboard): every report is then dropped.
-    Worker(const Config& config, const ShmSegment* segment);
+    Worker(const Config& config, const ShmSegment* segment, LoopSetup setup);
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
     ~Worker();
@@ -33,7 +52,7 @@ public:
 
     [[nodiscard]] const Config& config() const override { return config_; }
     [[nodiscard]] RouteContext route_context() const override {
-        return {draining_, config_.fault_injection, segment_, config_.slot};
+        return {draining_, config_.fault_injection, segment_, setup_.slot};
     }
     [[nodiscard]] SlotReporter& reporter() override { return counters_; }
     [[nodiscard]] compute::Dispatcher& dispatcher() override { return *dispatcher_; }
@@ -71,6 +90,7 @@ private:
 
     const Config& config_;
     const ShmSegment* segment_;
+    LoopSetup setup_;
     SlotReporter reporter_;  // heartbeats, and the counters unless measured without them
     SlotReporter silent_;
     SlotReporter& counters_;

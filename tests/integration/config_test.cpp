@@ -26,6 +26,7 @@ TEST_CASE("a bad option exits with code 2 and a message naming it", "[integratio
         {{"--listen", "nonsense"}, {"--listen", "'nonsense' is not HOST:PORT"}},
         {{"--listen", "127.0.0.1:99999"}, {"--listen", "99999"}},
         {{"--listen", "127.0.0.1:0", "--log-level", "chatty"}, {"--log-level", "chatty"}},
+        {{"--listen", "127.0.0.1:0", "--model", "fibers"}, {"--model", "fibers"}},
         {{"--listen", "127.0.0.1:0", "--no-such-option"}, {"--no-such-option"}},
         {{"--listen", "127.0.0.1:0", "--crash-at-start"}, {"--crash-at-start needs --enable-fault-injection"}},
         {{"--listen", "127.0.0.1:0", "--backoff-initial", "1m", "--backoff-max", "1s"},
@@ -64,7 +65,7 @@ TEST_CASE("the help text documents the options and exits 0", "[integration][conf
 TEST_CASE("CLUSTERD_WORKERS in the environment sets the number of workers", "[integration][config]") {
     Daemon daemon(DaemonOptions{{}, {{"CLUSTERD_WORKERS", "3"}}, true, true, true, {}});
     CHECK(daemon.wait_for_log("all 3 workers ready"));
-    CHECK(daemon.wait_for_workers(3).size() == 3);
+    CHECK(daemon.wait_for_workers(worker_processes(3)).size() == worker_processes(3));
     HttpClient client(daemon.port());
     CHECK(client.get("/").status == 200);
     CHECK(daemon.stop_and_check_clean());
@@ -73,7 +74,7 @@ TEST_CASE("CLUSTERD_WORKERS in the environment sets the number of workers", "[in
 TEST_CASE("the command line wins over the environment", "[integration][config]") {
     Daemon daemon(DaemonOptions{{"--workers", "1"}, {{"CLUSTERD_WORKERS", "3"}}, true, true, true, {}});
     CHECK(daemon.wait_for_log("all 1 workers ready"));
-    CHECK(daemon.wait_for_workers(1).size() == 1);
+    CHECK(daemon.wait_for_workers(worker_processes(1)).size() == worker_processes(1));
     CHECK(daemon.stop_and_check_clean());
 }
 

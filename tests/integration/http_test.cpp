@@ -121,8 +121,8 @@ TEST_CASE("liveness and readiness answer 200 on a running cluster", "[integratio
 
 TEST_CASE("the fault injection route does not exist unless enabled", "[integration][http]") {
     Daemon daemon({"--workers", "2"});
-    const auto workers = daemon.wait_for_workers(2);
-    REQUIRE(workers.size() == 2);
+    const auto workers = daemon.wait_for_workers(worker_processes(2));
+    REQUIRE(workers.size() == worker_processes(2));
     HttpClient client(daemon.port());
 
     auto mode = GENERATE(as<std::string>{}, "segv", "abort", "exit", "hang", "slow");
@@ -222,8 +222,8 @@ TEST_CASE("responses carry a Date header in IMF-fixdate form", "[integration][ht
 
 TEST_CASE("thirty connections in a row that ask to close are all served by the same workers", "[integration][http]") {
     Daemon daemon({"--workers", "3"});
-    const auto workers = daemon.wait_for_workers(3);
-    REQUIRE(workers.size() == 3);
+    const auto workers = daemon.wait_for_workers(worker_processes(3));
+    REQUIRE(workers.size() == worker_processes(3));
     for (int i = 0; i < 30; ++i) {
         RawConnection connection(daemon.port());
         REQUIRE(connection.send(http_request("GET", "/", "Connection: close\r\n")));

@@ -43,8 +43,8 @@ TEST_CASE("each malformed or oversized request gets its status and the worker ke
     INFO(bad.what);
 
     Daemon daemon({"--workers", "1", "--max-header-size", "1KiB", "--max-body-size", "1KiB"});
-    const auto workers = daemon.wait_for_workers(1);
-    REQUIRE(workers.size() == 1);
+    const auto workers = daemon.wait_for_workers(worker_processes(1));
+    REQUIRE(workers.size() == worker_processes(1));
 
     RawConnection connection(daemon.port());
     REQUIRE(connection.send(bad.bytes));
@@ -84,8 +84,8 @@ TEST_CASE("requests within the limits are not refused by them", "[integration][l
 TEST_CASE("a request head that does not arrive in time gets 408 and the connection is closed",
           "[integration][limits]") {
     Daemon daemon({"--workers", "1", "--header-timeout", "300ms"});
-    const auto workers = daemon.wait_for_workers(1);
-    REQUIRE(workers.size() == 1);
+    const auto workers = daemon.wait_for_workers(worker_processes(1));
+    REQUIRE(workers.size() == worker_processes(1));
 
     SECTION("a partial request line, then silence") {
         RawConnection connection(daemon.port());

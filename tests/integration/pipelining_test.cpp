@@ -196,7 +196,7 @@ TEST_CASE("without --workers there is one worker per available CPU", "[integrati
     REQUIRE(sched_getaffinity(0, sizeof cpus, &cpus) == 0);
     const auto expected = static_cast<unsigned>(CPU_COUNT(&cpus));
     Daemon daemon(std::vector<std::string>{});
-    CHECK(daemon.wait_for_workers(expected).size() == expected);
+    CHECK(daemon.wait_for_workers(worker_processes(expected)).size() == worker_processes(expected));
     CHECK(daemon.count_log("all " + std::to_string(expected) + " workers ready") == 1);
     CHECK(daemon.stop_and_check_clean());
 }

@@ -40,8 +40,8 @@ TEST_CASE("as root with --user every process runs as that user after binding", "
     Daemon daemon({"--workers", "2", "--user", "nobody"});
     CHECK(daemon.wait_for_log("running as nobody:"));
     CHECK(uid_of(daemon.pid()) == static_cast<long>(nobody->pw_uid));
-    const auto workers = daemon.wait_for_workers(2);
-    REQUIRE(workers.size() == 2);
+    const auto workers = daemon.wait_for_workers(worker_processes(2));
+    REQUIRE(workers.size() == worker_processes(2));
     for (pid_t worker : workers) CHECK(uid_of(worker) == static_cast<long>(nobody->pw_uid));
     struct stat segment {};
     REQUIRE(::stat(("/dev/shm/clusterd." + std::to_string(daemon.pid())).c_str(), &segment) == 0);

@@ -22,6 +22,7 @@
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 extern char** environ;
 
@@ -294,6 +295,18 @@ std::string ExitStatus::to_string() const {
     return "unknown status";
 }
 
+bool threads_model() {
+    const char* model = std::getenv("CLUSTERD_TEST_MODEL");
+    return model != nullptr && std::string_view(model) == "threads";
+}
+
+std::vector<std::string> model_args() {
+    if (threads_model()) return {"--model", "threads"};
+    return {};
+}
+
+unsigned worker_processes(unsigned workers) { return threads_model() ? 1 : workers; }
+
 bool process_alive(pid_t pid) {
     auto stat = read_stat(pid);
     return stat && stat->state != 'Z' && stat->state != 'X';
@@ -337,6 +350,7 @@ void Daemon::spawn(const DaemonOptions& options) {
         argv.emplace_back("127.0.0.1:0");
     }
     argv.insert(argv.end(), options.args.begin(), options.args.end());
+    for (auto& arg : model_args()) argv.push_back(std::move(arg));
     try {
         pid_ = start_process(argv, child_environment(options.env), log_fd);
     } catch (...) {

@@ -22,6 +22,12 @@
 //
 // The supervisor itself is started with PR_SET_PDEATHSIG(SIGKILL) too: a test
 // process killed by ctest's timeout takes its daemon with it.
+//
+// The serving model: with CLUSTERD_TEST_MODEL=threads in the test's
+// environment every Daemon runs with `--model threads` appended
+// (tests/CMakeLists.txt registers the integration suite a second time so).
+// A test that counts worker processes asks worker_processes(n) how many
+// --workers n makes in the model under test.
 #pragma once
 
 #include <sys/types.h>
@@ -161,6 +167,14 @@ struct RunResult {
 [[nodiscard]] std::optional<RunResult> run_clusterd(const std::vector<std::string>& args,
                                                     const std::vector<std::pair<std::string, std::string>>& env = {},
                                                     Millis timeout = startup_timeout);
+
+// The serving model under test (CLUSTERD_TEST_MODEL=threads), and the
+// arguments that select it; empty for the default, processes.
+[[nodiscard]] bool threads_model();
+[[nodiscard]] std::vector<std::string> model_args();
+// HTTP worker processes that --workers n runs in the model under test: n, or
+// one process of n event loops.
+[[nodiscard]] unsigned worker_processes(unsigned workers);
 
 // Whether a process is alive (exists and is not a zombie).
 [[nodiscard]] bool process_alive(pid_t pid);

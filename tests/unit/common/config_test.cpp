@@ -108,3 +108,14 @@ TEST_CASE("the worker role arguments are accepted but hidden", "[common][config]
     REQUIRE(config.generation == 9);
     REQUIRE(config.supervisor_pid == 42);
 }
+
+TEST_CASE("the serving model (--model) is processes by default, threads when asked, and nothing else",
+          "[common][config]") {
+    CHECK(parse_ok({}).model == ServingModel::processes);
+    CHECK(parse_ok({"--model", "threads", "--workers", "4"}).model == ServingModel::threads);
+    CHECK(parse_ok({"--model=processes"}).model == ServingModel::processes);
+    const ExitRequest refused = parse_refused({"--model", "fibers"});
+    CHECK(refused.code == 2);
+    CHECK_THAT(refused.text, Catch::Contains("--model") && Catch::Contains("fibers"));
+    CHECK(std::string(to_string(ServingModel::threads)) == "threads");
+}

@@ -92,3 +92,14 @@ TEST_CASE("slots know their role and count by role", "[supervisor][slot]") {
     REQUIRE(slots.count(SlotRole::compute, SlotState::empty) == 1);
     REQUIRE(slots.count(SlotRole::http, SlotState::empty) == 3);
 }
+
+TEST_CASE("with several loops per process, only the first slot of each whole group is a process's",
+          "[supervisor][slot]") {
+    // --model=threads with 3 loops in 8 HTTP slots: processes in 0 and 3;
+    // slot 6 cannot hold 3 loops, so it stays a loop slot nobody spawns into.
+    Slots slots(8, 1, 3);
+    for (unsigned i : {0u, 3u}) REQUIRE(slots[i].role == SlotRole::http);
+    for (unsigned i : {1u, 2u, 4u, 5u, 6u, 7u}) REQUIRE(slots[i].role == SlotRole::loop);
+    REQUIRE(slots[8].role == SlotRole::compute);
+    REQUIRE(slots.count(SlotRole::http, SlotState::empty) == 2);
+}
