@@ -67,7 +67,7 @@ mode_args() {
 executors_of() {   # what runs the jobs, in words, for the tables
     case $1 in
         inline) echo "the worker's event loop" ;;
-        threads) echo "$EXECUTORS threads (nice 10, SCHED_BATCH)" ;;
+        threads) echo "$EXECUTORS threads (SCHED_BATCH)" ;;
         processes) echo "$EXECUTORS compute processes" ;;
     esac
 }

@@ -2,10 +2,10 @@
 // process, where each side is one thread at a time: the event loop on one
 // side, and on the other the pool threads, which take turns under a mutex of
 // their own. The loop side therefore never waits for a lock: a compute thread
-// (nice 10, easily preempted) can hold the pool side's mutex for as long as
+// (SCHED_BATCH, easily preempted) can hold the pool side's mutex for as long as
 // the scheduler likes without the loop noticing. That was the point: with
-// one mutex shared by loop and pool, 1 % of health probes waited ~5 ms for a
-// preempted pool thread to release it (docs/BENCHMARKS.md, compute offload).
+// one mutex shared by loop and pool, the loop could wait for a preempted
+// pool thread's next turn just to hand over a job or collect a result.
 //
 // Single producer, single consumer (per the above), acquire/release on two
 // counters that only grow, as in common/spsc_ring.hpp but in private memory

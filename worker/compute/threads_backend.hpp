@@ -1,7 +1,7 @@
 // --compute=threads: a fixed pool of threads inside the HTTP worker runs the
 // jobs, fed from a bounded FIFO, the way Node's worker_threads or libuv's own
 // threadpool would, but with a queue bound of our choosing and threads that
-// yield the CPU to the event loop (nice 10, SCHED_BATCH) when both want it.
+// yield the CPU to the event loop (SCHED_BATCH) when both want it.
 //
 // Threading: the Backend methods, the constructor and the destructor run on
 // the loop thread; the sink is called on the loop thread, from one uv_async_t
