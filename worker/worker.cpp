@@ -480,7 +480,6 @@ int run_worker(const Config& config) {
         spdlog::critical("slot {} is outside the scoreboard's {} slots", config.slot, segment.slot_count());
         return exit_code::config_error;
     }
-    // From here on, log lines travel through the ring to the supervisor.
     // From here on, log lines travel through the ring to the supervisor. With
     // several loops they share the first slot's ring: the sink serializes
     // its producers with a mutex, so the ring keeps one producer at a time.
