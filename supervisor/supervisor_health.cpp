@@ -74,8 +74,12 @@ std::string Supervisor::what_it_was_doing(unsigned index, unsigned first) const 
 
 HeartbeatReading Supervisor::read_heartbeat(unsigned scoreboard_slot, std::uint64_t generation) const {
     const ScoreboardSlot& board = segment_.slot(scoreboard_slot);
-    return {board.heartbeat_ms.load(std::memory_order_relaxed), board.worker_generation.load(std::memory_order_relaxed),
-            generation, board.started_ms.load(std::memory_order_relaxed)};
+    // The generation first (acquire, pairing with the worker's claim of the
+    // slot): a heartbeat read after seeing our generation is that worker's
+    // reset or newer, never the previous occupant's.
+    const auto writer_generation = board.worker_generation.load(std::memory_order_acquire);
+    const auto heartbeat = board.heartbeat_ms.load(std::memory_order_relaxed);
+    return {heartbeat, writer_generation, generation, board.started_ms.load(std::memory_order_relaxed)};
 }
 
 void Supervisor::on_watchdog(uv_timer_t* timer) { static_cast<Supervisor*>(timer->data)->check_heartbeats(); }

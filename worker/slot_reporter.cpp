@@ -35,7 +35,13 @@ SlotReporter::SlotReporter(ScoreboardSlot* slot, std::uint64_t generation) : slo
     slot_->compute.compute_us_sum.store(0, relaxed);
     slot_->compute.queued.store(0, relaxed);
     slot_->compute.running.store(0, relaxed);
-    slot_->worker_generation.store(generation, relaxed);
+    // The previous occupant's last heartbeat predates our start: left in
+    // place, the supervisor would read it as ours the moment we claim the
+    // slot and call it impossible (seen under TSan during a reload, where
+    // the window until our first heartbeat is long). Zero means "none yet";
+    // the release store publishes it with the claim.
+    slot_->heartbeat_ms.store(0, relaxed);
+    slot_->worker_generation.store(generation, std::memory_order_release);
 }
 
 ComputeCounters* SlotReporter::compute_counters() const { return slot_ != nullptr ? &slot_->compute : nullptr; }
