@@ -17,7 +17,6 @@
 //
 // ~15 s per compute mode in the suite; CLUSTERD_CHAOS_SECONDS=N (make chaos)
 // runs N seconds per mode. The figures are printed for docs/RELIABILITY.md.
-#include <dirent.h>
 #include <sys/types.h>
 
 #include <algorithm>
@@ -54,16 +53,7 @@ std::chrono::seconds chaos_duration() {
     return 15s;
 }
 
-unsigned open_fds(pid_t pid) {
-    unsigned count = 0;
-    DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
-    if (dir == nullptr) return 0;
-    while (dirent* entry = readdir(dir)) {
-        if (entry->d_name[0] != '.') ++count;
-    }
-    closedir(dir);
-    return count;
-}
+std::size_t open_fds(pid_t pid) { return proc_entries(pid, "fd"); }
 
 const char* signal_name(int signal) {
     switch (signal) {
@@ -264,7 +254,7 @@ void run_chaos(const std::string& compute_mode) {
     Daemon daemon(args);
     REQUIRE(daemon.wait_for_workers(children).size() == children);
     const pid_t supervisor = daemon.pid();
-    const unsigned fds_before = open_fds(supervisor);
+    const std::size_t fds_before = open_fds(supervisor);
     REQUIRE(fds_before > 0);
 
     Chaos chaos(daemon);

@@ -4,7 +4,6 @@
 // worker, one that scribbles over its own shared memory, and one that crashes
 // after K requests are all dealt with while the supervisor carries on.
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <regex>
 
 #include "tests/support/daemon.hpp"
@@ -14,14 +13,7 @@ using namespace clusterd::test;
 
 namespace {
 
-std::size_t open_fds(pid_t pid) {
-    std::size_t count = 0;
-    for ([[maybe_unused]] const auto& entry :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-        ++count;
-    }
-    return count;
-}
+std::size_t open_fds(pid_t pid) { return proc_entries(pid, "fd"); }
 
 // Waits until the supervisor again has n workers and they are not `before`.
 bool replaced(Daemon& daemon, const std::vector<pid_t>& before, std::size_t n) {

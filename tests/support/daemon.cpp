@@ -117,16 +117,7 @@ std::vector<pid_t> all_pids() {
 // /proc/<pid>/stat as soon as its own thread has exited, while the other
 // threads (a worker's compute pool) may still be tearing down and hold the
 // descriptor table, the listening socket included.
-std::size_t live_threads(pid_t pid) {
-    std::size_t threads = 0;
-    DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
-    if (dir == nullptr) return 0;
-    while (dirent* entry = readdir(dir)) {
-        if (entry->d_name[0] != '.') ++threads;
-    }
-    closedir(dir);
-    return threads;
-}
+std::size_t live_threads(pid_t pid) { return proc_entries(pid, "task"); }
 
 // Gone: no such process, a different process under a recycled pid, or a
 // zombie with no thread left (reaped here when it is ours, which it is once
@@ -306,6 +297,18 @@ std::vector<std::string> model_args() {
 }
 
 unsigned worker_processes(unsigned workers) { return threads_model() ? 1 : workers; }
+
+
+std::size_t proc_entries(pid_t pid, const std::string& what) {
+    std::size_t count = 0;
+    DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/" + what).c_str());
+    if (dir == nullptr) return 0;
+    while (dirent* entry = readdir(dir)) {
+        if (entry->d_name[0] != '.') ++count;
+    }
+    closedir(dir);
+    return count;
+}
 
 bool process_alive(pid_t pid) {
     auto stat = read_stat(pid);

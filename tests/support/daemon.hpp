@@ -179,6 +179,10 @@ struct RunResult {
 // Whether a process is alive (exists and is not a zombie).
 [[nodiscard]] bool process_alive(pid_t pid);
 
+// Entries of /proc/<pid>/<what>: "fd" for open descriptors, "task" for
+// threads; 0 once the process is gone.
+[[nodiscard]] std::size_t proc_entries(pid_t pid, const std::string& what);
+
 // Sleeps in small steps until predicate() holds or timeout passes; returns predicate's last value.
 template <typename Predicate>
 bool eventually(Predicate predicate, Millis timeout, Millis step = 20ms) {

@@ -205,7 +205,7 @@ bool ThreadsBackend::enqueue(JobId id, const JobParams& params, std::int64_t dea
     // An idle thread takes a waiting job at once, so it adds a place: the
     // bound is threads + queue_capacity in flight, whether or not the idle
     // threads have woken up yet.
-    if (in_flight_ >= queue_capacity_ + thread_count_ || free_cells_.empty()) return false;
+    if (outstanding_.size() >= queue_capacity_ + thread_count_ || free_cells_.empty()) return false;
     const std::uint32_t index = free_cells_.back();
     Cell& cell = pool_->cells[index];
     cell.id = id;
@@ -221,7 +221,6 @@ bool ThreadsBackend::enqueue(JobId id, const JobParams& params, std::int64_t dea
     outstanding_.emplace(id, index);
     pool_->waiting.fetch_add(1, std::memory_order_relaxed);
     pool_->work.release();
-    ++in_flight_;
     update_loop_reference();
     return true;
 }
@@ -236,7 +235,6 @@ bool ThreadsBackend::cancel(JobId id) {
     }
     pool_->waiting.fetch_sub(1, std::memory_order_relaxed);
     outstanding_.erase(found);  // the cell comes back through `finished`, undelivered
-    --in_flight_;
     update_loop_reference();
     return true;
 }
@@ -331,7 +329,6 @@ void ThreadsBackend::deliver_completions() {
         free_cells_.push_back(*index);  // the sink may enqueue into it
         if (!done) continue;            // cancelled: nobody waits for it
         outstanding_.erase(completion.id);
-        --in_flight_;
         sink_(completion);
     }
     update_loop_reference();
@@ -339,7 +336,7 @@ void ThreadsBackend::deliver_completions() {
 
 void ThreadsBackend::update_loop_reference() {
     if (async_ == nullptr || uv_is_closing(as_handle(async_))) return;
-    if (in_flight_ > 0) {
+    if (!outstanding_.empty()) {
         uv_ref(as_handle(async_));
     } else {
         uv_unref(as_handle(async_));

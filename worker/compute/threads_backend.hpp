@@ -73,11 +73,11 @@ private:
     std::shared_ptr<Pool> pool_;
     // Loop-thread bookkeeping, never touched by a pool thread.
     std::vector<std::uint32_t> free_cells_;
-    std::unordered_map<JobId, std::uint32_t> outstanding_;  // accepted, not delivered or cancelled: its cell
+    // In flight (accepted, not yet delivered or cancelled), and the cell of each.
+    std::unordered_map<JobId, std::uint32_t> outstanding_;
     std::vector<std::thread> threads_;
     uv_async_t* async_ = nullptr;  // owned; freed in on_async_closed
     std::function<void()> on_closed_;
-    std::uint64_t in_flight_ = 0;  // accepted and not yet reported, cancelled or dropped
     bool stopped_ = false;
     Lifecycle lifecycle_ = Lifecycle::open;
 };
