@@ -5,6 +5,13 @@
 #include <CLI/CLI.hpp>
 #include <cctype>
 #include <charconv>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "common/child_contract.hpp"
+
+extern char** environ;
 
 namespace clusterd {
 namespace {
@@ -29,8 +36,7 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, Millis& target
         .add_option_function<std::string>(
             name, [&target](const std::string& text) { target = *parse_duration(text); }, help)
         ->check(is_duration)
-        ->default_str(format_duration(target))
-        ->envname(env_name(name));
+        ->default_str(format_duration(target));
 }
 
 CLI::Option* add_byte_size(CLI::App& app, const std::string& name, std::uint64_t& target,
@@ -46,8 +52,7 @@ CLI::Option* add_byte_size(CLI::App& app, const std::string& name, std::uint64_t
         .add_option_function<std::string>(
             name, [&target](const std::string& text) { target = *parse_byte_size(text); }, help)
         ->check(is_size)
-        ->default_str(std::to_string(target))
-        ->envname(env_name(name));
+        ->default_str(std::to_string(target));
 }
 
 template <typename T>
@@ -55,15 +60,30 @@ CLI::Option* add_number(CLI::App& app, const std::string& name, T& target, T min
                         const std::string& help) {
     return app.add_option(name, target, help)
         ->check(CLI::Range(min, max))
-        ->capture_default_str()
-        ->envname(env_name(name));
+        ->capture_default_str();
 }
 
-void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& log_level,
-                 std::string& role, std::string& compute, std::string& model) {
+// What the options write before it is turned into Config's types.
+struct Texts {
+    std::string listen = "127.0.0.1:8080";
+    std::string log_level = "info";
+    std::string compute = "threads";
+    std::string model = "processes";
+    // A plain flag, not CLI11's "!--no-..." negation: that one serialises the
+    // negated value under the flag's name and would read back inverted.
+    bool no_scoreboard_counters = false;
+};
+
+// The configuration's options: the one table the command line, the
+// environment, the --config file and the accepted configuration a child gets
+// are all read through.
+void add_options(CLI::App& app, Config& cfg, Texts& texts) {
+    std::string& listen = texts.listen;
+    std::string& compute = texts.compute;
+    std::string& model = texts.model;
+    std::string& log_level = texts.log_level;
     app.add_option("--listen", listen, "Address to listen on, HOST:PORT; port 0 picks a free port")
         ->capture_default_str()
-        ->envname(env_name("--listen"))
         ->check(CLI::Validator(
             [](std::string& text) -> std::string {
                 auto parsed = parse_listen_address(text);
@@ -78,7 +98,6 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
                    "Serving model: processes (--workers processes, one event loop each) or threads (one worker "
                    "process running --workers event-loop threads; a crash or hang of it restarts all of them)")
         ->capture_default_str()
-        ->envname(env_name("--model"))
         ->check(CLI::IsMember({"processes", "threads"}));
 
     add_duration(app, "--min-uptime", cfg.min_uptime,
@@ -93,8 +112,7 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
     add_duration(app, "--hang-timeout", cfg.hang_timeout,
                  "A worker whose event loop makes no progress for this long is killed and replaced (0: never)");
     app.add_flag("--core-on-hang", cfg.core_on_hang,
-                 "Send a hung worker SIGABRT first, so it leaves a core dump; SIGKILL follows a second later")
-        ->envname(env_name("--core-on-hang"));
+                 "Send a hung worker SIGABRT first, so it leaves a core dump; SIGKILL follows a second later");
     add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
                  "On SIGTERM/SIGINT, how long workers may finish in-flight requests before SIGKILL");
     add_duration(app, "--drain-quiet", cfg.drain_quiet,
@@ -111,7 +129,6 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
                    "Where /compute jobs run: inline (on the event loop, blocking it), threads (a pool per worker) "
                    "or processes (compute processes fed through shared memory)")
         ->capture_default_str()
-        ->envname(env_name("--compute"))
         ->check(CLI::IsMember({"inline", "threads", "processes"}));
     add_number(app, "--compute-threads", cfg.compute_threads, 1u, 256u,
                "Threads per worker with --compute=threads (default: CPU count)");
@@ -123,17 +140,13 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
                  "A job not finished by then is answered 504; its thread or process is dealt with");
 
     app.add_option("--user", cfg.user,
-                   "Started as root: bind, then run the supervisor and every worker as this user (name or uid)")
-        ->envname(env_name("--user"));
-    app.add_option("--group", cfg.group, "With --user: this group instead of the user's primary group")
-        ->envname(env_name("--group"));
+                   "Started as root: bind, then run the supervisor and every worker as this user (name or uid)");
+    app.add_option("--group", cfg.group, "With --user: this group instead of the user's primary group");
     app.add_flag("--allow-root", cfg.allow_root,
-                 "Let the workers run as root when started as root without --user (refused otherwise)")
-        ->envname(env_name("--allow-root"));
+                 "Let the workers run as root when started as root without --user (refused otherwise)");
 
     app.add_flag("--enable-fault-injection", cfg.fault_injection,
-                 "Serve /debug/crash?mode=segv|abort|exit|hang|slow (never in production)")
-        ->envname(env_name("--enable-fault-injection"));
+                 "Serve /debug/crash?mode=segv|abort|exit|hang|slow (never in production)");
     add_number(app, "--crash-after-requests", cfg.crash_after_requests, std::uint64_t{0},
                std::uint64_t{1'000'000'000}, "Fault injection: a worker aborts after this many responses (0: never)");
     add_number(app, "--max-requests", cfg.max_requests, std::uint64_t{0}, std::uint64_t{1'000'000'000'000},
@@ -149,30 +162,19 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
             [](std::string& text) -> std::string {
                 return parse_byte_size(text) || text == "0" ? "" : "'" + text + "' is not a size (e.g. 512MiB)";
             },
-            "SIZE"))
-        ->envname(env_name("--max-worker-memory"));
+            "SIZE"));
     app.add_flag("--crash-at-start", cfg.crash_at_start,
-                 "Fault injection: every worker exits with a crash while booting")
-        ->envname(env_name("--crash-at-start"));
+                 "Fault injection: every worker exits with a crash while booting");
     app.add_option("--log-file", cfg.log_file,
                    "Write the log (every process's lines) to this file instead of stderr; SIGUSR1 reopens it "
-                   "(for logrotate)")
-        ->envname(env_name("--log-file"));
+                   "(for logrotate)");
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
         ->capture_default_str()
-        ->envname(env_name("--log-level"))
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
     // For bench/scoreboard_cost.sh only: workers skip their per-request
     // scoreboard stores (heartbeats stay, or the watchdog would kill them).
-    app.add_flag("!--no-scoreboard-counters", cfg.scoreboard_counters)->group("");
-
-    // Set by the supervisor when it starts a worker; hidden from --help.
-    app.add_option("--role", role)->check(CLI::IsMember({"supervisor", "worker", "compute"}))->group("");
-    app.add_option("--slot", cfg.slot)->group("");
-    app.add_option("--generation", cfg.generation)->group("");
-    app.add_option("--supervisor-pid", cfg.supervisor_pid)->group("");
-    app.add_option("--listen-fds", cfg.listen_fds)->check(CLI::Range(1u, 16u))->group("");
+    app.add_flag("--no-scoreboard-counters", texts.no_scoreboard_counters)->group("");
 }
 
 }  // namespace
@@ -221,26 +223,124 @@ std::variant<ListenAddress, std::string> parse_listen_address(std::string_view t
     return ListenAddress{std::string(host), static_cast<std::uint16_t>(value)};
 }
 
-std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv) {
+
+namespace {
+
+Config defaults() {
     Config cfg;
     cfg.workers = std::max(1u, uv_available_parallelism());
-    std::string listen = "127.0.0.1:8080";
-    std::string log_level = "info";
-    std::string role = "supervisor";
-    std::string compute = "threads";
-    std::string model = "processes";
     cfg.compute_threads = cfg.workers;
     cfg.compute_processes = cfg.workers;
+    return cfg;
+}
 
+// The checks across options, and the conversions from what the options
+// wrote; an error sentence, or nothing when the configuration holds.
+std::optional<std::string> complete(Config& cfg, const Texts& texts) {
+    if (cfg.crash_after_requests > 0 && !cfg.fault_injection) {
+        return "--crash-after-requests needs --enable-fault-injection";
+    }
+    if (cfg.crash_at_start && !cfg.fault_injection) return "--crash-at-start needs --enable-fault-injection";
+    if (cfg.backoff_initial > cfg.backoff_max) {
+        return "--backoff-initial (" + format_duration(cfg.backoff_initial) + ") is larger than --backoff-max (" +
+               format_duration(cfg.backoff_max) + ")";
+    }
+    if (!cfg.group.empty() && cfg.user.empty()) return "--group needs --user";
+    if (cfg.compute_timeout.count() <= 0) return "--compute-timeout must be larger than 0";
+    cfg.listen = std::get<ListenAddress>(parse_listen_address(texts.listen));
+    cfg.log_level = spdlog::level::from_str(texts.log_level);
+    cfg.compute = texts.compute == "inline"      ? ComputeMode::inline_loop
+                  : texts.compute == "processes" ? ComputeMode::processes
+                                                 : ComputeMode::threads;
+    cfg.model = texts.model == "threads" ? ServingModel::threads : ServingModel::processes;
+    cfg.scoreboard_counters = !texts.no_scoreboard_counters;
+    return std::nullopt;
+}
+
+// Gives every option of the configuration its CLUSTERD_<NAME> variable and
+// returns the names: the one list the unknown-variable check compares with.
+std::set<std::string> name_environment(CLI::App& app) {
+    std::set<std::string> names{child::upgrade_ready_env};
+    for (CLI::Option* option : app.get_options()) {
+        if (option->get_group().empty() || option->get_lnames().empty()) continue;  // hidden, or --help
+        const std::string name = env_name("--" + option->get_lnames().front());
+        option->envname(name);
+        names.insert(name);
+    }
+    return names;
+}
+
+// A CLUSTERD_* variable that names no option is a typo that would otherwise
+// be silently ignored (CLUSTERD_WORKER=8 running the default).
+std::optional<std::string> unknown_environment(const std::set<std::string>& known) {
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+        const std::string_view text(*entry);
+        if (!text.starts_with("CLUSTERD_")) continue;
+        const std::string name(text.substr(0, text.find('=')));
+        if (!known.contains(name)) return "unknown environment variable " + name + " (no such option)";
+    }
+    return std::nullopt;
+}
+
+ExitRequest refusal(const std::string& why) {
+    return ExitRequest{2, "clusterd: " + why + "\nRun 'clusterd --help' for the options.\n"};
+}
+
+// CLI11 says "INI was not able to parse KEY" for a key no option has.
+std::string config_error_sentence(const CLI::ParseError& error) {
+    constexpr std::string_view extras = "INI was not able to parse ";
+    const std::string text = error.what();
+    if (text.starts_with(extras)) return "unknown key '" + text.substr(extras.size()) + "' in the --config file";
+    return text;
+}
+
+// A child's path (common/child_contract.hpp): its contract arguments, and its
+// configuration from the text the supervisor accepted, nothing else.
+std::variant<Config, ExitRequest> parse_child(int argc, const char* const* argv) {
+    Config cfg = defaults();
+    std::string role;
+    std::string accepted;
+    CLI::App contract{"a clusterd child process, started by the supervisor", "clusterd"};
+    contract.add_option(child::role_option, role)->required()->check(CLI::IsMember({"worker", "compute"}));
+    contract.add_option(child::slot_option, cfg.slot)->required();
+    contract.add_option(child::generation_option, cfg.generation)->required();
+    contract.add_option(child::supervisor_pid_option, cfg.supervisor_pid)->required();
+    contract.add_option(child::listen_fds_option, cfg.listen_fds)->check(CLI::Range(1u, 16u));
+    contract.add_option(child::accepted_config_option, accepted)->required();
+    Texts texts;
+    CLI::App options{"the accepted configuration", "clusterd"};
+    add_options(options, cfg, texts);
+    options.allow_config_extras(CLI::config_extras_mode::error);
+    try {
+        contract.parse(argc, argv);
+        std::istringstream in(accepted);
+        options.parse_from_stream(in);
+    } catch (const CLI::ParseError& e) {
+        return refusal(std::string("the supervisor's arguments for this child are wrong: ") + e.what());
+    }
+    if (auto error = complete(cfg, texts)) return refusal(*error);
+    cfg.role = role == "compute" ? Role::compute : Role::worker;
+    cfg.accepted = std::move(accepted);
+    return cfg;
+}
+
+}  // namespace
+
+std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv) {
+    if (child::is_child_argv(argc, argv)) return parse_child(argc, argv);
+    Config cfg = defaults();
+    Texts texts;
     CLI::App app{"clusterd: a multi-process HTTP supervisor. Every option can also be set as "
                  "CLUSTERD_<OPTION> in the environment, e.g. CLUSTERD_WORKERS=4.",
                  "clusterd"};
-    app.set_version_flag("--version", "clusterd 0.1.0");
-    add_options(app, cfg, listen, log_level, role, compute, model);
+    app.set_version_flag("--version", "clusterd 0.1.0")->configurable(false);
+    add_options(app, cfg, texts);
     app.set_config("--config", "",
                    "Read options from this file (TOML or INI, e.g. workers = 4); the command line wins; "
-                   "SIGHUP re-reads it")
-        ->envname(env_name("--config"));
+                   "a reload re-reads it")
+        ->configurable(false);
+    app.allow_config_extras(CLI::config_extras_mode::error);
+    const std::set<std::string> known_environment = name_environment(app);
     CLI::App* status = app.add_subcommand(
         "status", "Print a running instance's workers, read from its shared memory (works even when every "
                   "worker hangs)");
@@ -254,6 +354,10 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
         "upgrade", "Ask a running instance to start its binary anew on the same socket and hand over "
                    "(the same as SIGUSR2)");
     upgrade->add_option("--pid", cfg.status_pid, "Supervisor pid (default: the only running instance)");
+    // Their options are the command's, not the configuration's.
+    for (CLI::App* command : {status, reload, upgrade}) {
+        for (CLI::Option* option : command->get_options()) option->configurable(false);
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
@@ -261,35 +365,15 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
     } catch (const CLI::CallForVersion& e) {
         return ExitRequest{0, std::string(e.what()) + "\n"};
     } catch (const CLI::ParseError& e) {
-        return ExitRequest{2, std::string("clusterd: ") + e.what() + "\nRun 'clusterd --help' for the options.\n"};
+        return refusal(config_error_sentence(e));
     }
-    if (cfg.crash_after_requests > 0 && !cfg.fault_injection) {
-        return ExitRequest{2, "clusterd: --crash-after-requests needs --enable-fault-injection\n"};
-    }
-    if (cfg.crash_at_start && !cfg.fault_injection) {
-        return ExitRequest{2, "clusterd: --crash-at-start needs --enable-fault-injection\n"};
-    }
-    if (cfg.backoff_initial > cfg.backoff_max) {
-        return ExitRequest{2, "clusterd: --backoff-initial (" + format_duration(cfg.backoff_initial) +
-                                  ") is larger than --backoff-max (" + format_duration(cfg.backoff_max) + ")\n"};
-    }
-    cfg.listen = std::get<ListenAddress>(parse_listen_address(listen));
-    cfg.log_level = spdlog::level::from_str(log_level);
-    if (!cfg.group.empty() && cfg.user.empty()) {
-        return ExitRequest{2, "clusterd: --group needs --user\n"};
-    }
-    if (cfg.compute_timeout.count() <= 0) {
-        return ExitRequest{2, "clusterd: --compute-timeout must be larger than 0\n"};
-    }
-    cfg.role = role == "worker" ? Role::worker : role == "compute" ? Role::compute : Role::supervisor;
-    cfg.compute = compute == "inline" ? ComputeMode::inline_loop
-                  : compute == "processes" ? ComputeMode::processes
-                                           : ComputeMode::threads;
-    cfg.model = model == "threads" ? ServingModel::threads : ServingModel::processes;
+    if (auto error = unknown_environment(known_environment)) return refusal(*error);
+    if (auto error = complete(cfg, texts)) return refusal(*error);
     if (status->parsed()) cfg.role = Role::status;
     if (reload->parsed()) cfg.role = Role::reload;
     if (upgrade->parsed()) cfg.role = Role::upgrade;
     for (int i = 1; i < argc; ++i) cfg.args.emplace_back(argv[i]);
+    cfg.accepted = app.config_to_str(true, false);
     return cfg;
 }
 

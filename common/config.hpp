@@ -1,9 +1,13 @@
-// The one immutable Config every process reads, from the command line and
-// CLUSTERD_<NAME> environment variables (the command line wins).
+// The one immutable Config every process reads. The supervisor (and the
+// command-line tools) parse it from the command line, CLUSTERD_<NAME>
+// environment variables and the --config file (the command line wins, then
+// the environment); an unknown option, file key or CLUSTERD_* variable is an
+// error naming it.
 //
-// A worker is the same binary started by the supervisor with the supervisor's
-// own arguments plus the hidden --role/--slot/--generation/--supervisor-pid,
-// so both roles always parse the same options the same way.
+// A child (worker, compute process) parses none of those: it gets the text of
+// the configuration the supervisor accepted (Config::accepted, read back
+// through the same option table) and its contract arguments
+// (common/child_contract.hpp).
 #pragma once
 
 #include <spdlog/common.h>
@@ -20,7 +24,7 @@ namespace clusterd {
 
 // status: `clusterd status`, which reads a running instance's segment and exits.
 // compute: a compute process (--compute=processes), started by the supervisor.
-// reload, upgrade: `clusterd reload|upgrade`, which signal a running instance.
+// reload, upgrade: `clusterd reload|upgrade`, which ask a running instance.
 enum class Role { supervisor, worker, compute, status, reload, upgrade };
 
 // Where /compute jobs run (worker/compute/): on the event loop, on a pool of
@@ -37,6 +41,7 @@ enum class ServingModel { processes, threads };
 struct ListenAddress {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;
+    bool operator==(const ListenAddress&) const = default;
 };
 
 struct Config {
@@ -103,9 +108,14 @@ struct Config {
     pid_t status_pid = 0;  // 0: the one running instance
     bool status_json = false;
 
-    // The arguments as given (without argv[0]); the supervisor hands them on to
-    // every worker so both roles see the same configuration.
+    // The arguments as given (without argv[0]): a reload parses them again,
+    // with the environment and the --config file; a binary upgrade hands them on.
     std::vector<std::string> args;
+    // The configuration as accepted, every option with its value (TOML); what
+    // the supervisor gives its children, which read nothing else.
+    std::string accepted;
+
+    bool operator==(const Config&) const = default;
 };
 
 // parse_config's answer when the process should exit instead of running:

@@ -73,6 +73,7 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
     cluster.compute_stuck_kills = stats.compute_stuck_kills.load(relaxed);
     cluster.recycles = stats.recycles.load(relaxed);
     cluster.connections_lost = stats.connections_lost.load(relaxed);
+    for (std::size_t i = 0; i < restart_stat_count; ++i) cluster.restarts[i] = stats.restarts[i].load(relaxed);
     if (auto ring = segment.jobs()) cluster.job_ring = ring->load();
 
     for (std::uint32_t i = 0; i < segment.slot_count(); ++i) {

@@ -73,6 +73,7 @@ struct ClusterSnapshot {
     std::uint64_t compute_stuck_kills = 0;
     std::uint64_t recycles = 0;
     std::uint64_t connections_lost = 0;
+    std::array<std::uint64_t, restart_stat_count> restarts{};  // by RestartStat
     std::optional<JobRingLoad> job_ring;  // with --compute=processes
     std::vector<WorkerSnapshot> workers;  // slots that hold or held a worker
 };

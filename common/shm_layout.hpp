@@ -31,13 +31,14 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/restart_stats.hpp"
 #include "common/seqlock.hpp"
 #include "common/spsc_ring.hpp"
 
 namespace clusterd {
 
 inline constexpr std::uint64_t shm_magic = 0x4b4f4f4c43445343;  // "CSDCLOOK"
-inline constexpr std::uint32_t shm_layout_version = 2;
+inline constexpr std::uint32_t shm_layout_version = 3;
 
 // What a worker is doing right now; all zero when idle.
 struct CurrentRequest {
@@ -168,6 +169,7 @@ struct SupervisorStats {
     std::atomic<std::uint64_t> restart_latency_us_max{0};
     std::atomic<std::uint32_t> workers_ready{0};
     std::atomic<std::uint32_t> workers_failed{0};
+    std::atomic<std::uint64_t> restarts[restart_stat_count]{};  // by RestartStat (restart_stats.hpp)
 };
 
 struct alignas(64) SegmentHeader {

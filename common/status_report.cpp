@@ -47,6 +47,8 @@ std::string status_json(const ClusterSnapshot& cluster) {
                                               : nlohmann::json(nullptr);
         workers.push_back(std::move(worker));
     }
+    nlohmann::json restarts = nlohmann::json::object();
+    for (std::size_t i = 0; i < restart_stat_count; ++i) restarts[restart_stats[i].name] = cluster.restarts[i];
     nlohmann::json status = {
         {"supervisor_pid", cluster.supervisor_pid},
         {"uptime_seconds", cluster.uptime_seconds},
@@ -57,6 +59,8 @@ std::string status_json(const ClusterSnapshot& cluster) {
         {"hang_kills", cluster.hang_kills},
         {"spawn_failures", cluster.spawn_failures},
         {"breaker_trips", cluster.breaker_trips},
+        {"breakers_open", cluster.workers_failed},
+        {"restarts", restarts},
         {"compute",
          {{"mode", cluster.compute_mode},
           {"process_deaths", cluster.compute_process_deaths},

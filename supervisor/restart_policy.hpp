@@ -2,16 +2,25 @@
 // slot's death history, the death, the clock and a jitter draw, so unit tests
 // walk every path without a process or a real clock.
 //
-//  - a worker that lived at least min_uptime is replaced at once: it ran well,
-//    whatever killed it (an operator's kill -9, an OOM kill) is not a loop;
-//  - a worker that died younger is backed off exponentially (initial, 2x, 4x
-//    ... up to max), with jitter so many slots do not restart in lock-step;
-//  - breaker_deaths young deaths within breaker_window trip the breaker: the
-//    slot is marked failed and rests for the cooldown before one more try
-//    (half-open): if that one worker dies young too, the breaker trips again
-//    at once; if it runs well, the slot is healthy again;
-//  - exit code 2 (configuration or boot error) trips it at once: retrying a
-//    worker that cannot boot only fills the log.
+// The one question that tells a crash loop from bad luck is whether the
+// worker had reported ready:
+//
+//  - exit code 2 (configuration or boot error) trips the breaker at once:
+//    retrying a worker that cannot boot only fills the log;
+//  - a worker that had been ready booted fine: whatever killed it (an OOM
+//    kill, an operator's kill -9, a chaos test, one bad request) is no
+//    evidence of a loop. It is replaced at once, or after a short bounded
+//    backoff (initial delay, with jitter) if it died younger than
+//    min_uptime, and it never counts towards the breaker, so a storm of
+//    kills cannot take the whole service down for a cooldown;
+//  - a worker that died before it was ready is evidence of a crash loop:
+//    one that lived at least min_uptime is replaced at once, a younger one
+//    is backed off exponentially (initial, 2x, 4x ... up to max), with
+//    jitter so many slots do not restart in lock-step, and breaker_deaths
+//    such deaths within breaker_window trip the breaker: the slot is marked
+//    failed and rests for the cooldown before one more try (half-open): if
+//    that worker dies before ready too, the breaker trips again at once; if
+//    it gets ready, the slot is healthy again.
 #pragma once
 
 #include <chrono>
@@ -46,6 +55,9 @@ struct DeathHistory {
 
 enum class Verdict { respawn_now, back_off, trip_breaker };
 
+// Whether the worker that died had reported ready.
+enum class Readiness { never_ready, had_been_ready };
+
 struct RestartDecision {
     Verdict verdict = Verdict::respawn_now;
     Millis delay{0};  // back_off: the delay; trip_breaker: the cooldown
@@ -55,6 +67,7 @@ struct RestartDecision {
 // Records the death in history and decides. jitter01 is a draw from [0, 1):
 // the delay is spread over [base/2, base), "equal jitter".
 [[nodiscard]] RestartDecision decide_restart(DeathHistory& history, const ExitInfo& exit, Millis uptime,
-                                             SteadyTime now, double jitter01, const RestartPolicy& policy);
+                                             SteadyTime now, double jitter01, const RestartPolicy& policy,
+                                             Readiness readiness = Readiness::never_ready);
 
 }  // namespace clusterd::supervisor

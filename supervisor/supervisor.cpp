@@ -90,6 +90,13 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
     slots_.on_transition([this](const Slot& slot) {
         publish_slot(slot);
         notify_status();
+        // Every drain has a deadline, whatever asked for it and whatever its
+        // clients do: a reload must never wait on a client that stopped
+        // reading. (A stop has its own, for the whole cluster.)
+        if (slot.state == SlotState::draining && phase_ == Phase::running) {
+            uv_timer_start(&slot_timers_[slot.index].timer, on_slot_timer,
+                           static_cast<std::uint64_t>(config_.shutdown_timeout.count()), 0);
+        }
     });
     // Workers inherit our environment; only the supervisor may speak for the service.
     ::unsetenv("NOTIFY_SOCKET");
@@ -114,18 +121,23 @@ int Supervisor::run() {
     if (notifier_.enabled()) spdlog::info("systemd notify socket: {}", notifier_.socket());
     start_systemd_watchdog();
     manage_workers();
-    if (config_.hang_timeout.count() > 0 || jobs_ || config_.max_worker_memory > 0) {
-        // Check four times per timeout, so a hang (or a job past its
-        // deadline) is caught within 1.25x of it.
-        auto shortest = jobs_ ? config_.compute_timeout.count() : config_.hang_timeout.count();
-        if (config_.hang_timeout.count() > 0) shortest = std::min(shortest, config_.hang_timeout.count());
-        if (shortest == 0) shortest = 4000;  // only --max-worker-memory to check: once a second
-        const auto period = std::clamp<std::int64_t>(shortest / 4, 20, 1000);
-        uv_timer_start(&watchdog_, on_watchdog, static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
-    }
+    arm_watchdog();
     uv_run(&loop_, UV_RUN_DEFAULT);
     spdlog::info("stopped: every worker has exited");
     return exit_code::ok;
+}
+
+// The watchdog checks heartbeats, compute deadlines and memory four times per
+// the shortest of their timeouts, so each is caught within 1.25x of it; with
+// none of them configured it does not run. Called again on every reload.
+void Supervisor::arm_watchdog() {
+    uv_timer_stop(&watchdog_);
+    if (config_.hang_timeout.count() == 0 && !jobs_ && config_.max_worker_memory == 0) return;
+    auto shortest = jobs_ ? config_.compute_timeout.count() : config_.hang_timeout.count();
+    if (config_.hang_timeout.count() > 0) shortest = std::min(shortest, config_.hang_timeout.count());
+    if (shortest == 0) shortest = 4000;  // only --max-worker-memory to check: once a second
+    const auto period = static_cast<std::uint64_t>(std::clamp<std::int64_t>(shortest / 4, 20, 1000));
+    uv_timer_start(&watchdog_, on_watchdog, period, period);
 }
 
 void Supervisor::hold_signals_until_handled() {
@@ -278,13 +290,13 @@ unsigned Supervisor::serving_http_workers() const {
 }
 
 SpawnRequest Supervisor::spawn_request(const Slot& slot) const {
-    SpawnRequest request{executable_, config_.args, "worker", slot.index, slot.generation, listen_fds(), {}};
+    SpawnRequest request{executable_, config_.accepted, "worker", slot.index, slot.generation, listen_fds(), {}};
     if (slot.role == SlotRole::compute) {
         request.role = "compute";
         request.listen_fds.clear();
         for (const auto& fd : result_wakeups_) request.result_fds.push_back(fd.get());
     } else if (!result_wakeups_.empty()) {
-        // One per loop, in loop order (common/inherited_fds.hpp).
+        // One per loop, in loop order (common/child_contract.hpp).
         for (unsigned l = 0; l < loops_of(slot.index); ++l) {
             request.result_fds.push_back(result_wakeups_[slot.index + l].get());
         }
@@ -298,6 +310,7 @@ void Supervisor::spawn_worker(unsigned index) {
     slot.generation += 1;
     slot.config_generation = config_generation_;
     slot.started_at = std::chrono::steady_clock::now();
+    slot.was_ready = false;
     slot.pid = 0;
     slot.kill_reason = nullptr;
     slot.over_memory_limit = false;
@@ -358,6 +371,7 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
     if (!is_current(index, generation) || slots_[index].state != SlotState::starting) return;
     Slot& slot = slots_[index];
     slots_.transition(index, SlotState::ready, "reported ready");
+    slot.was_ready = true;
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - slot.started_at);
     spdlog::info("{} {} (pid {}) ready in {:.1f} ms", noun(index), index, slot.pid,
                  static_cast<double>(ms.count()) / 1000.0);
@@ -422,6 +436,7 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
     }
     if (slot.role == SlotRole::http && !expected && !exit.clean()) count_lost_connections(index);
     count_death(exit);
+    if (!expected) count_restart(slot.was_ready ? RestartStat::died_after_ready : RestartStat::died_before_ready);
     if (!is_http(index) && !expected) {
         segment_.header().stats.compute_process_deaths.fetch_add(1, std::memory_order_relaxed);
     }
@@ -461,11 +476,14 @@ void Supervisor::handle_death(unsigned index, const ExitInfo& exit) {
     const auto now = std::chrono::steady_clock::now();
     const auto uptime = std::chrono::duration_cast<Millis>(now - slot.started_at);
     std::uniform_real_distribution<double> jitter(0.0, 1.0);
-    const RestartDecision decision = decide_restart(slot.deaths, exit, uptime, now, jitter(random_), policy_);
+    const Readiness readiness = slot.was_ready ? Readiness::had_been_ready : Readiness::never_ready;
+    const RestartDecision decision =
+        decide_restart(slot.deaths, exit, uptime, now, jitter(random_), policy_, readiness);
     auto& timer = slot_timers_[index].timer;
     switch (decision.verdict) {
         case Verdict::respawn_now:
             spdlog::info("{} {}: respawning at once ({})", noun(index), index, decision.why);
+            count_restart(RestartStat::respawned_at_once);
             spawn_worker(index);
             break;
         case Verdict::back_off:
@@ -487,12 +505,28 @@ void Supervisor::handle_death(unsigned index, const ExitInfo& exit) {
 
 void Supervisor::on_slot_timer(uv_timer_t* timer) {
     auto* slot_timer = static_cast<SlotTimer*>(timer->data);
-    slot_timer->owner->retry_slot(slot_timer->slot);
+    if (slot_timer->owner->slots_[slot_timer->slot].state == SlotState::draining) {
+        slot_timer->owner->end_overdue_drain(slot_timer->slot);
+    } else {
+        slot_timer->owner->retry_slot(slot_timer->slot);
+    }
+}
+
+void Supervisor::end_overdue_drain(unsigned index) {
+    Slot& slot = slots_[index];
+    WorkerProcess* process = processes_[index];
+    if (process == nullptr || slot.kill_reason != nullptr) return;
+    spdlog::warn("{} {} (pid {}) is still draining {} after it was told to{}; killing it", noun(index), index,
+                 slot.pid, format_duration(config_.shutdown_timeout), what_it_was_doing(index));
+    slot.kill_reason = "drain deadline";
+    process->kill(SIGKILL);
 }
 
 void Supervisor::retry_slot(unsigned index) {
     const SlotState state = slots_[index].state;
     if (phase_ != Phase::running || (state != SlotState::backoff && state != SlotState::failed)) return;
+    count_restart(state == SlotState::failed ? RestartStat::respawned_after_cooldown
+                                             : RestartStat::respawned_after_backoff);
     spawn_worker(index);
 }
 

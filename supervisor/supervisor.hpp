@@ -79,6 +79,7 @@ private:
     void reopen_logs();
     void begin_immediate_stop(const char* why);
     void manage_workers();
+    void arm_watchdog();
     void spawn_worker(unsigned slot);
     [[nodiscard]] SpawnRequest spawn_request(const Slot& slot) const;
     [[nodiscard]] bool is_http(unsigned slot) const { return slots_[slot].role == SlotRole::http; }
@@ -104,6 +105,7 @@ private:
     void retire_worker(unsigned slot, const char* why);
     [[nodiscard]] bool abandon_failed_successor(unsigned slot);
     void finish_reload(const std::string& failure);
+    void apply_reloaded();
 
     // supervisor_upgrade.cpp
     void begin_upgrade();
@@ -135,6 +137,7 @@ private:
     void handle_death(unsigned slot, const ExitInfo& exit);
     void command_worker(unsigned slot, Command command, int fallback_signal);
     void retry_slot(unsigned slot);
+    void end_overdue_drain(unsigned slot);
     void finish_if_stopped();
     void log_capacity() const;
     [[nodiscard]] bool fully_ready() const;
@@ -142,6 +145,7 @@ private:
     [[nodiscard]] HeartbeatReading read_heartbeat(unsigned scoreboard_slot, std::uint64_t generation) const;
     void publish_slot(const Slot& slot);
     void count_death(const ExitInfo& exit);
+    void count_restart(RestartStat stat);
     void count_lost_connections(unsigned slot);
     [[nodiscard]] std::string what_it_was_doing(unsigned slot, unsigned first = 0) const;
     [[nodiscard]] bool is_current(unsigned slot, std::uint64_t generation) const;

@@ -29,6 +29,10 @@ void Supervisor::count_death(const ExitInfo& exit) {
     if (exit.kind == ExitInfo::Kind::exited) stats.deaths_by_exit.fetch_add(1, std::memory_order_relaxed);
 }
 
+void Supervisor::count_restart(RestartStat stat) {
+    segment_.header().stats.restarts[static_cast<std::size_t>(stat)].fetch_add(1, std::memory_order_relaxed);
+}
+
 // A worker that dies takes the connections it had with it; the count makes
 // the difference between the compute executors visible: a crashing compute
 // thread takes its whole worker, a crashing compute process only its job.

@@ -8,37 +8,16 @@
 // A changed --workers takes effect: surplus workers drain, missing ones start.
 //
 // What cannot change without a restart (or a binary upgrade) is refused with
-// a reason: the listening address and the shape of the shared segment
-// (--compute mode, --compute-processes, --compute-queue, more workers than
-// its slots hold). Compute processes keep running across a reload.
+// a reason (reload_check.hpp). Compute processes keep running across a
+// reload. What the supervisor derived from the configuration is re-armed
+// here (apply_reloaded); workers get the new one by being replaced.
 #include <spdlog/spdlog.h>
 
+#include "supervisor/reload_check.hpp"
 #include "supervisor/supervisor.hpp"
 
 namespace clusterd::supervisor {
 namespace {
-
-// Why `next` cannot replace `now` in a running cluster; empty if it can.
-std::string unchangeable(const Config& now, const Config& next, unsigned http_slots) {
-    if (next.listen.host != now.listen.host || next.listen.port != now.listen.port) {
-        return "--listen cannot change on reload (use a binary upgrade or a restart)";
-    }
-    if (next.compute != now.compute || next.compute_processes != now.compute_processes ||
-        (now.compute == ComputeMode::processes && next.compute_queue != now.compute_queue)) {
-        return "--compute, --compute-processes and (with processes) --compute-queue size the shared memory "
-               "and cannot change on reload";
-    }
-    if (next.model != now.model) return "--model cannot change on reload (restart to change it)";
-    if (now.model == ServingModel::threads && next.workers != now.workers) {
-        return "with --model=threads, --workers sizes the worker process's event loops and cannot change on "
-               "reload (restart to change it)";
-    }
-    if (next.workers + 1 > http_slots) {
-        return "--workers " + std::to_string(next.workers) + " needs more slots than this instance has (" +
-               std::to_string(http_slots - 1) + " workers at most; restart to grow further)";
-    }
-    return "";
-}
 
 std::vector<const char*> argv_of(const std::vector<std::string>& args) {
     std::vector<const char*> argv{"clusterd"};
@@ -69,7 +48,7 @@ void Supervisor::begin_reload() {
         return;
     }
     Config next = std::get<Config>(std::move(parsed));
-    if (auto why = unchangeable(config_, next, segment_.http_slots()); !why.empty()) {
+    if (auto why = reload_refusal(config_, next, segment_.http_slots()); !why.empty()) {
         spdlog::error("reload refused, the workers keep the configuration they have: {}", why);
         last_problem_ = "reload refused: " + why;
         notify_status();
@@ -79,9 +58,8 @@ void Supervisor::begin_reload() {
                  config_generation_ + 1, config_.workers, next.workers);
     next.role = config_.role;
     config_ = std::move(next);
-    policy_ = restart_policy_of(config_);
     config_generation_ += 1;
-    segment_.header().workers = config_.workers;
+    apply_reloaded();
     reloading_ = true;
     notifier_.reloading();
     notify_status();
@@ -168,6 +146,15 @@ void Supervisor::finish_reload(const std::string& failure) {
         reload_again_ = false;
         begin_reload();
     }
+}
+
+// Everything the supervisor derived from the configuration, derived again:
+// a reload that turns --hang-timeout on must turn the watchdog on.
+void Supervisor::apply_reloaded() {
+    policy_ = restart_policy_of(config_);
+    segment_.header().workers = config_.workers;
+    spdlog::set_level(config_.log_level);
+    arm_watchdog();
 }
 
 }  // namespace clusterd::supervisor

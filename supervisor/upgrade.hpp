@@ -20,11 +20,12 @@
 #include <variant>
 #include <vector>
 
+#include "common/child_contract.hpp"
 #include "common/unique_fd.hpp"
 
 namespace clusterd::supervisor {
 
-inline constexpr const char* upgrade_ready_env = "CLUSTERD_UPGRADE_READY_FD";
+inline constexpr const char* upgrade_ready_env = child::upgrade_ready_env;
 
 struct UpgradeRequest {
     std::string executable;

@@ -1,6 +1,6 @@
 #include "supervisor/worker_process.hpp"
 
-#include "common/inherited_fds.hpp"
+#include "common/child_contract.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+
+extern char** environ;
 
 namespace clusterd::supervisor {
 
@@ -36,29 +38,25 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     worker->log_wake_.data = worker;
     worker->open_handles_ = 1;
 
-    std::vector<std::string> words;
-    words.push_back(request.executable);
-    words.insert(words.end(), request.args.begin(), request.args.end());
-    for (auto extra : {std::string("--role"), std::string(request.role), std::string("--slot"),
-                       std::to_string(request.slot), std::string("--generation"),
-                       std::to_string(request.generation), std::string("--supervisor-pid"),
-                       std::to_string(getpid())}) {
-        words.push_back(std::move(extra));
-    }
-    if (request.listen_fds.size() > 1) {
-        words.emplace_back("--listen-fds");
-        words.push_back(std::to_string(request.listen_fds.size()));
+    const auto listen_count = static_cast<unsigned>(request.listen_fds.size());
+    std::vector<std::string> words{request.executable};
+    for (auto& word : child::argv_for({request.role, request.slot, request.generation, getpid(), listen_count,
+                                       request.accepted_config})) {
+        words.push_back(std::move(word));
     }
     std::vector<char*> argv;
     for (auto& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
+    std::vector<std::string> environment = child::environment_for(environ);
+    std::vector<char*> envp;
+    for (auto& entry : environment) envp.push_back(entry.data());
+    envp.push_back(nullptr);
 
-    const auto listen_count = static_cast<unsigned>(request.listen_fds.size());
-    std::size_t stdio_count = worker_first_result_fd;
-    if (listen_count > 1) stdio_count = worker_first_extra_listen_fd + listen_count - 1;
+    std::size_t stdio_count = child::first_result_fd;
+    if (listen_count > 1) stdio_count = static_cast<std::size_t>(child::listen_fd_for(listen_count - 1)) + 1;
     if (!request.result_fds.empty()) {
         const auto last = static_cast<unsigned>(request.result_fds.size() - 1);
-        const auto last_fd = static_cast<std::size_t>(result_fd_for(last, listen_count));
+        const auto last_fd = static_cast<std::size_t>(child::result_fd_for(last, listen_count));
         stdio_count = std::max(stdio_count, last_fd + 1);
     }
     std::vector<uv_stdio_container_t> stdio(stdio_count);
@@ -68,29 +66,31 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     stdio[2].flags = UV_INHERIT_FD;
     stdio[2].data.fd = 2;
     if (!request.listen_fds.empty()) {
-        stdio[worker_listen_fd].flags = UV_INHERIT_FD;
-        stdio[worker_listen_fd].data.fd = request.listen_fds[0];
+        stdio[child::listen_fd].flags = UV_INHERIT_FD;
+        stdio[child::listen_fd].data.fd = request.listen_fds[0];
     }
-    stdio[worker_ready_fd].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
-    stdio[worker_ready_fd].data.stream = reinterpret_cast<uv_stream_t*>(&worker->ready_channel_);
-    stdio[worker_log_wake_fd].flags = UV_INHERIT_FD;
-    stdio[worker_log_wake_fd].data.fd = wake_fd;
-    stdio[worker_command_wake_fd].flags = UV_INHERIT_FD;
-    stdio[worker_command_wake_fd].data.fd = command_fd;
+    stdio[child::ready_fd].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[child::ready_fd].data.stream = reinterpret_cast<uv_stream_t*>(&worker->ready_channel_);
+    stdio[child::log_wake_fd].flags = UV_INHERIT_FD;
+    stdio[child::log_wake_fd].data.fd = wake_fd;
+    stdio[child::command_wake_fd].flags = UV_INHERIT_FD;
+    stdio[child::command_wake_fd].data.fd = command_fd;
     for (unsigned i = 0; i < request.result_fds.size(); ++i) {
-        const auto at = static_cast<std::size_t>(result_fd_for(i, listen_count));
+        const auto at = static_cast<std::size_t>(child::result_fd_for(i, listen_count));
         stdio[at].flags = UV_INHERIT_FD;
         stdio[at].data.fd = request.result_fds[i];
     }
-    for (std::size_t i = 1; i < request.listen_fds.size(); ++i) {
-        stdio[worker_first_extra_listen_fd + i - 1].flags = UV_INHERIT_FD;
-        stdio[worker_first_extra_listen_fd + i - 1].data.fd = request.listen_fds[i];
+    for (unsigned i = 1; i < listen_count; ++i) {
+        const auto at = static_cast<std::size_t>(child::listen_fd_for(i));
+        stdio[at].flags = UV_INHERIT_FD;
+        stdio[at].data.fd = request.listen_fds[i];
     }
 
     uv_process_options_t options{};
     options.exit_cb = on_exit;
     options.file = argv[0];
     options.args = argv.data();
+    options.env = envp.data();
     options.stdio = stdio.data();
     options.stdio_count = static_cast<int>(stdio.size());
 
@@ -139,7 +139,7 @@ void WorkerProcess::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
         return;
     }
     for (ssize_t i = 0; i < nread; ++i) {
-        if (buf->base[i] == worker_ready_byte) self->events_.on_worker_ready(self->slot_, self->generation_);
+        if (buf->base[i] == child::ready_byte) self->events_.on_worker_ready(self->slot_, self->generation_);
     }
 }
 

@@ -2,18 +2,10 @@
 // binary in the worker role, so every worker gets fresh ASLR, a fresh stack
 // canary, no inherited threads or locks and a clean libuv state.
 //
-// The child inherits exactly: stdin (/dev/null), stdout, stderr, fd 3 = the
-// (first) listening socket (HTTP workers only), fd 4 = its end of a
-// socketpair on which it reports "ready" with one byte, fd 5 = an eventfd it
-// bumps after publishing log records, fd 6 = an eventfd the supervisor bumps
-// after queueing a command for it, and from fd 7 on the job ring's result
-// eventfds (--compute=processes: an HTTP worker gets its own at fd 7, a
-// compute process one per HTTP slot, in slot order; a --model=threads worker
-// one per event loop, the second one after its extra listening sockets, see
-// common/inherited_fds.hpp). An HTTP worker of a
-// cluster with several listening sockets gets the others from fd 8 on
-// (`--listen-fds K` tells it how many in all). Everything else we own is
-// close-on-exec.
+// What the child inherits (descriptors, arguments, environment) is the child
+// contract, common/child_contract.hpp; this file only carries it out. Its
+// configuration is the accepted one of its generation, passed explicitly:
+// nothing it reads on its own can differ from what the supervisor accepted.
 //
 // Reaping happens only through uv_spawn's exit_cb: a second waitpid(-1)
 // anywhere would steal statuses from libuv.
@@ -35,15 +27,6 @@
 
 namespace clusterd::supervisor {
 
-// fd numbers a worker finds its inherited descriptors at.
-inline constexpr int worker_listen_fd = 3;
-inline constexpr int worker_ready_fd = 4;
-inline constexpr int worker_log_wake_fd = 5;
-inline constexpr int worker_command_wake_fd = 6;
-inline constexpr int worker_first_result_fd = 7;
-inline constexpr int worker_first_extra_listen_fd = 8;
-inline constexpr char worker_ready_byte = 'R';
-
 class WorkerEvents {
 public:
     virtual void on_worker_ready(unsigned slot, std::uint64_t generation) = 0;
@@ -56,12 +39,12 @@ protected:
 
 struct SpawnRequest {
     std::string executable;
-    std::vector<std::string> args;  // without argv[0]
+    std::string accepted_config;    // Config::accepted of the configuration generation it starts with
     const char* role = "worker";    // --role: "worker" (HTTP) or "compute"
     unsigned slot = 0;
     std::uint64_t generation = 0;
     std::vector<int> listen_fds;    // empty: none (compute processes)
-    std::vector<int> result_fds;    // inherited from worker_first_result_fd on
+    std::vector<int> result_fds;    // inherited at child::result_fd_for(0..)
 };
 
 class WorkerProcess {

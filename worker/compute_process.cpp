@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "common/child_contract.hpp"
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
 #include "common/monotonic.hpp"
@@ -20,8 +21,7 @@
 namespace clusterd::worker {
 namespace {
 
-// Where the supervisor put the result eventfds (supervisor/worker_process.hpp).
-constexpr int first_result_fd = 7;
+using child::first_result_fd;
 // How often an idle compute process proves it is alive.
 constexpr int idle_heartbeat_ms = 100;
 

@@ -130,6 +130,11 @@ std::string prometheus_text(const ClusterSnapshot& cluster) {
                cluster.spawn_failures);
     out.single("clusterd_breaker_trips_total", "counter", "Times a slot's circuit breaker opened.",
                cluster.breaker_trips);
+    for (std::size_t i = 0; i < restart_stat_count; ++i) {
+        const RestartStatInfo& stat = restart_stats[i];
+        if (*stat.help != '\0') out.family(stat.family, "counter", stat.help);
+        out.sample(stat.family, stat.label, cluster.restarts[i]);
+    }
     out.family("clusterd_restart_latency_seconds", "summary",
                "From a worker's death to its replacement's readiness.");
     out.sample("clusterd_restart_latency_seconds_sum", "", cluster.restart_latency_seconds_sum);

@@ -9,7 +9,7 @@
 namespace clusterd::worker {
 
 bool report_ready_to_supervisor() {
-    const char ready = 'R';
+    const char ready = child::ready_byte;
     ssize_t written;
     do {
         written = ::write(ready_report_fd, &ready, 1);

@@ -2,10 +2,11 @@
 // "ready", one byte on the inherited socketpair end, which is then closed.
 #pragma once
 
+#include "common/child_contract.hpp"
+
 namespace clusterd::worker {
 
-// The fd the supervisor gave for it (supervisor/worker_process.hpp).
-inline constexpr int ready_report_fd = 4;
+inline constexpr int ready_report_fd = child::ready_fd;
 
 // False (and logged) when the supervisor cannot be told: it is gone.
 [[nodiscard]] bool report_ready_to_supervisor();

@@ -9,12 +9,13 @@
 
 #include <mutex>
 
+#include "common/child_contract.hpp"
 #include "common/shm_layout.hpp"
 
 namespace clusterd::worker {
 
 // The eventfd the supervisor watches for this worker's records.
-inline constexpr int log_wake_fd = 5;
+inline constexpr int log_wake_fd = child::log_wake_fd;
 
 class RingLogSink final : public spdlog::sinks::base_sink<std::mutex> {
 public:

@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "common/exit_codes.hpp"
-#include "common/inherited_fds.hpp"
+#include "common/child_contract.hpp"
 #include "common/log.hpp"
 #include "common/monotonic.hpp"
 #include "common/slot_state.hpp"
@@ -30,14 +30,10 @@
 namespace clusterd::worker {
 namespace {
 
-// Where the supervisor put our inherited descriptors (supervisor/worker_process.hpp).
-constexpr int listen_fd = 3;
-constexpr int first_extra_listen_fd = 8;
-constexpr int command_wake_fd = 6;
+using child::command_wake_fd;
+using child::listen_fd;
 
-int inherited_listen_fd(unsigned index) {
-    return index == 0 ? listen_fd : first_extra_listen_fd + static_cast<int>(index) - 1;
-}
+int inherited_listen_fd(unsigned index) { return child::listen_fd_for(index); }
 
 constexpr std::array<int, 3> handled_signals{SIGTERM, SIGINT, SIGQUIT};
 
@@ -416,7 +412,7 @@ int run_loops(const Config& config, const ShmSegment& segment) {
             }
             setup.listen_fds.push_back(fd);
         }
-        if (config.compute == ComputeMode::processes) setup.result_wake_fd = result_fd_for(l, config.listen_fds);
+        if (config.compute == ComputeMode::processes) setup.result_wake_fd = child::result_fd_for(l, config.listen_fds);
         setup.reads_commands = l == 0;
         setup.report_ready = [&ready] { return ready.arrive(); };
         // A drain command reaches the first loop only; as a process-directed

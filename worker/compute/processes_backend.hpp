@@ -12,13 +12,14 @@
 
 #include <unordered_map>
 
+#include "common/child_contract.hpp"
 #include "common/job_ring.hpp"
 #include "worker/compute/backend.hpp"
 
 namespace clusterd::worker::compute {
 
 // Where the supervisor puts an HTTP worker's result eventfd.
-inline constexpr int result_wake_fd = 7;
+inline constexpr int result_wake_fd = child::first_result_fd;
 
 class ProcessesBackend final : public Backend {
 public:

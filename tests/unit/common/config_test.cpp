@@ -101,12 +101,21 @@ TEST_CASE("the help text lists every option with its default and exits 0", "[com
     REQUIRE_THAT(help.text, !Catch::Contains("--supervisor-pid"));  // internal
 }
 
-TEST_CASE("the worker role arguments are accepted but hidden", "[common][config]") {
-    Config config = parse_ok({"--role", "worker", "--slot", "3", "--generation", "9", "--supervisor-pid", "42"});
-    REQUIRE(config.role == Role::worker);
-    REQUIRE(config.slot == 3);
-    REQUIRE(config.generation == 9);
-    REQUIRE(config.supervisor_pid == 42);
+TEST_CASE("an unknown CLUSTERD_* variable is refused with exit code 2, naming it", "[common][config]") {
+    ScopedEnv typo("CLUSTERD_WORKER", "8");
+    const ExitRequest refused = parse_refused({});
+    CHECK(refused.code == 2);
+    CHECK_THAT(refused.text, Catch::Contains("CLUSTERD_WORKER"));
+}
+
+TEST_CASE("the variables of every option, --config and the upgrade hand-over are known", "[common][config]") {
+    const char* known = GENERATE("CLUSTERD_WORKERS", "CLUSTERD_CONFIG", "CLUSTERD_UPGRADE_READY_FD",
+                                 "CLUSTERD_HANG_TIMEOUT", "CLUSTERD_MAX_WORKER_MEMORY");
+    INFO(known);
+    // CLUSTERD_CONFIG names a file: one that exists, and is empty.
+    ScopedEnv set(known, std::string(known) == "CLUSTERD_CONFIG" ? "/dev/null"
+                         : std::string(known) == "CLUSTERD_HANG_TIMEOUT" ? "1s" : "3");
+    (void)parse_ok({});
 }
 
 TEST_CASE("the serving model (--model) is processes by default, threads when asked, and nothing else",

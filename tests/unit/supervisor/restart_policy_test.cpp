@@ -123,3 +123,87 @@ TEST_CASE("a worker that could not be spawned is backed off, never retried at on
     auto decision = decide_restart(history, ExitInfo::spawn_failed(-24), 0ms, t0, 0.5, test_policy());
     REQUIRE(decision.verdict == Verdict::back_off);
 }
+
+TEST_CASE("a worker that had been ready is replaced at once, or after a short pause if it died young",
+          "[supervisor][restart_policy]") {
+    const auto exit = GENERATE(ExitInfo::signaled(SIGKILL), ExitInfo::signaled(SIGSEGV),
+                               ExitInfo::signaled(SIGABRT), ExitInfo::exited(1));
+    DeathHistory history;
+    SECTION("it ran for --min-uptime") {
+        auto decision = decide_restart(history, exit, 5s, t0 + 5s, 0.5, test_policy(), Readiness::had_been_ready);
+        CHECK(decision.verdict == Verdict::respawn_now);
+    }
+    SECTION("it died young: the pause is the initial backoff at most, however often") {
+        SteadyTime now = t0;
+        for (int i = 0; i < 50; ++i) {
+            now += 100ms;
+            auto decision = decide_restart(history, exit, 50ms, now, 0.999, test_policy(), Readiness::had_been_ready);
+            REQUIRE(decision.verdict == Verdict::back_off);
+            REQUIRE(decision.delay < test_policy().backoff_initial);
+        }
+    }
+}
+
+TEST_CASE("a storm of kills of ready workers never trips the breaker", "[supervisor][restart_policy]") {
+    // 10 kills a second for 10 s, all young, all after ready: no crash loop.
+    DeathHistory history;
+    SteadyTime now = t0;
+    for (int i = 0; i < 100; ++i) {
+        now += 100ms;
+        const double jitter = (i % 10) / 10.0;
+        auto decision = decide_restart(history, ExitInfo::signaled(i % 2 ? SIGKILL : SIGSEGV), 80ms, now, jitter,
+                                       test_policy(), Readiness::had_been_ready);
+        REQUIRE(decision.verdict != Verdict::trip_breaker);
+    }
+}
+
+TEST_CASE("deaths before ready still trip the breaker, even between deaths after ready",
+          "[supervisor][restart_policy]") {
+    RestartPolicy policy = test_policy();
+    DeathHistory history;
+    SteadyTime now = t0;
+    unsigned before_ready = 0;
+    Verdict last = Verdict::respawn_now;
+    // Four early deaths before ready, a ready one in between resets the count.
+    for (int i = 0; i < 4; ++i) {
+        now += 1s;
+        last = decide_restart(history, ExitInfo::signaled(SIGSEGV), 10ms, now, 0.0, policy).verdict;
+        ++before_ready;
+    }
+    CHECK(last == Verdict::back_off);
+    now += 1s;
+    CHECK(decide_restart(history, ExitInfo::signaled(SIGKILL), 10ms, now, 0.0, policy, Readiness::had_been_ready)
+              .verdict == Verdict::back_off);
+    for (unsigned i = 0; i + 1 < policy.breaker_deaths; ++i) {
+        now += 1s;
+        CHECK(decide_restart(history, ExitInfo::signaled(SIGSEGV), 10ms, now, 0.0, policy).verdict ==
+              Verdict::back_off);
+    }
+    now += 1s;
+    CHECK(decide_restart(history, ExitInfo::signaled(SIGSEGV), 10ms, now, 0.0, policy).verdict ==
+          Verdict::trip_breaker);
+}
+
+TEST_CASE("exit code 2 trips the breaker even for a worker that had been ready", "[supervisor][restart_policy]") {
+    DeathHistory history;
+    auto decision = decide_restart(history, ExitInfo::exited(2), 5s, t0 + 5s, 0.5, test_policy(),
+                                   Readiness::had_been_ready);
+    CHECK(decision.verdict == Verdict::trip_breaker);
+}
+
+TEST_CASE("the breaker's one trial that gets ready closes the breaker, even if it dies young later",
+          "[supervisor][restart_policy]") {
+    RestartPolicy policy = test_policy();
+    DeathHistory history;
+    SteadyTime now = t0;
+    for (unsigned i = 0; i < policy.breaker_deaths; ++i) {
+        now += 1s;
+        (void)decide_restart(history, ExitInfo::signaled(SIGSEGV), 10ms, now, 0.0, policy);
+    }
+    REQUIRE(history.half_open);
+    now += policy.breaker_cooldown;
+    auto decision = decide_restart(history, ExitInfo::signaled(SIGKILL), 10ms, now, 0.0, policy,
+                                   Readiness::had_been_ready);
+    CHECK(decision.verdict == Verdict::back_off);
+    CHECK_FALSE(history.half_open);
+}

@@ -1,0 +1,33 @@
+#include "common/child_contract.hpp"
+
+namespace clusterd::child {
+
+std::vector<std::string> argv_for(const Arguments& arguments) {
+    std::vector<std::string> words{role_option,       arguments.role,
+                                   slot_option,       std::to_string(arguments.slot),
+                                   generation_option, std::to_string(arguments.generation),
+                                   supervisor_pid_option, std::to_string(arguments.supervisor_pid)};
+    if (arguments.listen_count > 1) {
+        words.emplace_back(listen_fds_option);
+        words.push_back(std::to_string(arguments.listen_count));
+    }
+    words.emplace_back(accepted_config_option);
+    words.push_back(arguments.accepted_config);
+    return words;
+}
+
+std::vector<std::string> environment_for(const char* const* parent) {
+    std::vector<std::string> kept;
+    for (; parent != nullptr && *parent != nullptr; ++parent) {
+        const std::string_view entry(*parent);
+        if (entry.starts_with("CLUSTERD_") || entry.starts_with("NOTIFY_SOCKET=")) continue;
+        kept.emplace_back(entry);
+    }
+    return kept;
+}
+
+bool is_child_argv(int argc, const char* const* argv) {
+    return argc > 1 && std::string_view(argv[1]) == role_option;
+}
+
+}  // namespace clusterd::child

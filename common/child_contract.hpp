@@ -1,0 +1,93 @@
+// What a child process (an HTTP worker or a compute process) gets from the
+// supervisor, defined once for both sides: the supervisor's spawn
+// (supervisor/worker_process.cpp) writes it, the child's start-up
+// (parse_config's child path, worker/, compute_process.cpp) reads it.
+//
+// Descriptors (everything else the supervisor owns is close-on-exec):
+//   0        /dev/null
+//   1, 2     the supervisor's stdout and stderr
+//   3        the first listening socket (HTTP workers only)
+//   4        the write end of a pipe: the child writes ready_byte once it serves
+//   5        an eventfd the child bumps after publishing log records
+//   6        an eventfd the supervisor bumps after queueing a command
+//   7        the first job ring result eventfd (--compute=processes)
+//   8 ...    the other listening sockets (an HTTP worker of K sockets: 8 .. 8+K-2),
+//            then the further result eventfds (result_fd_for)
+//
+// Arguments: argv[0] is the binary, then exactly
+//   --role worker|compute --slot S --generation G --supervisor-pid P
+//   [--listen-fds K] --accepted-config TEXT
+// where TEXT is the configuration the supervisor accepted for this
+// generation, serialised by serialise_accepted (common/config.hpp). A child
+// parses nothing else: no other argument, no --config file, no CLUSTERD_*
+// variable (which the supervisor removes from its environment anyway), so an
+// edit the supervisor has not accepted can never reach a respawned worker.
+//
+// Environment: the supervisor's, without CLUSTERD_* and NOTIFY_SOCKET.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace clusterd::child {
+
+inline constexpr int listen_fd = 3;
+inline constexpr int ready_fd = 4;
+inline constexpr int log_wake_fd = 5;
+inline constexpr int command_wake_fd = 6;
+inline constexpr int first_result_fd = 7;
+inline constexpr int first_extra_listen_fd = 8;
+inline constexpr char ready_byte = 'R';
+
+// The fd of listening socket `index` (0: fd 3, 1: fd 8, ...).
+[[nodiscard]] constexpr int listen_fd_for(unsigned index) {
+    return index == 0 ? listen_fd : first_extra_listen_fd + static_cast<int>(index) - 1;
+}
+
+// The fd of result eventfd `index`: index 0 is always fd 7; further ones (a
+// compute process gets one per HTTP slot, a --model=threads worker one per
+// event loop) follow the extra listening sockets.
+[[nodiscard]] constexpr int result_fd_for(unsigned index, unsigned listen_count) {
+    const unsigned extra_listeners = listen_count > 1 ? listen_count - 1 : 0;
+    return index == 0 ? first_result_fd : first_result_fd + static_cast<int>(extra_listeners + index);
+}
+
+static_assert(result_fd_for(0, 3) == 7);
+static_assert(result_fd_for(1, 1) == 8);
+static_assert(result_fd_for(1, 0) == 8);
+static_assert(result_fd_for(2, 3) == 11);  // fds 8 and 9 are the two extra listening sockets
+static_assert(listen_fd_for(2) == 9);
+
+// The one CLUSTERD_* variable that is no option: a new supervisor started by
+// a binary upgrade finds its "ready" pipe by it (supervisor/upgrade.hpp).
+inline constexpr const char* upgrade_ready_env = "CLUSTERD_UPGRADE_READY_FD";
+
+// The argument names of the contract.
+inline constexpr const char* role_option = "--role";
+inline constexpr const char* slot_option = "--slot";
+inline constexpr const char* generation_option = "--generation";
+inline constexpr const char* supervisor_pid_option = "--supervisor-pid";
+inline constexpr const char* listen_fds_option = "--listen-fds";
+inline constexpr const char* accepted_config_option = "--accepted-config";
+
+struct Arguments {
+    std::string role;  // "worker" or "compute"
+    unsigned slot = 0;
+    unsigned long long generation = 0;
+    int supervisor_pid = 0;
+    unsigned listen_count = 0;
+    std::string accepted_config;
+};
+
+// argv[1..] for a child.
+[[nodiscard]] std::vector<std::string> argv_for(const Arguments& arguments);
+
+// The environment a child gets: `parent` (NAME=value entries) without
+// CLUSTERD_* and NOTIFY_SOCKET.
+[[nodiscard]] std::vector<std::string> environment_for(const char* const* parent);
+
+// Whether argv is a child's (its first argument is --role).
+[[nodiscard]] bool is_child_argv(int argc, const char* const* argv);
+
+}  // namespace clusterd::child

@@ -1,0 +1,33 @@
+#include "supervisor/reload_check.hpp"
+
+namespace clusterd::supervisor {
+
+std::string reload_refusal(const Config& now, const Config& next, unsigned http_slots) {
+    if (next.listen.host != now.listen.host || next.listen.port != now.listen.port) {
+        return "--listen cannot change on reload (use a binary upgrade or a restart)";
+    }
+    if (next.compute != now.compute || next.compute_processes != now.compute_processes ||
+        (now.compute == ComputeMode::processes && next.compute_queue != now.compute_queue)) {
+        return "--compute, --compute-processes and (with processes) --compute-queue size the shared memory "
+               "and cannot change on reload";
+    }
+    if (next.model != now.model) return "--model cannot change on reload (restart to change it)";
+    if (now.model == ServingModel::threads && next.workers != now.workers) {
+        return "with --model=threads, --workers sizes the worker process's event loops and cannot change on "
+               "reload (restart to change it)";
+    }
+    if (next.workers + 1 > http_slots) {
+        return "--workers " + std::to_string(next.workers) + " needs more slots than this instance has (" +
+               std::to_string(http_slots - 1) + " workers at most; restart to grow further)";
+    }
+    // Privileges were dropped at start: there is no way back to choose others.
+    if (next.user != now.user || next.group != now.group || next.allow_root != now.allow_root) {
+        return "--user, --group and --allow-root are applied once at start (restart to change them)";
+    }
+    if (next.log_file != now.log_file) {
+        return "--log-file cannot change on reload (restart to change it; SIGUSR1 reopens the same path)";
+    }
+    return "";
+}
+
+}  // namespace clusterd::supervisor
