@@ -6,6 +6,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/log_file_sink.hpp"
+#include "common/log_prefix.hpp"
 #include "common/monotonic.hpp"
 
 namespace clusterd::supervisor {
@@ -334,6 +335,7 @@ void Supervisor::spawn_worker(unsigned index) {
     }
     processes_[index] = std::get<WorkerProcess*>(result);
     slot.pid = processes_[index]->pid();
+    worker_logs_.owned_by(index, is_http(index) ? worker_log_noun : compute_log_noun, slot.pid);
     for (unsigned l = 0; l < loops_of(index); ++l) {
         ScoreboardSlot& board = segment_.slot(index + l);
         board.generation.store(slot.generation, std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 
 #include "common/log.hpp"
 #include "common/log_file_sink.hpp"
+#include "supervisor/worker_log_line.hpp"
 
 namespace clusterd::supervisor {
 
@@ -14,6 +15,7 @@ WorkerLogs::WorkerLogs(ShmSegment& segment, const std::string& log_file)
     : segment_(segment),
       consumers_(segment.slot_count()),
       reported_corruption_(segment.slot_count(), false),
+      owners_(segment.slot_count()),
       // A sink of its own on the same stderr or log file (a pattern is set
       // per sink, and the supervisor's lines keep theirs); the worker wrote
       // its own "[worker K pid]" prefix into the record. The supervisor is
@@ -29,6 +31,11 @@ void WorkerLogs::reset(unsigned slot) {
     ring.init();
     consumers_[slot].emplace(ring);
     reported_corruption_[slot] = false;
+    owners_[slot] = Owner{};
+}
+
+void WorkerLogs::owned_by(unsigned slot, std::string_view noun, pid_t pid) {
+    if (slot < owners_.size()) owners_[slot] = Owner{std::string(noun), pid};
 }
 
 void WorkerLogs::drain(unsigned slot) {
@@ -53,7 +60,9 @@ void WorkerLogs::drain(unsigned slot) {
             const auto level = record.level <= spdlog::level::critical ? static_cast<spdlog::level::level_enum>(record.level)
                                                                        : spdlog::level::err;
             const std::size_t length = std::min<std::size_t>(record.length, sizeof record.text);
-            logger_->log(level, "{}", std::string_view(record.text, length));
+            const Owner& owner = owners_[slot];
+            logger_->log(level, "{}",
+                         attributed_log_line(std::string_view(record.text, length), owner.noun, slot, owner.pid));
         }
         consumer.release();
         read += got.count;

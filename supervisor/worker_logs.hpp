@@ -1,7 +1,8 @@
 // The supervisor's end of the workers' log rings: it writes their records
 // with its own logger, so every line of the cluster goes through one writer
 // and lines never interleave. Nothing in a record is trusted: the level and
-// the length are checked, and a ring whose indices are impossible is
+// the length are checked, control characters are escaped, a prefix naming
+// another worker is not believed, and a ring whose indices are impossible is
 // reported once and ignored until the worker is replaced.
 #pragma once
 
@@ -9,6 +10,8 @@
 
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/shm_segment.hpp"
@@ -22,6 +25,8 @@ public:
 
     // Before a worker is spawned into slot: an empty ring, a fresh reader.
     void reset(unsigned slot);
+    // Once the worker is spawned: who may speak in slot's ring (see worker_log_line.hpp).
+    void owned_by(unsigned slot, std::string_view noun, pid_t pid);
     // Writes every record published so far (a wake-up, or the worker was reaped).
     void drain(unsigned slot);
 
@@ -31,6 +36,11 @@ private:
     ShmSegment& segment_;
     std::vector<std::optional<Consumer>> consumers_;
     std::vector<bool> reported_corruption_;
+    struct Owner {
+        std::string noun;
+        pid_t pid = 0;
+    };
+    std::vector<Owner> owners_;
     std::shared_ptr<spdlog::logger> logger_;
 };
 

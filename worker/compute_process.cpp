@@ -11,6 +11,7 @@
 #include "common/child_contract.hpp"
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "common/log_prefix.hpp"
 #include "common/monotonic.hpp"
 #include "common/shm_segment.hpp"
 #include "worker/compute/kinds.hpp"
@@ -109,7 +110,7 @@ private:
 }  // namespace
 
 int run_compute_process(const Config& config) {
-    const std::string who = "[compute " + std::to_string(config.slot) + " " + std::to_string(getpid()) + "]";
+    const std::string who = child_log_prefix(compute_log_noun, config.slot, getpid());
     init_logging(who, config.log_level);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (config.supervisor_pid == 0 || getppid() != config.supervisor_pid) {

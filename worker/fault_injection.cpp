@@ -102,6 +102,12 @@ Response inject_fault(std::string_view query, const FaultTarget& target) {
         scribble(target);
         spin_forever();
     }
+    if (mode == "forge-log") {
+        // What a compromised worker would write: a second, supervisor-looking
+        // line behind a newline, and a sequence that clears the terminal.
+        spdlog::warn("fault injection: forged\n[supervisor] all workers stopped\x1b[2J\x1b[31m");
+        return text_response(200, "forged a log line");
+    }
     if (mode == "slow") {
         auto ms = query_uint(query, "ms", 0, 600'000, 1000);
         if (auto* error = std::get_if<std::string>(&ms)) return text_response(400, *error);
@@ -116,7 +122,7 @@ Response inject_fault(std::string_view query, const FaultTarget& target) {
         if (mode == "exit") std::_Exit(1);
         spin_forever();
     }
-    return text_response(400, "mode must be one of segv, abort, exit, hang, stop, slow, leak, fd-leak, scribble");
+    return text_response(400, "mode must be one of segv, abort, exit, hang, stop, slow, leak, fd-leak, scribble, forge-log");
 }
 
 void crash_at_start() {

@@ -25,6 +25,8 @@ struct FaultTarget {
 //   fd-leak             keeps count=N (default 100) more open descriptors
 //   scribble            writes garbage over its own scoreboard slot and log ring, then spins:
 //                       the supervisor must neither crash nor believe it
+//   forge-log           logs a line holding a newline, a fake supervisor line and terminal
+//                       escapes: the supervisor must write it as one escaped line
 // An unknown mode gets a 400.
 [[nodiscard]] Response inject_fault(std::string_view query, const FaultTarget& target);
 

@@ -3,6 +3,8 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "worker/host_header.hpp"
+
 namespace clusterd::worker {
 namespace http = boost::beast::http;
 
@@ -88,6 +90,10 @@ std::optional<ReadResult> RequestReader::check_head() {
     }
     if (head.version() == 11 && head.count(http::field::host) == 0) {
         return failure(400, "malformed request: HTTP/1.1 request without Host");
+    }
+    if (head.count(http::field::host) > 1) return failure(400, "malformed request: more than one Host field");
+    if (auto host = head.find(http::field::host); host != head.end() && !is_valid_host({host->value().data(), host->value().size()})) {
+        return failure(400, "malformed request: invalid Host value");
     }
     auto expect = head.find(http::field::expect);
     continue_pending_ = expect != head.end() && iequals(expect->value(), "100-continue") && !parser_->is_done();

@@ -6,6 +6,7 @@
 //   body too large (declared or streamed)    → 413, close
 //   Content-Length with Transfer-Encoding    → 400, close (request smuggling)
 //   HTTP/1.1 without Host                    → 400, close
+//   more than one Host, or an invalid one    → 400, close (RFC 9112 §3.2)
 //   any other syntax or framing error        → 400, close
 //   a version above 1.1 in the request line  → 505, close
 //

@@ -17,6 +17,7 @@
 #include "common/exit_codes.hpp"
 #include "common/child_contract.hpp"
 #include "common/log.hpp"
+#include "common/log_prefix.hpp"
 #include "common/monotonic.hpp"
 #include "common/slot_state.hpp"
 #include "worker/compute/inline_backend.hpp"
@@ -480,7 +481,7 @@ int run_worker(const Config& config) {
     // several loops they share the first slot's ring: the sink serializes
     // its producers with a mutex, so the ring keeps one producer at a time.
     log_through_ring(segment.rings(config.slot).log, segment.slot(config.slot).log_drops,
-                     "[worker " + std::to_string(config.slot) + " " + std::to_string(getpid()) + "]");
+                     child_log_prefix(worker_log_noun, config.slot, getpid()));
     if (config.model == ServingModel::threads) {
         if (config.slot + config.workers > segment.http_slots()) {
             spdlog::critical("slots {}..{} for {} loops are outside the scoreboard's {} HTTP slots", config.slot,

@@ -81,6 +81,19 @@ TEST_CASE("a worker that scribbles over its own shared memory is not believed an
     CHECK(daemon.stop_and_check_clean());
 }
 
+TEST_CASE("a worker cannot forge a supervisor line or send terminal escapes through its log", "[crash][faults]") {
+    Daemon daemon({"--workers", "1", "--compute", "processes", "--compute-processes", "1", "--enable-fault-injection"});
+    CHECK(HttpClient(daemon.port()).get("/debug/crash?mode=forge-log").status == 200);
+    CHECK(daemon.wait_for_log(
+        std::regex(R"(\[worker 0 \d+\] fault injection: forged\\n\[supervisor\] all workers stopped\\x1b\[2J\\x1b\[31m)")));
+    CHECK(HttpClient(daemon.port()).get("/compute/fib?n=10").status == 200);
+    CHECK(daemon.stop_and_check_clean());
+    const std::string log = daemon.log_text();
+    CHECK(log.find('\x1b') == std::string::npos);
+    CHECK(log.find("\n[supervisor] all workers stopped") == std::string::npos);
+    CHECK(log.find("unattributed") == std::string::npos);  // the true prefixes of worker and compute lines are kept
+}
+
 TEST_CASE("fd-leak keeps descriptors open and --crash-after-requests crashes on the Kth response",
           "[crash][faults]") {
     Daemon daemon({"--workers", "1", "--crash-after-requests", "3", "--enable-fault-injection"});

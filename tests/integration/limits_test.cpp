@@ -37,6 +37,8 @@ TEST_CASE("each malformed or oversized request gets its status and the worker ke
          400},
         {"garbage instead of a request line", std::string("\x01\x02 this is not http \xff\r\n\r\n"), 400},
         {"HTTP/1.1 without Host", std::string("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n"), 400},
+        {"two Host lines (RFC 9112 3.2)", std::string("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400},
+        {"an invalid Host value", std::string("GET / HTTP/1.1\r\nHost: evil.example/x@y\r\n\r\n"), 400},
         {"a header line without a colon", http_request("GET", "/", "NoColonHere\r\n"), 400},
         {"an HTTP/2.0 request line", std::string("GET / HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n"), 505},
     }));

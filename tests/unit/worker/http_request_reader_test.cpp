@@ -161,3 +161,26 @@ TEST_CASE("the header limit is the whole head's, however it arrives", "[worker][
     REQUIRE(fits.size() == header_limit);
     CHECK(feed_whole(fits).kind == Kind::request);
 }
+
+TEST_CASE("two Host lines or an invalid Host value are a 400, as RFC 9112 says a server must answer",
+          "[worker][reader]") {
+    SECTION("two Host lines, even with the same value") {
+        const auto result = feed_whole("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n");
+        REQUIRE(result.kind == Kind::error);
+        CHECK(result.status == 400);
+        CHECK(result.reason == "malformed request: more than one Host field");
+    }
+    SECTION("two Host lines in HTTP/1.0 too") {
+        CHECK(feed_whole("GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n").status == 400);
+    }
+    SECTION("an invalid value") {
+        const auto result = feed_whole("GET / HTTP/1.1\r\nHost: a b@c\r\n\r\n");
+        REQUIRE(result.kind == Kind::error);
+        CHECK(result.status == 400);
+        CHECK(result.reason == "malformed request: invalid Host value");
+    }
+    SECTION("one valid Host, or an empty one, is accepted") {
+        CHECK(feed_whole("GET / HTTP/1.1\r\nHost: example.com:80\r\n\r\n").kind == Kind::request);
+        CHECK(feed_whole("GET / HTTP/1.1\r\nHost:\r\n\r\n").kind == Kind::request);
+    }
+}
