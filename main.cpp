@@ -5,12 +5,15 @@
 
 #include "common/config.hpp"
 #include "supervisor/control_command.hpp"
+#include "supervisor/exec_shim.hpp"
 #include "supervisor/run_supervisor.hpp"
 #include "supervisor/status_command.hpp"
 #include "worker/compute_process.hpp"
 #include "worker/worker.hpp"
 
 int main(int argc, char** argv) {
+    // First: the shim parses only what the supervisor gave it, then execs the program.
+    if (clusterd::supervisor::is_exec_shim_argv(argc, argv)) return clusterd::supervisor::run_exec_shim(argc, argv);
     auto parsed = clusterd::parse_config(argc, argv);
     if (auto* exit = std::get_if<clusterd::ExitRequest>(&parsed)) {
         std::fputs(exit->text.c_str(), exit->code == 0 ? stdout : stderr);

@@ -40,6 +40,14 @@ inline constexpr int first_result_fd = 7;
 inline constexpr int first_extra_listen_fd = 8;
 inline constexpr char ready_byte = 'R';
 
+// The exec role (`clusterd -- COMMAND`, supervisor/exec_shim.hpp): the shim
+// gets the listening sockets as above and, at the ready fd, the write end of
+// the notify stream: the program's sd_notify lines ("READY=1\n"), which the
+// shim moves to fd 3+K and names in CLUSTERD_NOTIFY_FD.
+inline constexpr const char* exec_role = "exec";
+inline constexpr int exec_notify_fd = ready_fd;
+inline constexpr const char* exec_notify_fd_env = "CLUSTERD_NOTIFY_FD";
+
 // The fd of listening socket `index` (0: fd 3, 1: fd 8, ...).
 [[nodiscard]] constexpr int listen_fd_for(unsigned index) {
     return index == 0 ? listen_fd : first_extra_listen_fd + static_cast<int>(index) - 1;
@@ -70,6 +78,8 @@ inline constexpr const char* generation_option = "--generation";
 inline constexpr const char* supervisor_pid_option = "--supervisor-pid";
 inline constexpr const char* listen_fds_option = "--listen-fds";
 inline constexpr const char* accepted_config_option = "--accepted-config";
+inline constexpr const char* notify_socket_option = "--notify-socket";  // exec role only
+inline constexpr const char* watchdog_usec_option = "--watchdog-usec";  // exec role only
 
 struct Arguments {
     std::string role;  // "worker" or "compute"

@@ -1,5 +1,12 @@
 #include "common/config.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
@@ -72,7 +79,55 @@ struct Texts {
     // A plain flag, not CLI11's "!--no-..." negation: that one serialises the
     // negated value under the flag's name and would read back inverted.
     bool no_scoreboard_counters = false;
+    std::string ready = "notify";
+    std::string stop_signal = "SIGTERM";
 };
+
+// The signals a program may be asked to stop with, by name.
+constexpr std::pair<std::string_view, int> stop_signals[] = {
+    {"SIGTERM", SIGTERM}, {"SIGINT", SIGINT}, {"SIGQUIT", SIGQUIT}, {"SIGHUP", SIGHUP},
+    {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGWINCH", SIGWINCH}, {"SIGKILL", SIGKILL},
+};
+
+std::optional<int> stop_signal_number(std::string_view name) {
+    const std::string full = name.starts_with("SIG") ? std::string(name) : "SIG" + std::string(name);
+    for (const auto& [known, number] : stop_signals) {
+        if (known == full) return number;
+    }
+    return std::nullopt;
+}
+
+// "notify", or "delay:DURATION": the error sentence, or nothing.
+std::optional<Millis> ready_delay_of(std::string_view text) {
+    if (text == "notify") return Millis{0};
+    if (!text.starts_with("delay:")) return std::nullopt;
+    const auto delay = parse_duration(text.substr(6));
+    if (!delay || delay->count() <= 0) return std::nullopt;
+    return delay;
+}
+
+// A command's program as execvp would find it: a path is checked as it is,
+// a bare name on $PATH. The error sentence, or nothing when it can be run.
+std::optional<std::string> unrunnable(const std::string& program) {
+    auto check = [](const std::string& path) -> std::optional<std::string> {
+        struct stat info{};
+        if (::stat(path.c_str(), &info) != 0) return "'" + path + "': " + std::strerror(errno);
+        if (!S_ISREG(info.st_mode)) return "'" + path + "' is not a regular file";
+        if (::access(path.c_str(), X_OK) != 0) return "'" + path + "' is not executable: " + std::strerror(errno);
+        return std::nullopt;
+    };
+    if (program.find('/') != std::string::npos) return check(program);
+    const char* path = std::getenv("PATH");
+    std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+    while (true) {
+        const auto colon = dirs.find(':');
+        const std::string dir(dirs.substr(0, colon));
+        if (!check((dir.empty() ? "." : dir) + "/" + program)) return std::nullopt;
+        if (colon == std::string_view::npos) break;
+        dirs.remove_prefix(colon + 1);
+    }
+    return "'" + program + "' is not found on PATH";
+}
 
 // The configuration's options: the one table the command line, the
 // environment, the --config file and the accepted configuration a child gets
@@ -172,6 +227,35 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
         ->capture_default_str()
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
+    app.add_option("exec,--exec", cfg.exec,
+                   "The program every worker slot runs instead of clusterd's own HTTP worker, after '--' "
+                   "(clusterd --workers 4 -- node server.js; exec = [\"node\", \"server.js\"] in the file). "
+                   "It gets the listening socket(s) as fd 3.. by systemd's socket-activation protocol and "
+                   "speaks sd_notify (docs/OPERATING.md, \"Running your own program\")");
+    app.add_option("--ready", texts.ready,
+                   "With a command: when a worker counts as ready: notify (it sends READY=1) or delay:DURATION "
+                   "(once it has lived that long; weaker, nothing proves it serves)")
+        ->capture_default_str()
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                return ready_delay_of(text) ? "" : "'" + text + "' is neither notify nor delay:DURATION (delay:2s)";
+            },
+            "notify|delay:DURATION"));
+    app.add_option("--stop-signal", texts.stop_signal,
+                   "With a command: the signal that asks a worker to finish its requests and exit; SIGKILL "
+                   "follows --shutdown-timeout later")
+        ->capture_default_str()
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                return stop_signal_number(text) ? "" : "'" + text + "' is not a signal clusterd stops with "
+                                                       "(SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, "
+                                                       "SIGWINCH, SIGKILL)";
+            },
+            "SIGNAL"));
+    add_duration(app, "--start-timeout", cfg.start_timeout,
+                 "With a command: a worker not ready this long after it started is killed and counted as a failed "
+                 "start (EXTEND_TIMEOUT_USEC= extends it)");
+
     // For bench/scoreboard_cost.sh only: workers skip their per-request
     // scoreboard stores (heartbeats stay, or the watchdog would kill them).
     app.add_flag("--no-scoreboard-counters", texts.no_scoreboard_counters)->group("");
@@ -254,6 +338,12 @@ std::optional<std::string> complete(Config& cfg, const Texts& texts) {
                                                  : ComputeMode::threads;
     cfg.model = texts.model == "threads" ? ServingModel::threads : ServingModel::processes;
     cfg.scoreboard_counters = !texts.no_scoreboard_counters;
+    cfg.ready_delay = *ready_delay_of(texts.ready);
+    cfg.stop_signal = *stop_signal_number(texts.stop_signal);
+    if (cfg.exec_mode()) {
+        if (cfg.model == ServingModel::threads) return "--model=threads has no meaning with a command to run";
+        if (auto error = unrunnable(cfg.exec.front())) return "the command cannot be run: " + *error;
+    }
     return std::nullopt;
 }
 

@@ -98,6 +98,15 @@ struct Config {
     spdlog::level::level_enum log_level = spdlog::level::info;
     std::string log_file;  // empty: stderr (the journal under systemd)
 
+    // Exec mode (`clusterd [OPTIONS] -- COMMAND [ARGS...]`, `exec = [...]` in
+    // the file): every worker slot runs COMMAND through the exec shim
+    // (supervisor/exec_shim.hpp) instead of this binary's own HTTP worker.
+    std::vector<std::string> exec;
+    Millis ready_delay{0};         // --ready=delay:D: ready after D alive; 0: --ready=notify (READY=1)
+    int stop_signal = 15;          // --stop-signal: what tells the program to finish and exit (SIGTERM)
+    Millis start_timeout{60'000};  // not ready by then: killed, counted as a failed start
+    [[nodiscard]] bool exec_mode() const { return !exec.empty(); }
+
     // Worker role only, set by the supervisor.
     unsigned slot = 0;
     std::uint64_t generation = 0;

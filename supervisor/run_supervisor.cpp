@@ -132,7 +132,7 @@ int run_supervisor(const Config& config) {
     shape.workers = config.workers;
     shape.http_slots = 2 * std::max(config.workers, 8u);
     shape.compute_mode = static_cast<std::uint32_t>(config.compute);
-    if (config.compute == ComputeMode::processes) {
+    if (config.compute == ComputeMode::processes && !config.exec_mode()) {  // a program computes on its own
         shape.compute_slots = config.compute_processes;
         // Room for every queued job plus one running on each compute process:
         // "queue full" then means exactly --compute-queue jobs waiting.

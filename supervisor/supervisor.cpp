@@ -65,6 +65,10 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
       upgrade_ready_(std::move(upgrade_ready)) {
     uv_loop_init(&loop_);
     create_result_wakeups();
+    if (config_.exec_mode()) {
+        exec_slots_.resize(slots_.size());
+        create_notify_directory();
+    }
     for (unsigned i = 0; i < slots_.size(); ++i) {
         uv_timer_init(&loop_, &slot_timers_[i].timer);
         slot_timers_[i].owner = this;
@@ -104,6 +108,7 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
 }
 
 Supervisor::~Supervisor() {
+    remove_notify_directory();  // its sockets went with their workers
     // run() closes every handle before it returns; the loop must be empty here.
     if (uv_loop_close(&loop_) != 0) spdlog::error("BUG: supervisor loop closed with handles still open");
 }
@@ -133,9 +138,14 @@ int Supervisor::run() {
 // none of them configured it does not run. Called again on every reload.
 void Supervisor::arm_watchdog() {
     uv_timer_stop(&watchdog_);
-    if (config_.hang_timeout.count() == 0 && !jobs_ && config_.max_worker_memory == 0) return;
+    if (config_.hang_timeout.count() == 0 && !jobs_ && config_.max_worker_memory == 0 && !config_.exec_mode()) return;
     auto shortest = jobs_ ? config_.compute_timeout.count() : config_.hang_timeout.count();
     if (config_.hang_timeout.count() > 0) shortest = std::min(shortest, config_.hang_timeout.count());
+    if (config_.exec_mode()) {
+        // Start deadlines and --ready=delay are judged on this tick too.
+        const auto start = config_.ready_delay.count() > 0 ? config_.ready_delay.count() : config_.start_timeout.count();
+        shortest = shortest == 0 ? start : std::min(shortest, start);
+    }
     if (shortest == 0) shortest = 4000;  // only --max-worker-memory to check: once a second
     const auto period = static_cast<std::uint64_t>(std::clamp<std::int64_t>(shortest / 4, 20, 1000));
     uv_timer_start(&watchdog_, on_watchdog, period, period);
@@ -291,7 +301,7 @@ unsigned Supervisor::serving_http_workers() const {
 }
 
 SpawnRequest Supervisor::spawn_request(const Slot& slot) const {
-    SpawnRequest request{executable_, config_.accepted, "worker", slot.index, slot.generation, listen_fds(), {}};
+    SpawnRequest request{executable_, config_.accepted, "worker", slot.index, slot.generation, listen_fds(), {}, {}};
     if (slot.role == SlotRole::compute) {
         request.role = "compute";
         request.listen_fds.clear();
@@ -302,6 +312,7 @@ SpawnRequest Supervisor::spawn_request(const Slot& slot) const {
             request.result_fds.push_back(result_wakeups_[slot.index + l].get());
         }
     }
+    request.exec = exec_spec(slot);
     return request;
 }
 
@@ -335,6 +346,7 @@ void Supervisor::spawn_worker(unsigned index) {
     }
     processes_[index] = std::get<WorkerProcess*>(result);
     slot.pid = processes_[index]->pid();
+    if (config_.exec_mode() && is_http(index)) begin_exec_slot(index);
     worker_logs_.owned_by(index, is_http(index) ? worker_log_noun : compute_log_noun, slot.pid);
     for (unsigned l = 0; l < loops_of(index); ++l) {
         ScoreboardSlot& board = segment_.slot(index + l);
@@ -356,6 +368,12 @@ void Supervisor::on_worker_log(unsigned index, std::uint64_t generation) {
 void Supervisor::command_worker(unsigned index, Command command, int fallback_signal) {
     WorkerProcess* process = processes_[index];
     if (process == nullptr) return;
+    if (config_.exec_mode() && is_http(index)) {
+        // A program has no command ring: it is asked to leave by signal, and
+        // has nothing to reopen (its output goes through our log).
+        if (command == Command::drain) process->kill(config_.stop_signal);
+        return;
+    }
     if (worker_commands_.send(index, command)) {
         process->wake_for_commands();
     } else {

@@ -23,6 +23,9 @@
 #include <uv.h>
 
 #include <array>
+#include <deque>
+#include <optional>
+#include <string>
 #include <memory>
 #include <random>
 #include <vector>
@@ -122,6 +125,24 @@ private:
     [[nodiscard]] bool cluster_view_is_current(std::int64_t now_ms) const;
     void notify_status();
 
+    // supervisor_exec.cpp: exec mode (`clusterd -- COMMAND`)
+    struct ExecSlot {
+        bool pinged = false;               // sent WATCHDOG=1 at least once: watched from then on
+        std::int64_t start_deadline_ms = 0;  // monotonic ms; --start-timeout after the spawn, or extended
+        std::string status;                // its last STATUS=
+        std::deque<std::string> last_lines;  // its last lines of output, for the death line
+        bool malformed_logged = false;
+    };
+    void create_notify_directory();
+    void remove_notify_directory();
+    [[nodiscard]] std::optional<ExecSpec> exec_spec(const Slot& slot) const;
+    void begin_exec_slot(unsigned slot);
+    void check_exec_workers(std::int64_t now_ms);
+    [[nodiscard]] std::string last_words(unsigned slot) const;
+    void on_worker_notify(unsigned slot, std::uint64_t generation, const NotifyMessage& message) override;
+    void on_worker_output(unsigned slot, std::uint64_t generation, OutputStream stream, std::string_view line,
+                          bool cut) override;
+
     // supervisor_compute.cpp
     void create_result_wakeups();
     void repair_job_ring(unsigned slot, std::uint64_t generation);
@@ -183,6 +204,8 @@ private:
     bool reloading_ = false;
     bool reload_again_ = false;  // a reload asked for during one
     std::mt19937_64 random_{std::random_device{}()};
+    std::vector<ExecSlot> exec_slots_;  // by slot; exec mode only
+    std::string notify_directory_;      // exec mode: where the workers' NOTIFY_SOCKETs are
 };
 
 }  // namespace clusterd::supervisor

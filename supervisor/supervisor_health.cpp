@@ -59,6 +59,7 @@ void Supervisor::count_lost_connections(unsigned index) {
 // With several loops, the first one serving something speaks for the
 // process, starting from the loop in slot `first` (the hung one, say).
 std::string Supervisor::what_it_was_doing(unsigned index, unsigned first) const {
+    if (config_.exec_mode() && is_http(index)) return last_words(index);  // a program has no scoreboard requests
     bool known = false;
     const unsigned loops = loops_of(index);
     const unsigned start = first >= index && first < index + loops ? first - index : 0;
@@ -90,6 +91,7 @@ void Supervisor::on_watchdog(uv_timer_t* timer) { static_cast<Supervisor*>(timer
 
 void Supervisor::check_heartbeats() {
     const auto now = monotonic_ms();
+    if (config_.exec_mode()) check_exec_workers(now);
     const std::vector<bool> running_job = check_compute_deadlines(now);
     check_memory_limits();
     for (auto& slot : slots_) {

@@ -7,6 +7,7 @@
 
 #include "common/log.hpp"
 #include "common/log_file_sink.hpp"
+#include "common/log_prefix.hpp"
 #include "supervisor/worker_log_line.hpp"
 
 namespace clusterd::supervisor {
@@ -36,6 +37,12 @@ void WorkerLogs::reset(unsigned slot) {
 
 void WorkerLogs::owned_by(unsigned slot, std::string_view noun, pid_t pid) {
     if (slot < owners_.size()) owners_[slot] = Owner{std::string(noun), pid};
+}
+
+void WorkerLogs::program_line(unsigned slot, pid_t pid, bool from_stderr, std::string_view line, bool cut) {
+    logger_->log(from_stderr ? spdlog::level::warn : spdlog::level::info, "{} {}{}",
+                 child_log_prefix(worker_log_noun, slot, pid), escape_control_characters(line),
+                 cut ? " [line cut: too long]" : "");
 }
 
 void WorkerLogs::drain(unsigned slot) {

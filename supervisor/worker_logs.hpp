@@ -27,6 +27,9 @@ public:
     void reset(unsigned slot);
     // Once the worker is spawned: who may speak in slot's ring (see worker_log_line.hpp).
     void owned_by(unsigned slot, std::string_view noun, pid_t pid);
+    // Exec mode: one line a program wrote to its stdout or stderr, escaped
+    // and attributed by the supervisor ("[worker K pid] ...").
+    void program_line(unsigned slot, pid_t pid, bool from_stderr, std::string_view line, bool cut);
     // Writes every record published so far (a wake-up, or the worker was reaped).
     void drain(unsigned slot);
 

@@ -15,6 +15,42 @@ extern char** environ;
 
 namespace clusterd::supervisor {
 
+namespace {
+
+std::vector<std::string> native_argv(const SpawnRequest& request) {
+    std::vector<std::string> words{request.executable};
+    const auto listen_count = static_cast<unsigned>(request.listen_fds.size());
+    for (auto& word : child::argv_for({request.role, request.slot, request.generation, getpid(), listen_count,
+                                       request.accepted_config})) {
+        words.push_back(std::move(word));
+    }
+    return words;
+}
+
+// The shim's arguments (supervisor/exec_shim.hpp), then the program's.
+std::vector<std::string> exec_argv(const SpawnRequest& request) {
+    std::vector<std::string> words{request.executable,
+                                   child::role_option,
+                                   child::exec_role,
+                                   child::slot_option,
+                                   std::to_string(request.slot),
+                                   child::generation_option,
+                                   std::to_string(request.generation),
+                                   child::supervisor_pid_option,
+                                   std::to_string(getpid()),
+                                   child::listen_fds_option,
+                                   std::to_string(request.listen_fds.size()),
+                                   child::notify_socket_option,
+                                   request.exec->notify_socket,
+                                   child::watchdog_usec_option,
+                                   std::to_string(request.exec->watchdog_usec),
+                                   "--"};
+    words.insert(words.end(), request.exec->command.begin(), request.exec->command.end());
+    return words;
+}
+
+}  // namespace
+
 WorkerProcess::WorkerProcess(unsigned slot, std::uint64_t generation, WorkerEvents& events)
     : slot_(slot), generation_(generation), events_(events) {}
 
@@ -39,11 +75,7 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     worker->open_handles_ = 1;
 
     const auto listen_count = static_cast<unsigned>(request.listen_fds.size());
-    std::vector<std::string> words{request.executable};
-    for (auto& word : child::argv_for({request.role, request.slot, request.generation, getpid(), listen_count,
-                                       request.accepted_config})) {
-        words.push_back(std::move(word));
-    }
+    std::vector<std::string> words = request.exec ? exec_argv(request) : native_argv(request);
     std::vector<char*> argv;
     for (auto& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
@@ -61,10 +93,17 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     }
     std::vector<uv_stdio_container_t> stdio(stdio_count);
     for (auto& entry : stdio) entry.flags = UV_IGNORE;  // a gap (fd 7 without a result fd) stays closed
-    stdio[1].flags = UV_INHERIT_FD;
-    stdio[1].data.fd = 1;
-    stdio[2].flags = UV_INHERIT_FD;
-    stdio[2].data.fd = 2;
+    if (request.exec) {
+        ExecListener& listener = *worker;  // a private base: only WorkerProcess hands itself on
+        worker->exec_ = std::make_unique<ExecChannels>(loop, listener, request.exec->notify_socket,
+                                                       request.exec->max_line);
+        worker->exec_->prepare_stdio(stdio[1], stdio[2]);
+    } else {
+        stdio[1].flags = UV_INHERIT_FD;
+        stdio[1].data.fd = 1;
+        stdio[2].flags = UV_INHERIT_FD;
+        stdio[2].data.fd = 2;
+    }
     if (!request.listen_fds.empty()) {
         stdio[child::listen_fd].flags = UV_INHERIT_FD;
         stdio[child::listen_fd].data.fd = request.listen_fds[0];
@@ -96,11 +135,16 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
 
     if (int rc = uv_spawn(loop, &worker->process_, &options); rc != 0) {
         // libuv requires closing the process handle even when the spawn failed.
-        worker->open_handles_ = 3;
+        worker->open_handles_ = worker->exec_ ? 4 : 3;
         worker->close_handles();
         return rc;
     }
-    worker->open_handles_ = 3;
+    worker->open_handles_ = worker->exec_ ? 4 : 3;
+    if (worker->exec_) {
+        if (auto error = worker->exec_->start(worker->process_.pid)) {
+            spdlog::warn("worker {}: {}; it can still say READY=1 on its notify stream", request.slot, *error);
+        }
+    }
     uv_read_start(reinterpret_cast<uv_stream_t*>(&worker->ready_channel_), on_alloc, on_read);
     uv_poll_start(&worker->log_wake_, UV_READABLE, on_log_wake);
     return worker;
@@ -138,12 +182,29 @@ void WorkerProcess::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
         uv_read_stop(stream);
         return;
     }
+    if (self->exec_) {
+        self->exec_->feed_notify_stream(std::string_view(buf->base, static_cast<std::size_t>(nread)));
+        return;
+    }
     for (ssize_t i = 0; i < nread; ++i) {
         if (buf->base[i] == child::ready_byte) self->events_.on_worker_ready(self->slot_, self->generation_);
     }
 }
 
+void WorkerProcess::on_exec_notify(const NotifyMessage& message) {
+    events_.on_worker_notify(slot_, generation_, message);
+}
+
+void WorkerProcess::on_exec_output(OutputStream stream, std::string_view line, bool cut) {
+    events_.on_worker_output(slot_, generation_, stream, line, cut);
+}
+
 void WorkerProcess::close_handles() {
+    if (exec_) {
+        exec_->close([this] {
+            if (--open_handles_ == 0) delete this;
+        });
+    }
     uv_close(reinterpret_cast<uv_handle_t*>(&process_), on_closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&ready_channel_), on_closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&log_wake_), on_closed);

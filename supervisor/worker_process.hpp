@@ -19,10 +19,13 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "supervisor/exec_channels.hpp"
 #include "supervisor/exit_info.hpp"
 
 namespace clusterd::supervisor {
@@ -32,9 +35,22 @@ public:
     virtual void on_worker_ready(unsigned slot, std::uint64_t generation) = 0;
     virtual void on_worker_exit(unsigned slot, std::uint64_t generation, ExitInfo exit) = 0;
     virtual void on_worker_log(unsigned slot, std::uint64_t generation) = 0;
+    // Exec mode only (`clusterd -- COMMAND`): what the program said and wrote.
+    virtual void on_worker_notify(unsigned slot, std::uint64_t generation, const NotifyMessage& message) = 0;
+    virtual void on_worker_output(unsigned slot, std::uint64_t generation, OutputStream stream, std::string_view line,
+                                  bool cut) = 0;
 
 protected:
     ~WorkerEvents() = default;
+};
+
+// A program run through the exec shim (supervisor/exec_shim.hpp) instead of
+// this binary's own worker.
+struct ExecSpec {
+    std::vector<std::string> command;
+    std::string notify_socket;        // NOTIFY_SOCKET for the program
+    std::uint64_t watchdog_usec = 0;  // WATCHDOG_USEC for the program; 0: not watched
+    std::size_t max_line = 16 * 1024; // output lines longer than this are cut
 };
 
 struct SpawnRequest {
@@ -45,9 +61,10 @@ struct SpawnRequest {
     std::uint64_t generation = 0;
     std::vector<int> listen_fds;    // empty: none (compute processes)
     std::vector<int> result_fds;    // inherited at child::result_fd_for(0..)
+    std::optional<ExecSpec> exec;   // exec mode: the program instead of a native worker
 };
 
-class WorkerProcess {
+class WorkerProcess final : private ExecListener {
 public:
     // Starts the worker; returns it, or a negative uv error (nothing to clean up then).
     [[nodiscard]] static std::variant<WorkerProcess*, int> spawn(uv_loop_t* loop, const SpawnRequest& request,
@@ -66,6 +83,9 @@ private:
     WorkerProcess(unsigned slot, std::uint64_t generation, WorkerEvents& events);
     ~WorkerProcess() = default;
 
+    void on_exec_notify(const NotifyMessage& message) override;
+    void on_exec_output(OutputStream stream, std::string_view line, bool cut) override;
+
     static void on_exit(uv_process_t* process, std::int64_t exit_status, int term_signal);
     static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
     static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
@@ -83,6 +103,7 @@ private:
     int command_wake_fd_ = -1;  // the other eventfd; closed with the process handle
     char read_buffer_[16]{};
     int open_handles_ = 0;
+    std::unique_ptr<ExecChannels> exec_;  // exec mode only; closed with the handles, counted as one
 };
 
 }  // namespace clusterd::supervisor
