@@ -1,5 +1,6 @@
 #include "supervisor/supervisor.hpp"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -7,6 +8,7 @@
 #include "common/exit_codes.hpp"
 #include "common/log_file_sink.hpp"
 #include "common/log_prefix.hpp"
+#include "supervisor/worker_log_line.hpp"
 #include "common/monotonic.hpp"
 
 namespace clusterd::supervisor {
@@ -117,7 +119,12 @@ int Supervisor::run() {
     if (loops_ > 1) {
         spdlog::info("serving model threads: one worker process with {} event-loop threads", loops_);
     }
-    if (jobs_) {
+    if (config_.exec_mode()) {
+        spdlog::info("starting {} workers running '{}' (pid {}; ready on {})", config_.workers,
+                     escape_control_characters(fmt::format("{}", fmt::join(config_.exec, " "))), getpid(),
+                     config_.ready_delay.count() > 0 ? "a delay of " + format_duration(config_.ready_delay)
+                                                     : std::string("READY=1"));
+    } else if (jobs_) {
         spdlog::info("starting {} workers and {} compute processes (pid {})", config_.workers,
                      slots_.size() - segment_.http_slots(), getpid());
     } else {

@@ -92,6 +92,10 @@ void Supervisor::on_worker_notify(unsigned index, std::uint64_t generation, cons
         exec.start_deadline_ms = std::max(exec.start_deadline_ms, extended);
     }
     if (message.watchdog) {
+        if (!exec.pinged && config_.hang_timeout.count() > 0) {
+            spdlog::info("worker {} (pid {}) sent its first WATCHDOG=1: it is killed if its pings stop for {}", index,
+                         slot.pid, format_duration(config_.hang_timeout));
+        }
         exec.pinged = true;
         segment_.slot(index).heartbeat_ms.store(monotonic_ms(), std::memory_order_relaxed);
     }

@@ -34,6 +34,7 @@ def listen_socket():
 WHO = f"python worker {os.environ.get('CLUSTERD_WORKER_INDEX')} pid {os.getpid()}"
 pinging = threading.Event()
 pinging.set()
+stopping = threading.Event()  # set on SIGTERM: every response then closes its connection
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -49,11 +50,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Served-By", f"{os.environ.get('CLUSTERD_WORKER_INDEX')}/{os.getpid()}")
+        if stopping.is_set():
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(body)
 
     def log_message(self, *args):
         pass
+
+    def handle_one_request(self):
+        # Idle keep-alive connections close after 5 s of silence (Node's
+        # default), after 250 ms once stopping; never while a request may be
+        # on its way, which closing at SIGTERM would race.
+        self.connection.settimeout(0.25 if stopping.is_set() else 5)
+        super().handle_one_request()
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -65,6 +76,10 @@ def main():
     server = Server(("", 0), Handler, bind_and_activate=False)
     server.socket.close()
     server.socket = listen_socket()
+    # Every worker waits on the same socket: another may take the connection
+    # this one was woken for, and a blocking accept() would then wait (and
+    # ignore SIGTERM) until the next one. socketserver skips a failed accept.
+    server.socket.setblocking(False)
     usec = int(os.environ.get("WATCHDOG_USEC", "0"))
     if usec and os.environ.get("WATCHDOG_PID") == str(os.getpid()):
         def ping():
@@ -77,13 +92,18 @@ def main():
     def stop(signum, frame):
         print(f"{WHO}: SIGTERM, finishing in-flight requests", flush=True)
         sd_notify("STOPPING=1")
-        threading.Thread(target=server.shutdown).start()
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     print(f"{WHO} serving on fd 3", flush=True)
     sd_notify(f"READY=1\nSTATUS=serving as {WHO}")
-    server.serve_forever()
-    server.server_close()
+    # Not serve_forever()/shutdown(): a shutdown() that comes before
+    # serve_forever() has started is forgotten, and a SIGTERM right after
+    # READY=1 would then never stop the server.
+    server.timeout = 0.1
+    while not stopping.is_set():
+        server.handle_request()
+    server.server_close()  # waits for the requests in flight
 
 
 if __name__ == "__main__":

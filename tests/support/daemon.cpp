@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <atomic>
 // Listeners live outside the main TU: Catch's documented switch for that.
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
@@ -96,8 +97,14 @@ bool has_pair(const std::vector<std::string>& args, const std::string& name, con
 }
 
 // HTTP workers and compute processes alike: every child the supervisor runs.
+// A worker: clusterd in a child role, or (exec mode, `-- COMMAND`) whatever
+// program the exec shim became; a child that is clusterd without a role is a
+// new supervisor of a binary upgrade, not a worker.
 bool is_worker_cmdline(const std::vector<std::string>& args) {
-    return has_pair(args, "--role", "worker") || has_pair(args, "--role", "compute");
+    if (has_pair(args, "--role", "worker") || has_pair(args, "--role", "compute") || has_pair(args, "--role", "exec")) {
+        return true;
+    }
+    return !args.empty() && std::filesystem::path(args.front()).filename() != "clusterd";
 }
 
 std::vector<pid_t> all_pids() {
