@@ -352,7 +352,8 @@ std::optional<std::string> complete(Config& cfg, const Texts& texts) {
 std::set<std::string> name_environment(CLI::App& app) {
     std::set<std::string> names{child::upgrade_ready_env};
     for (CLI::Option* option : app.get_options()) {
-        if (option->get_group().empty() || option->get_lnames().empty()) continue;  // hidden, or --help
+        // Hidden ones, and --help, --version (--config is named by the caller).
+        if (option->get_group().empty() || !option->get_configurable() || option->get_lnames().empty()) continue;
         const std::string name = env_name("--" + option->get_lnames().front());
         option->envname(name);
         names.insert(name);
@@ -425,12 +426,15 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
                  "clusterd"};
     app.set_version_flag("--version", "clusterd 0.1.0")->configurable(false);
     add_options(app, cfg, texts);
+    app.allow_config_extras(CLI::config_extras_mode::error);
+    std::set<std::string> known_environment = name_environment(app);
+    // Not part of the configuration it reads, so never in the accepted text.
     app.set_config("--config", "",
                    "Read options from this file (TOML or INI, e.g. workers = 4); the command line wins; "
                    "a reload re-reads it")
-        ->configurable(false);
-    app.allow_config_extras(CLI::config_extras_mode::error);
-    const std::set<std::string> known_environment = name_environment(app);
+        ->configurable(false)
+        ->envname(env_name("--config"));
+    known_environment.insert(env_name("--config"));
     CLI::App* status = app.add_subcommand(
         "status", "Print a running instance's workers, read from its shared memory (works even when every "
                   "worker hangs)");

@@ -45,17 +45,14 @@ struct Slot {
     SteadyTime started_at{};
     bool was_ready = false;  // its worker reported ready: a death then is no crash-loop evidence
     DeathHistory deaths;
-    std::optional<SteadyTime> replacing_since;  // when a running worker died; cleared when its successor is ready
+    std::optional<SteadyTime> replacing_since;  // when a running worker died; cleared when its replacement is ready
     const char* kill_reason = nullptr;         // set when the supervisor killed it ("hang"), for the log
     std::int64_t killed_at_ms = 0;             // monotonic ms of that first signal
 
-    // A graceful replacement (a worker asked to be recycled): the successor
-    // starts in a spare slot, and once it is ready this one drains and its
-    // slot goes back to being a spare instead of being respawned.
-    std::optional<unsigned> successor;  // on the slot being replaced
-    std::optional<unsigned> replaces;   // on the successor
-    bool retiring = false;              // draining because its successor is ready, or it is surplus
-    std::uint64_t config_generation = 0;  // the configuration it was started with (reloads bump it)
+    // Who replaces whom, and which worker is retiring, is the rotation's
+    // (rotation.hpp); the slot only says what its worker was started with.
+    std::uint64_t config_generation = 0;  // the configuration generation it was started with
+    ExitInfo last_exit{};                 // how its last worker ended, for the restart policy
     bool over_memory_limit = false;       // a compute process told to leave for --max-worker-memory
     std::int64_t stopped_since_ms = 0;    // a compute process seen stopped during a job since then
 };

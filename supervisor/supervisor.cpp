@@ -41,6 +41,18 @@ sigset_t operator_signals() {
     return set;
 }
 
+// The slots that carry an HTTP worker process: what the rotation rotates.
+std::vector<unsigned> http_process_slots(const Slots& slots) {
+    std::vector<unsigned> out;
+    for (unsigned i = 0; i < slots.size(); ++i) {
+        if (slots[i].role == SlotRole::http) out.push_back(i);
+    }
+    return out;
+}
+
+// How often the rotation compares wanted and actual.
+constexpr std::uint64_t reconcile_period_ms = 1000;
+
 std::string executable_path() {
     char path[4096];
     std::size_t size = sizeof path;
@@ -60,6 +72,7 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
       executable_(executable_path()),
       policy_(restart_policy_of(config_)),
       slots_(segment.http_slots(), segment.slot_count() - segment.http_slots(), loops_),
+      rotation_(http_process_slots(slots_), slots_.size()),
       processes_(slots_.size(), nullptr),
       slot_timers_(std::make_unique<SlotTimer[]>(slots_.size())),
       jobs_(segment.jobs()),
@@ -94,6 +107,8 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
     systemd_ping_.data = this;
     uv_timer_init(&loop_, &upgrade_deadline_);
     upgrade_deadline_.data = this;
+    uv_timer_init(&loop_, &reconcile_);
+    reconcile_.data = this;
     slots_.on_transition([this](const Slot& slot) {
         publish_slot(slot);
         notify_status();
@@ -101,6 +116,7 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
         // clients do: a reload must never wait on a client that stopped
         // reading. (A stop has its own, for the whole cluster.)
         if (slot.state == SlotState::draining && phase_ == Phase::running) {
+            uv_timer_stop(&slot_timers_[slot.index].timer);
             uv_timer_start(&slot_timers_[slot.index].timer, on_slot_timer,
                            static_cast<std::uint64_t>(config_.shutdown_timeout.count()), 0);
         }
@@ -133,8 +149,10 @@ int Supervisor::run() {
     }
     if (notifier_.enabled()) spdlog::info("systemd notify socket: {}", notifier_.socket());
     start_systemd_watchdog();
-    manage_workers();
+    rotate(rotation_event::Start{config_.workers / loops_});
+    manage_compute();
     arm_watchdog();
+    uv_timer_start(&reconcile_, on_reconcile, reconcile_period_ms, reconcile_period_ms);
     uv_run(&loop_, UV_RUN_DEFAULT);
     spdlog::info("stopped: every worker has exited");
     return exit_code::ok;
@@ -187,10 +205,10 @@ void Supervisor::handle_signal(int signal) {
             begin_immediate_stop(verb);
             return;
         case SIGHUP:
-            begin_reload();
+            rotate(rotation_event::ReloadAsked{});
             return;
         case SIGUSR2:
-            begin_upgrade();
+            rotate(rotation_event::UpgradeAsked{});
             return;
         case SIGUSR1:
             reopen_logs();
@@ -217,6 +235,7 @@ void Supervisor::reopen_logs() {
 
 void Supervisor::begin_graceful_stop(const char* why) {
     phase_ = Phase::stopping_gracefully;
+    rotate(rotation_event::StopAsked{});
     // Handing over to a new binary is no stop of the service.
     if (!handing_over_) notifier_.stopping();
     if (upgrade_ != nullptr) {
@@ -277,18 +296,11 @@ void Supervisor::on_shutdown_deadline(uv_timer_t* timer) {
     }
 }
 
-// Brings the cluster to its configured size: N serving HTTP workers (spare
-// slots stay empty) and every compute slot occupied.
-void Supervisor::manage_workers() {
+// Every compute slot occupied (the HTTP slots are the rotation's).
+void Supervisor::manage_compute() {
     if (phase_ != Phase::running) return;
-    unsigned serving = serving_http_workers();
     for (auto& slot : slots_) {
-        if (slot.state != SlotState::empty || slot.role == SlotRole::loop) continue;
-        if (slot.role == SlotRole::http) {
-            if (serving >= wanted_processes()) continue;
-            ++serving;
-        }
-        spawn_worker(slot.index);
+        if (slot.state == SlotState::empty && slot.role == SlotRole::compute) spawn_worker(slot.index);
     }
 }
 
@@ -296,15 +308,6 @@ std::vector<int> Supervisor::listen_fds() const {
     std::vector<int> fds;
     for (const auto& socket : listen_) fds.push_back(socket.fd.get());
     return fds;
-}
-
-unsigned Supervisor::serving_http_workers() const {
-    unsigned serving = 0;
-    for (unsigned i = 0; i < slots_.size(); ++i) {
-        const Slot& slot = slots_[i];
-        if (slot.role == SlotRole::http && slot.state != SlotState::empty && !slot.retiring) ++serving;
-    }
-    return serving;
 }
 
 SpawnRequest Supervisor::spawn_request(const Slot& slot) const {
@@ -327,7 +330,7 @@ void Supervisor::spawn_worker(unsigned index) {
     if (!slots_.transition(index, SlotState::starting, "spawn")) return;  // logged as a BUG
     Slot& slot = slots_[index];
     slot.generation += 1;
-    slot.config_generation = config_generation_;
+    slot.config_generation = rotation_.generation();
     slot.started_at = std::chrono::steady_clock::now();
     slot.was_ready = false;
     slot.pid = 0;
@@ -402,8 +405,7 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - slot.started_at);
     spdlog::info("{} {} (pid {}) ready in {:.1f} ms", noun(index), index, slot.pid,
                  static_cast<double>(ms.count()) / 1000.0);
-    if (slot.replaces) on_successor_ready(index);
-    continue_reload();
+    if (is_http(index)) rotate(rotation_event::Ready{index});
     if (slot.replacing_since) {
         // Death of the predecessor to readiness of this one: the capacity gap.
         const auto gap = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
@@ -435,9 +437,9 @@ bool Supervisor::fully_ready() const {
     for (unsigned i = 0; i < slots_.size(); ++i) {
         const Slot& slot = slots_[i];
         if (slot.role == SlotRole::compute && slot.state != SlotState::ready) return false;
-        if (slot.role == SlotRole::http && slot.state == SlotState::ready && !slot.retiring) ++http_ready;
+        if (slot.role == SlotRole::http && slot.state == SlotState::ready && !rotation_.retiring(i)) ++http_ready;
     }
-    return http_ready >= wanted_processes();
+    return http_ready >= rotation_.wanted();
 }
 
 void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitInfo exit) {
@@ -476,21 +478,17 @@ void Supervisor::on_worker_exit(unsigned index, std::uint64_t generation, ExitIn
     }
     slots_.transition(index, SlotState::exited, describe(exit));
     slot.pid = 0;
+    slot.last_exit = exit;
     for (unsigned l = 0; l < loops_of(index); ++l) segment_.slot(index + l).pid.store(0, std::memory_order_relaxed);
-    if (phase_ != Phase::running) {
-        slot.retiring = false;
-        slot.successor.reset();
-        slot.replaces.reset();
+    if (is_http(index)) {
+        rotate(rotation_event::Exited{index});
+    } else if (phase_ != Phase::running) {
         slots_.transition(index, SlotState::empty, "stopping");
         finish_if_stopped();
-        return;
+    } else {
+        if (!slot.replacing_since) slot.replacing_since = std::chrono::steady_clock::now();
+        handle_death(index, exit);
     }
-    if (hand_over_to_successor(index) || abandon_failed_successor(index)) {
-        continue_reload();
-        return;
-    }
-    if (!slot.replacing_since) slot.replacing_since = std::chrono::steady_clock::now();
-    handle_death(index, exit);
 }
 
 // ", 4 loops" for a --model=threads worker process, empty otherwise.
@@ -532,10 +530,13 @@ void Supervisor::handle_death(unsigned index, const ExitInfo& exit) {
 
 void Supervisor::on_slot_timer(uv_timer_t* timer) {
     auto* slot_timer = static_cast<SlotTimer*>(timer->data);
-    if (slot_timer->owner->slots_[slot_timer->slot].state == SlotState::draining) {
-        slot_timer->owner->end_overdue_drain(slot_timer->slot);
+    Supervisor* self = slot_timer->owner;
+    if (self->slots_[slot_timer->slot].state != SlotState::draining) {
+        self->retry_slot(slot_timer->slot);
+    } else if (self->is_http(slot_timer->slot)) {
+        self->rotate(rotation_event::DrainDeadline{slot_timer->slot});
     } else {
-        slot_timer->owner->retry_slot(slot_timer->slot);
+        self->end_overdue_drain(slot_timer->slot);
     }
 }
 
@@ -560,7 +561,7 @@ void Supervisor::retry_slot(unsigned index) {
 void Supervisor::log_capacity() const {
     if (fully_ready()) return;
     for (SlotRole role : {SlotRole::http, SlotRole::compute}) {
-        const unsigned wanted = role == SlotRole::http ? wanted_processes() : slots_.size() - segment_.http_slots();
+        const unsigned wanted = role == SlotRole::http ? rotation_.wanted() : slots_.size() - segment_.http_slots();
         const unsigned ready = slots_.count(role, SlotState::ready);
         if (wanted == 0 || ready >= wanted) continue;
         spdlog::warn("capacity: {}/{} {} ready ({} starting, {} backing off, {} failed)", ready, wanted,
@@ -579,6 +580,7 @@ void Supervisor::finish_if_stopped() {
     uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&systemd_ping_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&upgrade_deadline_), ignore_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&reconcile_), ignore_close);
     for (unsigned i = 0; i < slots_.size(); ++i) {
         uv_close(reinterpret_cast<uv_handle_t*>(&slot_timers_[i].timer), ignore_close);
     }

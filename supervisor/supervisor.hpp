@@ -3,13 +3,15 @@
 // processes fed through the shared job ring), on a single-threaded libuv
 // loop. It reads like gunicorn's arbiter: signals only record an intent, and
 // each verb is its own small method (spawn_worker, on_worker_exit,
-// begin_graceful_stop, manage_workers, replace_worker).
+// begin_graceful_stop, manage_compute, load_configuration).
 //
 // Slots: [0, 2N) are HTTP workers' (N serve; the other N are spares in
 // which a replacement starts before its predecessor leaves), [2N, 2N + M)
-// compute processes'. supervisor_compute.cpp holds what only compute slots
-// need (job ring repair, stuck jobs), supervisor_replace.cpp the graceful
-// replacement, supervisor_health.cpp the scoreboard side.
+// compute processes'. Which HTTP slot runs a worker and who replaces whom
+// (reload, recycling, scaling, upgrade) is decided by the Rotation
+// (rotation.hpp); supervisor_rotation.cpp carries its actions out.
+// supervisor_compute.cpp holds what only compute slots need (job ring
+// repair, stuck jobs), supervisor_health.cpp the scoreboard side.
 //
 // --model=threads: the unit supervised is one process running N event loops
 // (N = --workers) in N consecutive scoreboard slots [i, i + N) (slot.hpp:
@@ -34,6 +36,7 @@
 #include "common/shm_segment.hpp"
 #include "common/unique_fd.hpp"
 #include "supervisor/listen_socket.hpp"
+#include "supervisor/rotation.hpp"
 #include "supervisor/sd_notify.hpp"
 #include "supervisor/slot.hpp"
 #include "supervisor/upgrade.hpp"
@@ -81,37 +84,30 @@ private:
     void begin_graceful_stop(const char* why);
     void reopen_logs();
     void begin_immediate_stop(const char* why);
-    void manage_workers();
+    void manage_compute();
     void arm_watchdog();
+    static void on_reconcile(uv_timer_t* timer);
     void spawn_worker(unsigned slot);
     [[nodiscard]] SpawnRequest spawn_request(const Slot& slot) const;
     [[nodiscard]] bool is_http(unsigned slot) const { return slots_[slot].role == SlotRole::http; }
-    [[nodiscard]] unsigned serving_http_workers() const;
     [[nodiscard]] const char* noun(unsigned slot) const {
         return !is_http(slot) ? "compute process" : loops_ > 1 ? "worker process" : "worker";
     }
     // The scoreboard slots of the process in `slot`: [slot, slot + loops_) for an HTTP worker.
     [[nodiscard]] unsigned loops_of(unsigned slot) const { return is_http(slot) ? loops_ : 1; }
-    // HTTP worker processes the configuration asks for.
-    [[nodiscard]] unsigned wanted_processes() const { return config_.workers / loops_; }
     [[nodiscard]] std::string loops_note(unsigned slot) const;
 
-    // supervisor_replace.cpp
-    void check_recycle_request(unsigned slot);
-    void replace_worker(unsigned slot, const char* why);
-    void on_successor_ready(unsigned successor);
-    [[nodiscard]] bool hand_over_to_successor(unsigned slot);
-
-    // supervisor_reload.cpp
-    void begin_reload();
-    void continue_reload();
-    void retire_worker(unsigned slot, const char* why);
-    [[nodiscard]] bool abandon_failed_successor(unsigned slot);
-    void finish_reload(const std::string& failure);
+    // supervisor_rotation.cpp
+    [[nodiscard]] std::vector<SlotView> slot_views() const;
+    void rotate(const RotationEvent& event);
+    void carry_out(const RotationAction& action);
+    void load_configuration();
     void apply_reloaded();
+    void report(Outcome outcome, const std::string& why);
 
     // supervisor_upgrade.cpp
-    void begin_upgrade();
+    void start_upgrade();
+    void hand_over();
     static void on_upgrade_deadline(uv_timer_t* timer);
     void on_upgrade_ready();
     void on_upgrade_failed(std::string how);
@@ -165,6 +161,7 @@ private:
     void check_heartbeats();
     [[nodiscard]] HeartbeatReading read_heartbeat(unsigned scoreboard_slot, std::uint64_t generation) const;
     void publish_slot(const Slot& slot);
+    void check_recycle_request(unsigned slot);
     void count_death(const ExitInfo& exit);
     void count_restart(RestartStat stat);
     void count_lost_connections(unsigned slot);
@@ -182,6 +179,7 @@ private:
     RestartPolicy policy_;
     uv_loop_t loop_{};
     Slots slots_;
+    Rotation rotation_;
     std::vector<WorkerProcess*> processes_;  // by slot; null when no process
     std::unique_ptr<SlotTimer[]> slot_timers_;
     std::array<uv_signal_t, 6> signals_{};
@@ -191,6 +189,7 @@ private:
     uv_timer_t watchdog_{};
     uv_timer_t systemd_ping_{};
     uv_timer_t upgrade_deadline_{};
+    uv_timer_t reconcile_{};
     UpgradeProcess* upgrade_ = nullptr;  // the new supervisor of a binary upgrade, until it is ready
     bool handing_over_ = false;          // stopping because a new binary took over
     Notifier notifier_;
@@ -200,9 +199,6 @@ private:
     Phase phase_ = Phase::running;
     bool was_fully_ready_ = false;
     bool compute_draining_ = false;
-    std::uint64_t config_generation_ = 1;  // bumped by every accepted reload
-    bool reloading_ = false;
-    bool reload_again_ = false;  // a reload asked for during one
     std::mt19937_64 random_{std::random_device{}()};
     std::vector<ExecSlot> exec_slots_;  // by slot; exec mode only
     std::string notify_directory_;      // exec mode: where the workers' NOTIFY_SOCKETs are

@@ -11,6 +11,38 @@
 #include "supervisor/watchdog.hpp"
 
 namespace clusterd::supervisor {
+namespace {
+
+const char* recycle_reason(std::uint32_t code) {
+    switch (static_cast<RecycleReason>(code)) {
+        case RecycleReason::none: return nullptr;
+        case RecycleReason::stuck_compute_thread: return "a compute thread is stuck past its deadline";
+        case RecycleReason::max_requests: return "it served --max-requests";
+    }
+    return nullptr;  // garbage in the worker's half of the slot: ignored
+}
+
+}  // namespace
+
+void Supervisor::check_recycle_request(unsigned index) {
+    const Slot& slot = slots_[index];
+    if (phase_ != Phase::running || slot.state != SlotState::ready || rotation_.retiring(index) ||
+        rotation_.has_successor(index)) {
+        return;
+    }
+    // Any loop of a --model=threads process may ask; the process is replaced.
+    const char* why = nullptr;
+    for (unsigned l = 0; l < loops_of(index) && why == nullptr; ++l) {
+        const ScoreboardSlot& board = segment_.slot(index + l);
+        if (board.worker_generation.load(std::memory_order_relaxed) != slot.generation) continue;
+        why = recycle_reason(board.recycle_requested.load(std::memory_order_relaxed));
+    }
+    if (why == nullptr) return;
+    segment_.header().stats.recycles.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("worker {} (pid {}) asked to be replaced: {}", index, slot.pid, why);
+    rotate(rotation_event::ReplaceAsked{index, why});
+}
+
 
 // A --model=threads process's state is its loops' state too; the gauges
 // count event loops, so they read the same in both models.

@@ -30,7 +30,8 @@ double mib(std::uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 
 void Supervisor::check_memory_limits() {
     if (config_.max_worker_memory == 0 || phase_ != Phase::running) return;
     for (auto& slot : slots_) {
-        if (slot.state != SlotState::ready || slot.retiring || slot.successor || slot.kill_reason != nullptr ||
+        if (slot.state != SlotState::ready || rotation_.retiring(slot.index) || rotation_.has_successor(slot.index) ||
+            slot.kill_reason != nullptr ||
             slot.over_memory_limit) {
             continue;
         }
@@ -41,7 +42,7 @@ void Supervisor::check_memory_limits() {
         segment_.header().stats.recycles.fetch_add(1, std::memory_order_relaxed);
         if (slot.role == SlotRole::http) {
             spdlog::warn("worker {} (pid {}): {}", slot.index, slot.pid, why);
-            replace_worker(slot.index, "memory limit");
+            rotate(rotation_event::ReplaceAsked{slot.index, "memory limit"});
         } else {
             spdlog::warn("compute process {} (pid {}): {}; it finishes its job and is replaced", slot.index,
                          slot.pid, why);

@@ -61,7 +61,7 @@ void Supervisor::notify_status() {
         const Slot& slot = slots_[i];
         summary.restarts += segment_.slot(i).restarts.load(std::memory_order_relaxed);
         if (!is_http(i)) continue;
-        if (slot.state == SlotState::ready && !slot.retiring) summary.ready += loops_;
+        if (slot.state == SlotState::ready && !rotation_.retiring(i)) summary.ready += loops_;
         if (slot.state == SlotState::failed) summary.breaker_open.push_back(i);
     }
     summary.breaker_deaths = config_.breaker_deaths;

@@ -16,22 +16,13 @@ constexpr std::uint64_t upgrade_timeout_ms = 30'000;
 
 }  // namespace
 
-void Supervisor::begin_upgrade() {
-    if (phase_ != Phase::running) {
-        spdlog::warn("binary upgrade ignored: the cluster is stopping");
-        return;
-    }
-    if (upgrade_ != nullptr) {
-        spdlog::warn("binary upgrade ignored: one is in progress (new supervisor pid {})", upgrade_->pid());
-        return;
-    }
+void Supervisor::start_upgrade() {
     UpgradeRequest request{executable_, config_.args, listen_fds(), notifier_.socket()};
     UpgradeProcess::Events events{[this] { on_upgrade_ready(); },
                                   [this](std::string how) { on_upgrade_failed(std::move(how)); }};
     auto spawned = UpgradeProcess::spawn(&loop_, request, std::move(events));
     if (auto* error = std::get_if<int>(&spawned)) {
-        spdlog::error("binary upgrade failed: cannot start {}: {}; this cluster keeps serving", executable_,
-                      uv_strerror(*error));
+        rotate(rotation_event::UpgradeFailed{"cannot start " + executable_ + ": " + uv_strerror(*error)});
         return;
     }
     upgrade_ = std::get<UpgradeProcess*>(spawned);
@@ -57,6 +48,10 @@ void Supervisor::on_upgrade_ready() {
     // The new process is the service now; without this systemd would take
     // our exit for the service's end.
     notifier_.send("MAINPID=" + std::to_string(successor));
+    rotate(rotation_event::UpgradeReady{});
+}
+
+void Supervisor::hand_over() {
     handing_over_ = true;
     begin_graceful_stop("binary upgrade");
 }
@@ -65,11 +60,8 @@ void Supervisor::on_upgrade_failed(std::string how) {
     const pid_t pid = upgrade_ != nullptr ? upgrade_->pid() : 0;
     upgrade_ = nullptr;
     uv_timer_stop(&upgrade_deadline_);
-    spdlog::error("binary upgrade failed: the new supervisor (pid {}) {} before it was ready; this cluster keeps "
-                  "serving",
-                  pid, how);
-    last_problem_ = "binary upgrade failed: new supervisor " + how;
-    notify_status();
+    rotate(rotation_event::UpgradeFailed{"the new supervisor (pid " + std::to_string(pid) + ") " + how +
+                                         " before it was ready"});
 }
 
 }  // namespace clusterd::supervisor

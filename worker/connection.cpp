@@ -20,6 +20,9 @@ constexpr std::size_t write_queue_limit = 1024 * 1024;
 constexpr std::size_t min_input_limit = 64 * 1024;
 // How long a closing connection may take to send its FIN after ours.
 constexpr Millis linger_limit{2000};
+// How long a closing connection may wait for its peer to take the responses
+// already queued (uv_shutdown waits for them) before it is closed anyway.
+constexpr Millis send_timeout{10'000};
 
 struct WriteRequest {
     uv_write_t request{};
@@ -287,7 +290,11 @@ void Connection::begin_close() {
     if (uv_shutdown(shutdown, as_stream(&tcp_), on_shutdown) != 0) {
         delete shutdown;
         close_now();
+        return;
     }
+    // A peer that stopped reading would hold those writes, and so this
+    // connection, forever: it gets a send timeout, then it is closed.
+    arm_timer(send_timeout);
 }
 
 void Connection::on_shutdown(uv_shutdown_t* request, int status) {

@@ -7,7 +7,9 @@
 //   responding  a route's response is due later: a compute job is pending
 //               (a client that leaves meanwhile cancels it), or fault
 //               injection's slow mode
-//   lingering   our FIN is sent; reading and discarding until the peer's FIN
+//   lingering   our FIN is due once the queued responses are sent (timer: the
+//               send timeout, for a peer that stopped reading), then sent;
+//               reading and discarding until the peer's FIN
 //               timer: linger bound. Closing with unread input would send RST
 //               and could destroy the response we just wrote (nginx's
 //               lingering_close exists for the same reason).

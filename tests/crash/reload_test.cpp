@@ -12,35 +12,13 @@
 #include <thread>
 #include <unistd.h>
 
+#include "tests/support/config_file.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
 
 using namespace clusterd::test;
 
 namespace {
-
-// A --config file in a private temporary directory.
-class ConfigFile {
-public:
-    ConfigFile() {
-        char dir_template[] = "/tmp/clusterd-config-XXXXXX";
-        REQUIRE(mkdtemp(dir_template) != nullptr);
-        dir_ = dir_template;
-        path_ = dir_ + "/clusterd.toml";
-    }
-    ~ConfigFile() {
-        std::remove(path_.c_str());
-        ::rmdir(dir_.c_str());
-    }
-    ConfigFile(const ConfigFile&) = delete;
-    ConfigFile& operator=(const ConfigFile&) = delete;
-    void write(const std::string& text) const { std::ofstream(path_) << text; }
-    [[nodiscard]] const std::string& path() const { return path_; }
-
-private:
-    std::string dir_;
-    std::string path_;
-};
 
 std::string read_all(const std::string& path) {
     std::ifstream in(path);

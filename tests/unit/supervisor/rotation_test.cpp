@@ -1,0 +1,426 @@
+// The rotation as a pure state machine: a fake cluster carries its actions
+// out on slot views (a spawn starts a worker, a drain drains it ...), and the
+// tests say when workers become ready or exit.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "supervisor/rotation.hpp"
+
+using namespace clusterd;
+using namespace clusterd::supervisor;
+namespace ev = clusterd::supervisor::rotation_event;
+using Kind = RotationAction::Kind;
+using S = SlotState;
+
+namespace {
+
+// Four HTTP process slots (two serving, two spares), as the supervisor has
+// for --workers 2 of a smaller instance.
+class FakeCluster {
+public:
+    explicit FakeCluster(unsigned slots = 4) : rotation(all_slots(slots), slots), views(slots) {}
+
+    // Sends an event, carries out the actions as the Supervisor would (a
+    // restart respawns at once), and returns them.
+    std::vector<RotationAction> send(const RotationEvent& event) {
+        auto actions = rotation.on(event, views);
+        for (const auto& action : actions) apply(action);
+        log.insert(log.end(), actions.begin(), actions.end());
+        return actions;
+    }
+    std::vector<RotationAction> ready(unsigned slot) {
+        REQUIRE(views[slot].state == S::starting);
+        views[slot].state = S::ready;
+        return send(ev::Ready{slot});
+    }
+    std::vector<RotationAction> exit(unsigned slot) {
+        REQUIRE(views[slot].state != S::empty);
+        views[slot].state = S::exited;
+        return send(ev::Exited{slot});
+    }
+    // Every starting worker reports ready.
+    void all_ready() {
+        for (bool again = true; again;) {
+            again = false;
+            for (unsigned i = 0; i < views.size(); ++i) {
+                if (views[i].state == S::starting) {
+                    (void)ready(i);
+                    again = true;
+                }
+            }
+        }
+    }
+    // Every draining worker exits.
+    void drained_exit() {
+        for (unsigned i = 0; i < views.size(); ++i) {
+            if (views[i].state == S::draining) (void)exit(i);
+        }
+    }
+    // Workers get ready and drained ones exit, until `outcome` is reported (bounded).
+    void settle_until(Outcome outcome) {
+        for (int i = 0; i < 8 && !logged(outcome); ++i) {
+            all_ready();
+            drained_exit();
+        }
+    }
+    void start(unsigned wanted) {
+        (void)send(ev::Start{wanted});
+        all_ready();
+    }
+    // A reload whose configuration is accepted, with `wanted` workers.
+    std::vector<RotationAction> reload(unsigned wanted) {
+        auto asked = send(ev::ReloadAsked{});
+        REQUIRE(has(asked, Kind::load_configuration));
+        return send(ev::ConfigurationAccepted{wanted});
+    }
+    [[nodiscard]] unsigned count(S state) const {
+        return static_cast<unsigned>(std::count_if(views.begin(), views.end(),
+                                                   [&](const SlotView& v) { return v.state == state; }));
+    }
+    [[nodiscard]] unsigned ready_on(std::uint64_t generation) const {
+        return static_cast<unsigned>(std::count_if(views.begin(), views.end(), [&](const SlotView& v) {
+            return v.state == S::ready && v.config_generation == generation;
+        }));
+    }
+    static bool has(const std::vector<RotationAction>& actions, Kind kind) {
+        return std::any_of(actions.begin(), actions.end(), [&](const auto& a) { return a.kind == kind; });
+    }
+    static bool reports(const std::vector<RotationAction>& actions, Outcome outcome) {
+        return std::any_of(actions.begin(), actions.end(),
+                           [&](const auto& a) { return a.kind == Kind::report && a.outcome == outcome; });
+    }
+    [[nodiscard]] bool logged(Outcome outcome) const { return reports(log, outcome); }
+
+    Rotation rotation;
+    std::vector<SlotView> views;
+    std::vector<RotationAction> log;
+
+private:
+    static std::vector<unsigned> all_slots(unsigned n) {
+        std::vector<unsigned> out(n);
+        for (unsigned i = 0; i < n; ++i) out[i] = i;
+        return out;
+    }
+    // What the Supervisor does, and what it refuses (a spawn into an
+    // occupied slot is a bug of the rotation: the test fails).
+    void apply(const RotationAction& action) {
+        SlotView& view = views[action.slot];
+        switch (action.kind) {
+            case Kind::spawn:
+                REQUIRE(view.state == S::empty);
+                view = {S::starting, rotation.generation()};
+                break;
+            case Kind::drain:
+                REQUIRE((view.state == S::starting || view.state == S::ready));
+                view.state = S::draining;
+                break;
+            case Kind::discard:
+                REQUIRE((view.state == S::backoff || view.state == S::failed));
+                view.state = S::empty;
+                break;
+            case Kind::release:
+                REQUIRE(view.state == S::exited);
+                view.state = S::empty;
+                break;
+            case Kind::restart:
+                REQUIRE(view.state == S::exited);
+                view = {S::starting, rotation.generation()};
+                break;
+            case Kind::kill:
+                REQUIRE(view.state == S::draining);
+                break;
+            case Kind::load_configuration:
+            case Kind::start_upgrade:
+            case Kind::hand_over:
+            case Kind::report: break;
+        }
+    }
+};
+
+}  // namespace
+
+TEST_CASE("start spawns the wanted workers, and a dead ready worker goes to the restart policy",
+          "[supervisor][rotation]") {
+    FakeCluster cluster;
+    const auto started = cluster.send(ev::Start{2});
+    CHECK(std::count_if(started.begin(), started.end(), [](const auto& a) { return a.kind == Kind::spawn; }) == 2);
+    cluster.all_ready();
+    CHECK(cluster.count(S::ready) == 2);
+    const auto died = cluster.exit(0);
+    CHECK(FakeCluster::has(died, Kind::restart));
+    CHECK_FALSE(FakeCluster::has(died, Kind::spawn));  // the restart policy refills it, nobody else
+}
+
+TEST_CASE("a reload replaces one worker at a time, the successor ready before its predecessor drains",
+          "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    const auto first = cluster.reload(2);
+    REQUIRE(cluster.rotation.phase() == Rotation::Phase::reloading);
+    CHECK(cluster.count(S::starting) == 1);  // one successor, no drain yet
+    CHECK_FALSE(FakeCluster::has(first, Kind::drain));
+    for (int round = 0; round < 2; ++round) {
+        CHECK(cluster.count(S::ready) == 2);  // capacity never dips
+        for (unsigned i = 0; i < cluster.views.size(); ++i) {
+            if (cluster.views[i].state == S::starting) {
+                const auto step = cluster.ready(i);
+                CHECK(FakeCluster::has(step, Kind::drain));
+                break;
+            }
+        }
+        cluster.drained_exit();
+    }
+    CHECK(cluster.logged(Outcome::reload_complete));
+    CHECK(cluster.ready_on(2) == 2);
+    CHECK(cluster.rotation.phase() == Rotation::Phase::idle);
+}
+
+TEST_CASE("a refused configuration changes nothing", "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    (void)cluster.send(ev::ReloadAsked{});
+    const auto refused = cluster.send(ev::ConfigurationRefused{"workers = many"});
+    CHECK(FakeCluster::reports(refused, Outcome::reload_refused));
+    CHECK(refused.size() == 1);
+    CHECK(cluster.rotation.generation() == 1);
+    CHECK(cluster.rotation.phase() == Rotation::Phase::idle);
+    CHECK(cluster.ready_on(1) == 2);
+}
+
+TEST_CASE("a reload asked for during a reload is queued and runs after it", "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    (void)cluster.reload(2);
+    const auto again = cluster.send(ev::ReloadAsked{});
+    CHECK(FakeCluster::reports(again, Outcome::reload_queued));
+    CHECK_FALSE(FakeCluster::has(again, Kind::load_configuration));
+    // The first one completes; the queued one asks for the configuration.
+    cluster.settle_until(Outcome::reload_complete);
+    REQUIRE(cluster.logged(Outcome::reload_complete));
+    CHECK(FakeCluster::has(cluster.log, Kind::load_configuration));
+    CHECK(cluster.rotation.phase() == Rotation::Phase::loading);
+    (void)cluster.send(ev::ConfigurationAccepted{2});
+    for (int i = 0; i < 4 && cluster.ready_on(3) < 2; ++i) {
+        cluster.all_ready();
+        cluster.drained_exit();
+    }
+    CHECK(cluster.ready_on(3) == 2);
+    CHECK(cluster.rotation.phase() == Rotation::Phase::idle);
+}
+
+TEST_CASE("a successor that dies before it is ready fails the reload, and the old workers keep serving",
+          "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    (void)cluster.reload(2);
+    unsigned successor = 0;
+    for (unsigned i = 0; i < 4; ++i) {
+        if (cluster.views[i].state == S::starting) successor = i;
+    }
+    REQUIRE(cluster.rotation.replaces(successor).has_value());
+    const auto died = cluster.exit(successor);
+    CHECK(FakeCluster::reports(died, Outcome::reload_failed));
+    CHECK(FakeCluster::has(died, Kind::release));
+    CHECK_FALSE(FakeCluster::has(died, Kind::drain));
+    CHECK(cluster.rotation.phase() == Rotation::Phase::idle);
+    CHECK(cluster.ready_on(1) == 2);
+    CHECK(cluster.count(S::starting) == 0);
+}
+
+TEST_CASE("outside a reload, a successor that dies before ready is left to the restart policy",
+          "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    (void)cluster.send(ev::ReplaceAsked{0, "max requests"});
+    REQUIRE(cluster.count(S::starting) == 1);
+    const unsigned successor = 2;
+    REQUIRE(cluster.rotation.replaces(successor) == 0u);
+    CHECK(FakeCluster::has(cluster.exit(successor), Kind::restart));
+    CHECK(cluster.rotation.replaces(successor) == 0u);
+    const auto ready = cluster.ready(successor);
+    CHECK(FakeCluster::has(ready, Kind::drain));
+    CHECK(cluster.views[0].state == S::draining);
+}
+
+TEST_CASE("a predecessor that dies while its successor starts is not refilled: the successor takes its place",
+          "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    (void)cluster.send(ev::ReplaceAsked{1, "memory limit"});
+    const auto died = cluster.exit(1);
+    CHECK(FakeCluster::has(died, Kind::release));
+    CHECK_FALSE(FakeCluster::has(died, Kind::spawn));
+    CHECK_FALSE(FakeCluster::has(died, Kind::restart));
+    cluster.all_ready();
+    CHECK(cluster.count(S::ready) == 2);
+}
+
+TEST_CASE("scaling down during a reload drains the surplus and the reload completes with the new count",
+          "[supervisor][rotation]") {
+    FakeCluster cluster(6);
+    cluster.start(3);
+    (void)cluster.reload(3);
+    const auto scaled = cluster.send(ev::ScaleAsked{1});
+    CHECK(FakeCluster::has(scaled, Kind::drain));
+    cluster.settle_until(Outcome::reload_complete);
+    CHECK(cluster.logged(Outcome::reload_complete));
+    CHECK(cluster.logged(Outcome::scaled));
+    CHECK(cluster.count(S::ready) == 1);
+    CHECK(cluster.ready_on(2) == 1);
+}
+
+TEST_CASE("scaling up spawns the missing workers and reports once they are ready", "[supervisor][rotation]") {
+    FakeCluster cluster(6);
+    cluster.start(1);
+    const auto scaled = cluster.send(ev::ScaleAsked{3});
+    CHECK(std::count_if(scaled.begin(), scaled.end(), [](const auto& a) { return a.kind == Kind::spawn; }) == 2);
+    CHECK_FALSE(cluster.logged(Outcome::scaled));
+    cluster.all_ready();
+    CHECK(cluster.logged(Outcome::scaled));
+}
+
+TEST_CASE("an upgrade asked for during a reload runs after it", "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    (void)cluster.reload(2);
+    const auto upgrade = cluster.send(ev::UpgradeAsked{});
+    CHECK(FakeCluster::reports(upgrade, Outcome::upgrade_queued));
+    CHECK_FALSE(FakeCluster::has(upgrade, Kind::start_upgrade));
+    cluster.settle_until(Outcome::reload_complete);
+    CHECK(FakeCluster::has(cluster.log, Kind::start_upgrade));
+    CHECK(cluster.rotation.phase() == Rotation::Phase::upgrading);
+    const auto handed = cluster.send(ev::UpgradeReady{});
+    CHECK(FakeCluster::has(handed, Kind::hand_over));
+    CHECK(cluster.rotation.phase() == Rotation::Phase::stopping);
+}
+
+TEST_CASE("a reload asked for during an upgrade runs once the upgrade has failed", "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    (void)cluster.send(ev::UpgradeAsked{});
+    CHECK(FakeCluster::reports(cluster.send(ev::ReloadAsked{}), Outcome::reload_queued));
+    const auto failed = cluster.send(ev::UpgradeFailed{"exited with code 1"});
+    CHECK(FakeCluster::reports(failed, Outcome::upgrade_failed));
+    CHECK(FakeCluster::has(failed, Kind::load_configuration));
+}
+
+TEST_CASE("a draining worker past its deadline is killed; one that is not draining is not",
+          "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    CHECK(cluster.send(ev::DrainDeadline{0}).empty());
+    (void)cluster.send(ev::ScaleAsked{1});
+    unsigned draining = 0;
+    for (unsigned i = 0; i < 4; ++i) {
+        if (cluster.views[i].state == S::draining) draining = i;
+    }
+    const auto killed = cluster.send(ev::DrainDeadline{draining});
+    REQUIRE(killed.size() == 1);
+    CHECK(killed[0].kind == Kind::kill);
+    CHECK(FakeCluster::has(cluster.exit(draining), Kind::release));
+}
+
+TEST_CASE("the periodic tick refills a slot no event refilled", "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    cluster.views[1].state = S::empty;  // say, its exit was never reported
+    const auto tick = cluster.send(ev::Tick{});
+    CHECK(FakeCluster::has(tick, Kind::spawn));
+    CHECK(cluster.send(ev::Tick{}).empty());  // once
+}
+
+TEST_CASE("a stop fails the reload in progress and releases every slot that exits", "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    (void)cluster.reload(2);
+    const auto stop = cluster.send(ev::StopAsked{});
+    CHECK(FakeCluster::reports(stop, Outcome::reload_failed));
+    for (unsigned i = 0; i < 4; ++i) {
+        if (cluster.views[i].state == S::empty) continue;
+        const auto exited = cluster.exit(i);
+        CHECK(FakeCluster::has(exited, Kind::release));
+        CHECK_FALSE(FakeCluster::has(exited, Kind::spawn));
+    }
+    CHECK(FakeCluster::reports(cluster.send(ev::ReloadAsked{}), Outcome::reload_refused));
+    CHECK(FakeCluster::reports(cluster.send(ev::UpgradeAsked{}), Outcome::upgrade_failed));
+}
+
+TEST_CASE("a reload replaces a slot in backoff by a fresh worker of the new configuration",
+          "[supervisor][rotation]") {
+    FakeCluster cluster;
+    cluster.start(2);
+    cluster.views[1].state = S::backoff;  // its worker died young; the restart policy waits
+    const auto reload = cluster.reload(2);
+    CHECK(FakeCluster::has(reload, Kind::discard));
+    CHECK(FakeCluster::has(reload, Kind::spawn));
+    cluster.settle_until(Outcome::reload_complete);
+    CHECK(cluster.logged(Outcome::reload_complete));
+    CHECK(cluster.ready_on(2) == 2);
+}
+
+namespace {
+
+// Brings a fresh cluster of two workers into `phase`.
+void enter(FakeCluster& cluster, Rotation::Phase phase) {
+    cluster.start(2);
+    switch (phase) {
+        case Rotation::Phase::idle: break;
+        case Rotation::Phase::loading: (void)cluster.send(ev::ReloadAsked{}); break;
+        case Rotation::Phase::reloading: (void)cluster.reload(2); break;
+        case Rotation::Phase::upgrading: (void)cluster.send(ev::UpgradeAsked{}); break;
+        case Rotation::Phase::stopping: (void)cluster.send(ev::StopAsked{}); break;
+    }
+    REQUIRE(cluster.rotation.phase() == phase);
+}
+
+std::vector<RotationEvent> every_event() {
+    return {ev::Start{2},         ev::ReloadAsked{},      ev::ConfigurationAccepted{2}, ev::ConfigurationRefused{"x"},
+            ev::ScaleAsked{3},    ev::ReplaceAsked{0, "x"}, ev::Ready{0},               ev::Exited{0},
+            ev::DrainDeadline{0}, ev::UpgradeAsked{},     ev::UpgradeReady{},           ev::UpgradeFailed{"x"},
+            ev::StopAsked{},      ev::Tick{}};
+}
+
+}  // namespace
+
+TEST_CASE("every event in every phase: no action on a slot in the wrong state, and commands always answered",
+          "[supervisor][rotation]") {
+    const auto phase = GENERATE(Rotation::Phase::idle, Rotation::Phase::loading, Rotation::Phase::reloading,
+                                Rotation::Phase::upgrading, Rotation::Phase::stopping);
+    const auto events = every_event();
+    const auto which = GENERATE(range<std::size_t>(0, 14));
+    INFO("phase " << to_string(phase) << ", event #" << which);
+    FakeCluster cluster(6);
+    enter(cluster, phase);
+    RotationEvent event = events[which];
+    // Ready and Exited are facts about a slot: make them true first.
+    if (std::holds_alternative<ev::Ready>(event)) {
+        const auto starting = std::find_if(cluster.views.begin(), cluster.views.end(),
+                                           [](const SlotView& v) { return v.state == S::starting; });
+        if (starting == cluster.views.end()) return;  // nothing starts in this phase
+        event = ev::Ready{static_cast<unsigned>(starting - cluster.views.begin())};
+        cluster.views[std::get<ev::Ready>(event).slot].state = S::ready;
+    }
+    if (std::holds_alternative<ev::Exited>(event)) cluster.views[0].state = S::exited;
+    // FakeCluster::send REQUIREs every action to fit its slot's state.
+    const auto actions = cluster.send(event);
+    if (std::holds_alternative<ev::ReloadAsked>(event)) {
+        const bool answered = FakeCluster::has(actions, Kind::load_configuration) ||
+                              FakeCluster::reports(actions, Outcome::reload_queued) ||
+                              FakeCluster::reports(actions, Outcome::reload_refused);
+        CHECK(answered);
+        CHECK(FakeCluster::has(actions, Kind::load_configuration) == (phase == Rotation::Phase::idle));
+    }
+    if (std::holds_alternative<ev::UpgradeAsked>(event)) {
+        CHECK(FakeCluster::has(actions, Kind::start_upgrade) == (phase == Rotation::Phase::idle));
+        CHECK(FakeCluster::reports(actions, Outcome::upgrade_queued) ==
+              (phase == Rotation::Phase::loading || phase == Rotation::Phase::reloading));
+    }
+    if (phase == Rotation::Phase::stopping) CHECK_FALSE(FakeCluster::has(actions, Kind::spawn));
+    if (std::holds_alternative<ev::Exited>(event)) {
+        const bool decided = FakeCluster::has(actions, Kind::release) || FakeCluster::has(actions, Kind::restart);
+        CHECK(decided);
+    }
+}
