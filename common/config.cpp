@@ -338,6 +338,8 @@ std::optional<std::string> complete(Config& cfg, const Texts& texts) {
                                                  : ComputeMode::threads;
     cfg.model = texts.model == "threads" ? ServingModel::threads : ServingModel::processes;
     cfg.scoreboard_counters = !texts.no_scoreboard_counters;
+    // CLI11 writes no command as exec="" into the accepted configuration, which reads back as one empty word.
+    if (cfg.exec.size() == 1 && cfg.exec.front().empty()) cfg.exec.clear();
     cfg.ready_delay = *ready_delay_of(texts.ready);
     cfg.stop_signal = *stop_signal_number(texts.stop_signal);
     if (cfg.exec_mode()) {

@@ -11,6 +11,10 @@ std::string reload_refusal(const Config& now, const Config& next, unsigned http_
         return "--compute, --compute-processes and (with processes) --compute-queue size the shared memory "
                "and cannot change on reload";
     }
+    if (next.exec_mode() != now.exec_mode()) {
+        return "--exec: a command cannot be added or removed on reload (the shared memory and the workers' kind "
+               "are laid out at start; restart to change it); a running command can be replaced by another";
+    }
     if (next.model != now.model) return "--model cannot change on reload (restart to change it)";
     if (now.model == ServingModel::threads && next.workers != now.workers) {
         return "with --model=threads, --workers sizes the worker process's event loops and cannot change on "

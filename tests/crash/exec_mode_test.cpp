@@ -250,6 +250,12 @@ TEST_CASE("exec in the config file runs the program, and a reload to one that ca
     CHECK(daemon.wait_for_log(std::regex(R"(reload refused.*the command cannot be run: '/nonexistent/server')")));
     CHECK(daemon.worker_pids() == before);
     CHECK(HttpClient(daemon.port()).get("/").status == 200);
+    if (std::system("command -v node >/dev/null 2>&1") == 0) {  // another command: applied, successor first
+        std::ofstream(path) << "workers = 1\nexec = [\"node\", \"" CLUSTERD_TEST_APPS "/node_server.js\"]\n";
+        REQUIRE(daemon.send_signal(SIGHUP));
+        CHECK(daemon.wait_for_log("reload complete"));
+        CHECK(HttpClient(daemon.port()).get("/").body.find("hello from node worker") == 0);
+    }
     std::filesystem::remove(path);
     CHECK(daemon.stop_and_check_clean());
 }
