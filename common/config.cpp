@@ -121,6 +121,10 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
                "Jobs that may wait for an executor (per worker; per cluster with processes); more get 503");
     add_duration(app, "--compute-timeout", cfg.compute_timeout,
                  "A job not finished by then is answered 504; its thread or process is dealt with");
+    add_byte_size(app, "--task-max-input", cfg.task_max_input,
+                  "Largest input of a task in bytes, for every executor (else 413); a task may set less");
+    add_byte_size(app, "--task-max-output", cfg.task_max_output,
+                  "Largest output of a task in bytes, for every executor (else 502); a task may set less");
 
     app.add_option("--user", cfg.user,
                    "Started as root: bind, then run the supervisor and every worker as this user (name or uid)")
@@ -280,6 +284,13 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
     }
     if (cfg.compute_timeout.count() <= 0) {
         return ExitRequest{2, "clusterd: --compute-timeout must be larger than 0\n"};
+    }
+    // The job ring's payload area holds this much per job (common/job_ring.hpp).
+    for (const auto& [name, value] : {std::pair{"--task-max-input", cfg.task_max_input},
+                                      std::pair{"--task-max-output", cfg.task_max_output}}) {
+        if (value > task_payload_limit) {
+            return ExitRequest{2, std::string("clusterd: ") + name + " must be at most 64MiB\n"};
+        }
     }
     cfg.role = role == "worker" ? Role::worker : role == "compute" ? Role::compute : Role::supervisor;
     cfg.compute = compute == "inline" ? ComputeMode::inline_loop
