@@ -68,6 +68,7 @@ std::optional<std::string_view> Request::header(std::string_view name) const {
 }
 
 Response Response::text(unsigned status, std::string body) {
+    if (!body.empty() && body.back() != '\n') body += '\n';
     return Response{status, "text/plain; charset=utf-8", std::move(body), {}};
 }
 

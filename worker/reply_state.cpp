@@ -28,7 +28,7 @@ RequestFault request_fault(std::string_view query, bool fault_injection) {
     return chosen;
 }
 
-TaskResult task_result(const compute::JobAnswer& answer, const std::string& task, Millis timeout) {
+TaskResult task_result(const compute::JobAnswer& answer, const std::string& task, Millis timeout, bool own_deadline) {
     switch (answer.outcome) {
         case JobOutcome::completed:
             return {TaskOutcome::ok, answer.output.output, {}};
@@ -49,7 +49,8 @@ TaskResult task_result(const compute::JobAnswer& answer, const std::string& task
                     "the executor running task " + task + " died; other requests are unaffected"};
         case JobOutcome::timed_out:
             return {TaskOutcome::timed_out, {},
-                    "task " + task + " did not finish within its deadline (" + format_duration(timeout) + ")"};
+                    "task " + task + " did not finish within " + (own_deadline ? "its deadline" : "--compute-timeout") +
+                        " (" + format_duration(timeout) + ")"};
         case JobOutcome::rejected:
             return {TaskOutcome::rejected, {}, "the compute queue is full; retry shortly"};
         case JobOutcome::shed:
@@ -135,10 +136,10 @@ void ReplyState::run_task(std::string_view task, std::string input, std::functio
 void ReplyState::finish_task(const std::string& task, const worker::compute::JobAnswer& answer,
                              const std::function<void(Reply, TaskResult)>& done) {
     if (target_ == nullptr) return;
-    const auto spec = services_.app.task_index(task);
-    const Millis deadline =
-        spec ? worker::task_limits(services_.app.tasks[*spec], services_.config).deadline : services_.config.compute_timeout;
-    TaskResult result = worker::task_result(answer, task, deadline);
+    const auto index = services_.app.task_index(task);
+    const detail::TaskSpec* spec = index ? &services_.app.tasks[*index] : nullptr;
+    const Millis deadline = spec ? worker::task_limits(*spec, services_.config).deadline : services_.config.compute_timeout;
+    TaskResult result = worker::task_result(answer, task, deadline, spec && spec->options.deadline.count() > 0);
     if (result.outcome == TaskOutcome::crashed) {
         spdlog::error("task {} crashed its executor while serving {}; answered 502", task, what_);
     }

@@ -50,7 +50,9 @@ struct RequestFault {
 [[nodiscard]] RequestFault request_fault(std::string_view query, bool fault_injection);
 
 // A finished job as the application sees it.
-[[nodiscard]] TaskResult task_result(const compute::JobAnswer& answer, const std::string& task, Millis deadline);
+// own_deadline: the task set its deadline (else it is --compute-timeout's).
+[[nodiscard]] TaskResult task_result(const compute::JobAnswer& answer, const std::string& task, Millis deadline,
+                                     bool own_deadline);
 
 }  // namespace clusterd::worker
 

@@ -58,6 +58,8 @@ struct Response {
     // Connection itself; setting those here is refused (the header is dropped).
     std::vector<std::pair<std::string, std::string>> headers;
 
+    // text/plain; a newline is added to a body that does not end with one,
+    // as clusterd's own text answers do (curl and terminals show it whole).
     [[nodiscard]] static Response text(unsigned status, std::string body);
     [[nodiscard]] static Response json(unsigned status, std::string body);
 };
