@@ -96,8 +96,6 @@ std::unique_ptr<compute::Backend> Worker::make_backend(compute::CompletionSink s
     const TaskRunner runner(app_, config_, config_.fault_injection);
     switch (config_.compute) {
         case ComputeMode::inline_loop:
-            // The loop is this executor: its compute hooks run here, once.
-            run_compute_hooks(app_);
             // The job blocks this loop; name it in the scoreboard so a hang
             // report says which job it was.
             return std::make_unique<compute::InlineBackend>(
@@ -137,11 +135,14 @@ bool Worker::run_start_hooks() {
     bind_app_counters(counters_.app_counters());
     try {
         for (const auto& hook : app_.worker_hooks) hook();
+        // Inline, this loop is the compute executor too: its hooks run here,
+        // on the thread that will run the tasks.
+        if (config_.compute == ComputeMode::inline_loop) run_compute_hooks(app_);
         return true;
     } catch (const std::exception& error) {
-        spdlog::critical("the application's worker start hook threw: {}", error.what());
+        spdlog::critical("the application's start hook threw: {}", error.what());
     } catch (...) {
-        spdlog::critical("the application's worker start hook threw something that is not a std::exception");
+        spdlog::critical("the application's start hook threw something that is not a std::exception");
     }
     return false;
 }

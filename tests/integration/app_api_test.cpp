@@ -161,13 +161,14 @@ TEST_CASE("a worker start hook that throws fails the start: exit 2, not a restar
     options.env = {{"TEST_APP_FAIL_WORKER_HOOK", "1"}};
     options.wait_ready = false;
     Daemon daemon(options);
-    CHECK(daemon.wait_for_log("the application's worker start hook threw: the worker hook refuses to start"));
-    CHECK(daemon.wait_for_log(std::regex("worker 0 .*exit(ed)? (with )?(code )?2")));
+    CHECK(daemon.wait_for_log("the application's start hook threw: the worker hook refuses to start"));
+    CHECK(daemon.wait_for_log(std::regex("worker (process )?0 .*exited with code 2")));
+    CHECK(daemon.wait_for_log("circuit breaker tripped: exit code 2"));
     CHECK(daemon.stop_and_check_clean());
 }
 
 TEST_CASE("a compute start hook that throws fails that executor's start", "[integration][app]") {
-    const std::string mode = GENERATE("threads", "processes");
+    const std::string mode = GENERATE("inline", "threads", "processes");
     DaemonOptions options = app_options(mode);
     options.env = {{"TEST_APP_FAIL_COMPUTE_HOOK", "1"}};
     options.wait_ready = false;
