@@ -34,8 +34,13 @@ PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --exists clusterd || fai
 c++ -std=c++20 -o "$work/one-file" "$source/tests/package/consumer/main.cpp" \
     $(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags --libs clusterd) || fail "pkg-config build"
 
-# Runs BINARY with --compute MODE on a free port and checks both routes.
-check_app() {
+# The example service, standalone, against the same prefix.
+cmake -S "$source/examples/similarity" -B "$work/similarity" -DCMAKE_PREFIX_PATH="$work/prefix" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || fail "configuring examples/similarity against the prefix"
+cmake --build "$work/similarity" --target similarity >/dev/null || fail "building examples/similarity against the prefix"
+
+# Starts BINARY with --compute MODE on a free port; sets pid and port.
+start_app() {
     binary=$1 mode=$2
     as_root=""
     [ "$(id -u)" = 0 ] && as_root=--allow-root
@@ -49,13 +54,22 @@ check_app() {
         sleep 0.1
     done
     grep -q "all 1 workers ready" "$work/log" || fail "$binary ($mode) did not become ready"
+}
+
+stop_app() {
+    kill -TERM "$pid"
+    wait "$pid" || fail "$binary ($mode) did not stop cleanly"
+    pid=""
+}
+
+# Runs BINARY with --compute MODE and checks both of its routes.
+check_app() {
+    start_app "$1" "$2"
     greeting=$(curl -sS --max-time 10 "http://127.0.0.1:$port/greet/package")
     [ "$greeting" = "hello, package" ] || fail "$binary ($mode): /greet answered '$greeting'"
     upper=$(curl -sS --max-time 10 --data-binary "make me loud" "http://127.0.0.1:$port/upper")
     [ "$upper" = "MAKE ME LOUD" ] || fail "$binary ($mode): /upper answered '$upper'"
-    kill -TERM "$pid"
-    wait "$pid" || fail "$binary ($mode) did not stop cleanly"
-    pid=""
+    stop_app
     echo "ok: $(basename "$binary") under --compute $mode"
 }
 
@@ -63,3 +77,13 @@ for mode in inline threads processes; do
     check_app "$work/consumer/consumer" "$mode"
     check_app "$work/one-file" "$mode"
 done
+
+start_app "$work/similarity/similarity" processes
+ranked=$(curl -sS --max-time 10 --data-binary \
+    '{"query": "worker crashed", "documents": ["pasta in water", {"id": "w", "text": "the worker crashed"}]}' \
+    "http://127.0.0.1:$port/similarity")
+case "$ranked" in
+    '{"results":[{"id":"w","index":1,'*) echo "ok: examples/similarity built against the prefix ranks under processes" ;;
+    *) fail "examples/similarity answered '$ranked'" ;;
+esac
+stop_app
