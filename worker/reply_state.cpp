@@ -82,12 +82,16 @@ ReplyState::~ReplyState() {
 
 void ReplyState::send(Response response) {
     if (target_ == nullptr) return;
+    const auto keep = shared_from_this();  // as in detach(): the job's callback may hold the last reference
     close_timers();
     if (job_) services_.dispatcher.cancel(*std::exchange(job_, std::nullopt));
     std::exchange(target_, nullptr)->deliver(response);
 }
 
 void ReplyState::detach() {
+    // The connection holds no reference: cancelling the job drops the one
+    // its callback held, which may be the last. Stay alive to the end.
+    const auto keep = shared_from_this();
     target_ = nullptr;
     if (job_) services_.dispatcher.cancel(*std::exchange(job_, std::nullopt));
     close_timers();
