@@ -77,6 +77,8 @@ bench:
 	bench/scoreboard_cost.sh
 	bench/ring/run.sh
 	build-ring-bench/wakeup_bench
+	bench/task_dispatch.sh
+	bench/similarity.sh
 	bench/lab/lab.py $(LAB_ARGS)
 
 # The parallelism lab alone: table on stdout, lab.json, lab.md, lab.svg in LAB_OUT.

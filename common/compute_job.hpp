@@ -1,47 +1,44 @@
-// A unit of CPU work as every executor sees it: what to compute (JobParams)
-// and how it ended (JobResult). Both are plain, fixed-size and pointer-free,
+// A unit of CPU work as every executor sees it: which of the application's
+// tasks to run on which bytes (JobParams + the input), and how it ended
+// (JobResult + the output). The fixed parts are plain and pointer-free,
 // because with --compute=processes they travel through the shared segment's
-// job ring between an HTTP worker and a compute process.
+// job ring; the bytes travel through the ring's payload area beside them
+// (job_ring.hpp), bounded by --task-max-input and --task-max-output.
 #pragma once
 
 #include <cstdint>
 
 namespace clusterd {
 
-enum class JobKind : std::uint32_t {
-    fib = 1,     // naive recursive Fibonacci of n
-    primes = 2,  // count the primes <= n (sieve)
-    hash = 3,    // PBKDF2-HMAC-SHA256 of data, n rounds
-};
-
 // Fault injection riding on a job (only accepted with --enable-fault-injection):
 // the executor running it crashes or spins, so every failure path of the
 // three executors can be hit on purpose.
 enum class JobFault : std::uint32_t { none = 0, crash = 1, hang = 2 };
 
-inline constexpr std::uint32_t job_data_capacity = 64;
+// The most tasks an application may declare: their counters live in every
+// scoreboard slot (shm_layout.hpp), so the number is fixed.
+inline constexpr std::uint32_t max_tasks = 32;
 
 struct JobParams {
-    std::uint32_t kind = 0;   // a JobKind; a consumer rejects anything else
-    std::uint32_t fault = 0;  // a JobFault
-    std::uint64_t n = 0;      // fib: n; primes: the limit; hash: rounds
-    std::uint32_t data_length = 0;  // hash only: bytes of data in use (<= job_data_capacity)
+    std::uint32_t task = 0;          // index in the application's task table; a consumer rejects one past its end
+    std::uint32_t fault = 0;         // a JobFault
+    std::uint32_t input_length = 0;  // bytes of input in the payload area (checked against the area's size)
     std::uint32_t reserved = 0;
-    char data[job_data_capacity] = {};
 };
 
 enum class JobStatus : std::uint32_t {
-    ok = 1,       // value / digest hold the answer
-    invalid = 2,  // the parameters were refused by the computation itself (garbage in a ring, say)
-    crashed = 3,  // the executor died running it (compute process killed, ...): 502
+    ok = 1,                // the output holds the task's answer
+    invalid = 2,           // refused before running: no such task, a length beyond the area (garbage in a ring)
+    crashed = 3,           // the executor died running it (compute process killed, ...): 502
+    failed = 4,            // the task threw: the output holds the exception's message (500)
+    bad_input = 5,         // the task refused its input (clusterd::BadInput): the output holds why (400)
+    output_too_large = 6,  // the answer did not fit the task's output limit: dropped (502)
 };
 
 struct JobResult {
-    std::uint32_t status = 0;  // a JobStatus
-    std::uint32_t reserved = 0;
-    std::uint64_t value = 0;       // fib, primes
-    std::uint64_t compute_us = 0;  // time spent computing, measured by whoever ran it
-    char digest_hex[72] = {};      // hash: 64 hex digits, NUL-terminated
+    std::uint32_t status = 0;         // a JobStatus
+    std::uint32_t output_length = 0;  // bytes of output in the payload area (checked against the area's size)
+    std::uint64_t compute_us = 0;     // time spent computing, measured by whoever ran it
 };
 
 }  // namespace clusterd

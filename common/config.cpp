@@ -193,6 +193,10 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
                "Jobs that may wait for an executor (per worker; per cluster with processes); more get 503");
     add_duration(app, "--compute-timeout", cfg.compute_timeout,
                  "A job not finished by then is answered 504; its thread or process is dealt with");
+    add_byte_size(app, "--task-max-input", cfg.task_max_input,
+                  "Largest input of a task in bytes, for every executor (else 413); a task may set less");
+    add_byte_size(app, "--task-max-output", cfg.task_max_output,
+                  "Largest output of a task in bytes, for every executor (else 502); a task may set less");
 
     app.add_option("--user", cfg.user,
                    "Started as root: bind, then run the supervisor and every worker as this user (name or uid)");
@@ -331,6 +335,11 @@ std::optional<std::string> complete(Config& cfg, const Texts& texts) {
     }
     if (!cfg.group.empty() && cfg.user.empty()) return "--group needs --user";
     if (cfg.compute_timeout.count() <= 0) return "--compute-timeout must be larger than 0";
+    // The job ring's payload area holds this much per job (common/job_ring.hpp).
+    for (const auto& [name, value] : {std::pair{"--task-max-input", cfg.task_max_input},
+                                      std::pair{"--task-max-output", cfg.task_max_output}}) {
+        if (value > task_payload_limit) return std::string(name) + " must be at most 64MiB";
+    }
     cfg.listen = std::get<ListenAddress>(parse_listen_address(texts.listen));
     cfg.log_level = spdlog::level::from_str(texts.log_level);
     cfg.compute = texts.compute == "inline"      ? ComputeMode::inline_loop

@@ -38,6 +38,9 @@ enum class ComputeMode { inline_loop, threads, processes };
 enum class ServingModel { processes, threads };
 [[nodiscard]] const char* to_string(ServingModel model);
 
+// The largest --task-max-input / --task-max-output (common/job_ring.hpp's job_payload_max).
+inline constexpr std::uint64_t task_payload_limit = 64u * 1024 * 1024;
+
 struct ListenAddress {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;
@@ -79,6 +82,8 @@ struct Config {
     unsigned compute_processes = 1;  // default: CPU count, set by parse_config
     unsigned compute_queue = 64;     // waiting jobs: per worker (inline, threads) or per cluster (processes)
     Millis compute_timeout{10'000};  // a job not finished by then is answered 504
+    std::uint64_t task_max_input = 64 * 1024;   // bytes into a task (else 413); sizes the job ring's payload area
+    std::uint64_t task_max_output = 64 * 1024;  // bytes out of a task (else 502)
 
     // Privileges: as root, every process runs as --user (and --group) once
     // the socket is bound; workers as root only with --allow-root.

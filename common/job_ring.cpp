@@ -7,8 +7,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <new>
 
@@ -105,38 +107,52 @@ std::optional<std::uint64_t> requester_repair(const JobRecord& record, std::uint
 
 }  // namespace
 
-std::optional<JobRing> JobRing::create(void* memory, std::size_t bytes, std::uint32_t capacity) noexcept {
+std::optional<JobRing> JobRing::create(void* memory, std::size_t bytes, std::uint32_t capacity,
+                                       std::uint32_t max_input, std::uint32_t max_output) noexcept {
     if (memory == nullptr || reinterpret_cast<std::uintptr_t>(memory) % alignof(JobRecord) != 0) return std::nullopt;
-    if (capacity == 0 || capacity > job_ring_max_capacity || bytes < job_ring_bytes(capacity)) return std::nullopt;
+    if (capacity == 0 || capacity > job_ring_max_capacity || max_input > job_payload_max ||
+        max_output > job_payload_max || bytes < job_ring_bytes(capacity, max_input, max_output)) {
+        return std::nullopt;
+    }
     auto* header = new (memory) JobRingHeader();
     header->magic = job_ring_magic;
     header->layout_version = job_ring_layout_version;
     header->capacity = capacity;
     header->record_size = sizeof(JobRecord);
+    header->max_input = max_input;
+    header->max_output = max_output;
     auto* base = static_cast<std::byte*>(memory) + sizeof(JobRingHeader);
     JobRecord* records = new (base) JobRecord();
     for (std::uint32_t i = 1; i < capacity; ++i) new (base + std::size_t{i} * sizeof(JobRecord)) JobRecord();
-    return JobRing(header, records, capacity);
+    // The payload area is plain bytes: the mapping's zero fill is its start.
+    return JobRing(header, records, base + std::size_t{capacity} * sizeof(JobRecord), capacity, max_input, max_output);
 }
 
 std::optional<JobRing> JobRing::attach(void* memory, std::size_t bytes) noexcept {
     if (memory == nullptr || reinterpret_cast<std::uintptr_t>(memory) % alignof(JobRecord) != 0) return std::nullopt;
     if (bytes < sizeof(JobRingHeader)) return std::nullopt;
     auto* header = std::launder(static_cast<JobRingHeader*>(memory));
+    // Copied once: the view never reads the sizes from shared memory again.
     const std::uint32_t capacity = header->capacity;
+    const std::uint32_t max_input = header->max_input;
+    const std::uint32_t max_output = header->max_output;
     if (header->magic != job_ring_magic || header->layout_version != job_ring_layout_version ||
         header->record_size != sizeof(JobRecord) || capacity == 0 || capacity > job_ring_max_capacity ||
-        bytes < job_ring_bytes(capacity)) {
+        max_input > job_payload_max || max_output > job_payload_max ||
+        bytes < job_ring_bytes(capacity, max_input, max_output)) {
         return std::nullopt;
     }
-    auto* records = std::launder(reinterpret_cast<JobRecord*>(static_cast<std::byte*>(memory) + sizeof(JobRingHeader)));
-    return JobRing(header, records, capacity);
+    auto* base = static_cast<std::byte*>(memory) + sizeof(JobRingHeader);
+    auto* records = std::launder(reinterpret_cast<JobRecord*>(base));
+    return JobRing(header, records, base + std::size_t{capacity} * sizeof(JobRecord), capacity, max_input, max_output);
 }
 
 std::optional<JobTicket> JobRing::submit(std::uint32_t requester_slot, std::uint64_t requester_generation,
                                          std::uint64_t job_id, const JobParams& params,
-                                         std::int64_t deadline_ms) noexcept {
-    if (requester_slot >= job_ring_max_slots) return std::nullopt;
+                                         std::int64_t deadline_ms, std::string_view input) noexcept {
+    if (requester_slot >= job_ring_max_slots || input.size() > max_input_) return std::nullopt;
+    JobParams sized = params;
+    sized.input_length = static_cast<std::uint32_t>(input.size());
     // Any hint works (it is only where the scan starts): a scribbled one is reduced.
     const std::uint32_t start = header_->free_hint.load(std::memory_order_relaxed) % capacity_;
     for (std::uint32_t step = 0; step < capacity_; ++step) {
@@ -149,7 +165,9 @@ std::optional<JobTicket> JobRing::submit(std::uint32_t requester_slot, std::uint
         if (!transition(record, control, filling)) continue;  // another requester took it
 
         const std::uint64_t ticket = header_->next_ticket.fetch_add(1, std::memory_order_relaxed);
-        fill(record, ticket, {requester_slot, requester_generation, job_id}, params, deadline_ms);
+        // Ours while filling: nobody reads this record's stretch until queued.
+        if (!input.empty()) std::memcpy(input_of(index), input.data(), input.size());
+        fill(record, ticket, {requester_slot, requester_generation, job_id}, sized, deadline_ms);
         control = filling;
         // Fails only if something scribbled over a record we own: leave it to reclaim_corrupt().
         if (!transition(record, control, pack_control(JobState::queued, false, requester_slot, seen.sequence))) {
@@ -173,7 +191,7 @@ bool JobRing::cancel(JobTicket ticket) noexcept {
 }
 
 std::optional<std::uint64_t> JobRing::take_result(std::uint32_t index, std::uint32_t slot, std::uint64_t generation,
-                                                  JobResult& out) noexcept {
+                                                  JobResult& out, std::string& output) {
     JobRecord& record = records_[index];
     std::uint64_t control = record.control.load(std::memory_order_acquire);
     const JobControl seen = unpack_control(control);
@@ -183,6 +201,13 @@ std::optional<std::uint64_t> JobRing::take_result(std::uint32_t index, std::uint
     // Plain copy: nobody writes the result of a done record, and only this
     // requester (or its repair, once it is dead) frees it.
     out = record.result;
+    // The length from our private copy, bounded by our private size: a
+    // scribbled one cannot reach past this record's stretch.
+    if (out.output_length > max_output_) {
+        out.status = static_cast<std::uint32_t>(JobStatus::invalid);
+        out.output_length = 0;
+    }
+    output.assign(reinterpret_cast<const char*>(output_of(index)), out.output_length);
     if (!transition(record, control, free_word(seen.sequence))) return std::nullopt;
     return job_id;
 }
@@ -204,7 +229,7 @@ std::optional<std::uint32_t> JobRing::oldest_queued(std::uint64_t& control) cons
     return oldest;
 }
 
-std::optional<ClaimedJob> JobRing::claim(std::uint32_t consumer_slot, std::int64_t now_ms) noexcept {
+std::optional<ClaimedJob> JobRing::claim(std::uint32_t consumer_slot, std::int64_t now_ms) {
     if (consumer_slot >= job_ring_max_slots) return std::nullopt;
     for (int scan = 0; scan < claim_scans; ++scan) {
         std::uint64_t control = 0;
@@ -220,20 +245,35 @@ std::optional<ClaimedJob> JobRing::claim(std::uint32_t consumer_slot, std::int64
         job.consumer_slot = consumer_slot;
         job.requester = requester_of(record);
         job.deadline_ms = record.deadline_ms.load(std::memory_order_acquire);
-        job.params = record.params;  // plain: nobody writes params of a running record
+        job.params = record.params;  // plain: nobody writes params or input of a running record
+        if (job.params.input_length > max_input_) {
+            job.params.input_length = 0;
+            job.params.task = max_tasks;  // no table has it: the job answers invalid
+        }
+        job.input.assign(reinterpret_cast<const char*>(input_of(*index)), job.params.input_length);
         return job;
     }
     return std::nullopt;
 }
 
-std::optional<JobRequester> JobRing::finish(const ClaimedJob& job, const JobResult& result) noexcept {
+std::optional<JobRequester> JobRing::finish(const ClaimedJob& job, const JobResult& result,
+                                            std::string_view output) noexcept {
     if (job.ticket.index >= capacity_) return std::nullopt;
     JobRecord& record = records_[job.ticket.index];
     const std::uint64_t sequence = job.ticket.sequence;
     const std::uint64_t mine = pack_control(JobState::running, false, job.consumer_slot, sequence);
     std::uint64_t control = record.control.load(std::memory_order_acquire);
     if (control == mine) {
-        record.result = result;  // ours while running: nobody reads it before done
+        // Ours while running: nobody reads the result or the output before done.
+        JobResult stored = result;
+        if (output.size() > max_output_) {
+            stored.status = static_cast<std::uint32_t>(JobStatus::output_too_large);
+            stored.output_length = 0;
+        } else {
+            stored.output_length = static_cast<std::uint32_t>(output.size());
+            if (!output.empty()) std::memcpy(output_of(job.ticket.index), output.data(), output.size());
+        }
+        record.result = stored;
         const std::uint64_t delivered = delivered_word(job.requester.slot, sequence);
         if (transition(record, control, delivered)) {
             if (unpack_control(delivered).state == JobState::done) return job.requester;

@@ -5,11 +5,11 @@
 // process. docs/SHM.md ("Job ring") has the transition table and the long
 // form of the arguments below.
 //
-//   auto ring = JobRing::create(memory, bytes, capacity);  // supervisor, before any child exists
+//   auto ring = JobRing::create(memory, bytes, capacity, max_input, max_output);  // supervisor, before any child
 //   auto ring = JobRing::attach(memory, bytes);            // each process, at its own address
-//   worker:     ring->submit(slot, generation, job_id, params, deadline_ms)   nullopt: answer 503
-//               ring->collect(slot, generation, [](std::uint64_t job_id, const JobResult&) {...});
-//   compute:    seen = ring->work_seq(); if (auto job = ring->claim(slot, now)) { run; finish(*job, r); }
+//   worker:     ring->submit(slot, generation, job_id, params, deadline_ms, input)   nullopt: answer 503
+//               ring->collect(slot, generation, [](std::uint64_t job_id, const JobResult&, std::string_view out) {...});
+//   compute:    seen = ring->work_seq(); if (auto job = ring->claim(slot, now)) { run; finish(*job, r, out); }
 //               else ring->wait_for_work(seen, heartbeat_ms);
 //   supervisor: after reaping a process, before its slot gets a new one:
 //               release_consumer(slot) (wake the requesters it returns: 502) or
@@ -52,11 +52,23 @@
 //               a control value sees every write the record's earlier owners
 //               made before their own CAS.
 //   params      plain: written by the requester while filling, read by the
-//               consumer after its claim CAS. Nobody writes them while queued
+//   + input     consumer after its claim CAS. Nobody writes them while queued
 //               or running (writing needs free → filling first).
 //   result      plain: written by the consumer while running (or by the
-//               supervisor for a reaped consumer), read by the requester after
+//   + output    supervisor for a reaped consumer), read by the requester after
 //               acquiring done. Nobody writes it while done.
+//
+// The payload area: bytes in and out, owned with their record
+//   Record i has its own fixed stretch of the payload area (max_input bytes
+//   of input, then max_output bytes of output), so the bytes of a job belong
+//   to whoever owns its record, under exactly the rules of params and result
+//   above. There is no allocator, no free list and no shared offset: nothing
+//   a process killed mid-copy could leave half-updated for the others. A
+//   record that returns to free takes its stretch with it; a reaped consumer's
+//   half-written output is cut to length 0 by release_consumer(). Lengths are
+//   read from a private copy of params/result and checked against the sizes
+//   the view copied at attach, so a scribbled length is refused (invalid),
+//   never followed past the stretch. docs/SHM.md has the long form.
 //   ticket, requester, deadline_ms
 //               atomics: written (release) by the requester while filling,
 //               read (acquire) by scans before they know whether the record
@@ -95,6 +107,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "common/compute_job.hpp"
@@ -104,7 +119,10 @@ namespace clusterd {
 inline constexpr std::uint32_t job_ring_max_slots = 4096;      // owner is a 12-bit field
 inline constexpr std::uint32_t job_ring_max_capacity = 65536;  // keeps the scans short
 inline constexpr std::uint64_t job_ring_magic = 0x474e4952424f4a43;  // "CJOBRING"
-inline constexpr std::uint32_t job_ring_layout_version = 1;
+inline constexpr std::uint32_t job_ring_layout_version = 2;
+// The largest --task-max-input / --task-max-output: keeps capacity × stride
+// far from overflowing and a segment within what tmpfs will map.
+inline constexpr std::uint32_t job_payload_max = 64u * 1024 * 1024;
 
 // The states a record moves through; any other value in the state bits is garbage.
 enum class JobState : std::uint8_t { free = 0, filling = 1, queued = 2, running = 3, done = 4 };
@@ -165,6 +183,7 @@ struct ClaimedJob {
     JobRequester requester;
     std::int64_t deadline_ms = 0;
     JobParams params;
+    std::string input;  // copied out of the payload area: the ring may change under it, this cannot
 };
 
 // A running job as the supervisor's watchdog sees it.
@@ -210,6 +229,8 @@ struct alignas(64) JobRingHeader {
     std::uint32_t layout_version = 0;
     std::uint32_t capacity = 0;
     std::uint32_t record_size = 0;
+    std::uint32_t max_input = 0;   // bytes of input per record
+    std::uint32_t max_output = 0;  // bytes of output per record
     // The futex word: bumped by every submit, waited on by idle consumers.
     alignas(64) std::atomic<std::uint32_t> work_seq{0};
     alignas(64) std::atomic<std::uint64_t> next_ticket{0};
@@ -222,8 +243,16 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "shared memory ne
 static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t), "the futex word is a plain 32-bit int");
 static_assert(sizeof(JobRingHeader) % alignof(JobRecord) == 0, "records follow the header, aligned");
 
-[[nodiscard]] constexpr std::size_t job_ring_bytes(std::uint32_t capacity) noexcept {
-    return sizeof(JobRingHeader) + std::size_t{capacity} * sizeof(JobRecord);
+// Each record's stretch of the payload area: its input, then its output,
+// rounded to a cache line so two records never share one.
+[[nodiscard]] constexpr std::size_t job_payload_stride(std::uint32_t max_input, std::uint32_t max_output) noexcept {
+    return (std::size_t{max_input} + max_output + 63) / 64 * 64;
+}
+
+[[nodiscard]] constexpr std::size_t job_ring_bytes(std::uint32_t capacity, std::uint32_t max_input = 0,
+                                                   std::uint32_t max_output = 0) noexcept {
+    return sizeof(JobRingHeader) + std::size_t{capacity} * sizeof(JobRecord) +
+           std::size_t{capacity} * job_payload_stride(max_input, max_output);
 }
 
 // A view of a ring in this process's address space. Holds a pointer and the
@@ -232,42 +261,56 @@ static_assert(sizeof(JobRingHeader) % alignof(JobRecord) == 0, "records follow t
 // once, except where its comment names a single caller.
 class JobRing {
 public:
-    // Initialises a ring in place over `bytes` bytes of 64-byte aligned memory.
-    // nullopt when the memory is too small or misaligned, or the capacity is
-    // 0 or above job_ring_max_capacity. Only before any other process uses it.
-    [[nodiscard]] static std::optional<JobRing> create(void* memory, std::size_t bytes,
-                                                       std::uint32_t capacity) noexcept;
+    // Initialises a ring in place over `bytes` bytes of 64-byte aligned memory,
+    // with room for max_input bytes in and max_output bytes out per job.
+    // nullopt when the memory is too small or misaligned, the capacity is 0 or
+    // above job_ring_max_capacity, or a payload size is above job_payload_max.
+    // Only before any other process uses it.
+    [[nodiscard]] static std::optional<JobRing> create(void* memory, std::size_t bytes, std::uint32_t capacity,
+                                                       std::uint32_t max_input = 0,
+                                                       std::uint32_t max_output = 0) noexcept;
 
     // A view of a ring create() initialised, checking magic, layout version,
-    // record size and that the capacity fits in `bytes`; nullopt otherwise.
+    // record size and that the capacity and payload area fit in `bytes`;
+    // nullopt otherwise.
     [[nodiscard]] static std::optional<JobRing> attach(void* memory, std::size_t bytes) noexcept;
 
     [[nodiscard]] std::uint32_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] std::uint32_t max_input() const noexcept { return max_input_; }
+    [[nodiscard]] std::uint32_t max_output() const noexcept { return max_output_; }
 
     // ---- requester (HTTP worker) ----
 
-    // Queues a job and wakes one consumer. nullopt: no free record (answer
-    // 503), or a slot >= job_ring_max_slots. With capacity C and nothing
-    // consumed, exactly C submits succeed. deadline_ms is CLOCK_MONOTONIC.
+    // Queues a job with its input (params.input_length is set from it) and
+    // wakes one consumer. nullopt: no free record (answer 503), an input
+    // above max_input() (the caller answers 413 before asking), or a slot >=
+    // job_ring_max_slots. With capacity C and nothing consumed, exactly C
+    // submits succeed. deadline_ms is CLOCK_MONOTONIC.
     [[nodiscard]] std::optional<JobTicket> submit(std::uint32_t requester_slot, std::uint64_t requester_generation,
                                                   std::uint64_t job_id, const JobParams& params,
-                                                  std::int64_t deadline_ms) noexcept;
+                                                  std::int64_t deadline_ms, std::string_view input = {}) noexcept;
 
     // Withdraws a job still queued. False once it was claimed (its result, or
     // a crashed one, still arrives through collect()) or is gone.
     [[nodiscard]] bool cancel(JobTicket ticket) noexcept;
 
     // Hands every finished job of (slot, generation) to
-    // on_result(job_id, const JobResult&) and frees its record; returns how
-    // many. Each result is handed out once: its record is freed before the
-    // call. One thread per (slot, generation) at a time.
+    // on_result(job_id, const JobResult&[, std::string_view output]) and frees
+    // its record; returns how many. Each result is handed out once: its
+    // record is freed before the call (the output is a private copy). One
+    // thread per (slot, generation) at a time.
     template <typename F>
     std::size_t collect(std::uint32_t slot, std::uint64_t generation, F&& on_result) {
         std::size_t collected = 0;
+        std::string output;
         for (std::uint32_t index = 0; index < capacity_; ++index) {
             JobResult result;
-            if (const auto job_id = take_result(index, slot, generation, result)) {
-                on_result(*job_id, static_cast<const JobResult&>(result));
+            if (const auto job_id = take_result(index, slot, generation, result, output)) {
+                if constexpr (std::is_invocable_v<F&, std::uint64_t, const JobResult&, std::string_view>) {
+                    on_result(*job_id, static_cast<const JobResult&>(result), std::string_view(output));
+                } else {
+                    on_result(*job_id, static_cast<const JobResult&>(result));
+                }
                 ++collected;
             }
         }
@@ -276,16 +319,21 @@ public:
 
     // ---- consumer (compute process) ----
 
-    // Claims the queued job with the lowest ticket for `consumer_slot` and
-    // stamps it started at now_ms. nullopt when nothing is queued (or the
-    // slot is >= job_ring_max_slots).
-    [[nodiscard]] std::optional<ClaimedJob> claim(std::uint32_t consumer_slot, std::int64_t now_ms) noexcept;
+    // Claims the queued job with the lowest ticket for `consumer_slot`,
+    // stamps it started at now_ms and copies its input out. nullopt when
+    // nothing is queued (or the slot is >= job_ring_max_slots). A claimed job
+    // whose input length is beyond max_input() (a scribbled record) comes
+    // back with params.input_length cut to 0 and params.task set past any
+    // table (max_tasks), so running it answers invalid.
+    [[nodiscard]] std::optional<ClaimedJob> claim(std::uint32_t consumer_slot, std::int64_t now_ms);
 
-    // Stores the result of a claimed job and hands it to its requester: the
-    // requester to wake, or nullopt when there is nobody to wake (its
-    // requester died: the record is freed instead; or the record is no longer
-    // this claim's).
-    [[nodiscard]] std::optional<JobRequester> finish(const ClaimedJob& job, const JobResult& result) noexcept;
+    // Stores the result and output of a claimed job and hands it to its
+    // requester: the requester to wake, or nullopt when there is nobody to
+    // wake (its requester died: the record is freed instead; or the record is
+    // no longer this claim's). An output above max_output() is not stored:
+    // the result becomes output_too_large, with no output.
+    [[nodiscard]] std::optional<JobRequester> finish(const ClaimedJob& job, const JobResult& result,
+                                                     std::string_view output = {}) noexcept;
 
     // ---- waiting (futex on work_seq; shared, not FUTEX_PRIVATE_FLAG) ----
 
@@ -329,20 +377,34 @@ public:
     }
 
 private:
-    JobRing(JobRingHeader* header, JobRecord* records, std::uint32_t capacity) noexcept
-        : header_(header), records_(records), capacity_(capacity) {}
+    JobRing(JobRingHeader* header, JobRecord* records, std::byte* payload, std::uint32_t capacity,
+            std::uint32_t max_input, std::uint32_t max_output) noexcept
+        : header_(header),
+          records_(records),
+          payload_(payload),
+          capacity_(capacity),
+          max_input_(max_input),
+          max_output_(max_output) {}
+
+    [[nodiscard]] std::byte* input_of(std::uint32_t index) const noexcept {
+        return payload_ + std::size_t{index} * job_payload_stride(max_input_, max_output_);
+    }
+    [[nodiscard]] std::byte* output_of(std::uint32_t index) const noexcept { return input_of(index) + max_input_; }
 
     // If record `index` holds a done job of (slot, generation): copies its
-    // result out, frees the record and returns its job id.
+    // result and output out, frees the record and returns its job id.
     std::optional<std::uint64_t> take_result(std::uint32_t index, std::uint32_t slot, std::uint64_t generation,
-                                             JobResult& out) noexcept;
+                                             JobResult& out, std::string& output);
     [[nodiscard]] std::optional<RunningJob> running_at(std::uint32_t index) const noexcept;
     // The queued record with the lowest ticket in one scan, with its control value.
     [[nodiscard]] std::optional<std::uint32_t> oldest_queued(std::uint64_t& control) const noexcept;
 
     JobRingHeader* header_;
     JobRecord* records_;
+    std::byte* payload_;
     std::uint32_t capacity_;
+    std::uint32_t max_input_;
+    std::uint32_t max_output_;
 };
 
 }  // namespace clusterd

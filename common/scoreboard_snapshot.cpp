@@ -25,15 +25,21 @@ std::string bounded_text(const char (&buffer)[N]) {
     return text;
 }
 
+LatencySnapshot read_latency(const LatencyCounters& counters) {
+    LatencySnapshot latency;
+    for (std::size_t b = 0; b < compute_bucket_count; ++b) latency.buckets[b] = counters.buckets[b].load(relaxed);
+    latency.sum_us = counters.sum_us.load(relaxed);
+    return latency;
+}
+
 ComputeSnapshot read_compute(const ComputeCounters& counters) {
     ComputeSnapshot compute;
-    for (std::size_t k = 0; k < job_kind_count; ++k) {
-        for (std::size_t o = 0; o < job_outcome_count; ++o) compute.jobs[k][o] = counters.jobs[k][o].load(relaxed);
+    for (std::size_t t = 0; t < max_tasks; ++t) {
+        const TaskCounters& task = counters.tasks[t];
+        for (std::size_t o = 0; o < job_outcome_count; ++o) compute.tasks[t].jobs[o] = task.jobs[o].load(relaxed);
+        compute.tasks[t].run = read_latency(task.run);
+        compute.tasks[t].wait = read_latency(task.wait);
     }
-    for (std::size_t b = 0; b < compute_bucket_count; ++b) {
-        compute.compute_us_buckets[b] = counters.compute_us_buckets[b].load(relaxed);
-    }
-    compute.compute_us_sum = counters.compute_us_sum.load(relaxed);
     compute.queued = counters.queued.load(relaxed);
     compute.running = counters.running.load(relaxed);
     return compute;
@@ -103,6 +109,13 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
             worker.log_drops = slot.log_drops.load(relaxed);
             if (worker.pid != 0) worker.current = read_current_request(slot, now_ms);
             worker.compute = read_compute(slot.compute);
+            for (std::size_t r = 0; r < max_routes; ++r) {
+                for (std::size_t c = 0; c < status_class_count; ++c) {
+                    worker.routes[r].requests[c] = slot.routes[r].requests[c].load(relaxed);
+                }
+                worker.routes[r].latency = read_latency(slot.routes[r].latency);
+            }
+            for (std::size_t a = 0; a < max_app_counters; ++a) worker.app_counters[a] = slot.app_counters[a].load(relaxed);
         }
         cluster.workers.push_back(std::move(worker));
     }

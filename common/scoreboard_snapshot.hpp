@@ -23,13 +23,27 @@ struct RequestInFlight {
     double for_seconds = 0;
 };
 
-// One HTTP worker's (or compute process's) view of compute jobs.
+struct LatencySnapshot {
+    std::uint64_t buckets[compute_bucket_count]{};  // per bucket, not cumulative
+    std::uint64_t sum_us = 0;
+};
+
+struct TaskSnapshot {
+    std::uint64_t jobs[job_outcome_count]{};
+    LatencySnapshot run;
+    LatencySnapshot wait;
+};
+
+// One HTTP worker's (or compute process's) view of its tasks.
 struct ComputeSnapshot {
-    std::uint64_t jobs[job_kind_count][job_outcome_count]{};
-    std::uint64_t compute_us_buckets[compute_bucket_count]{};
-    std::uint64_t compute_us_sum = 0;
+    TaskSnapshot tasks[max_tasks];
     std::uint64_t queued = 0;
     std::uint64_t running = 0;
+};
+
+struct RouteSnapshot {
+    std::uint64_t requests[status_class_count]{};
+    LatencySnapshot latency;
 };
 
 struct WorkerSnapshot {
@@ -51,6 +65,8 @@ struct WorkerSnapshot {
     std::optional<RequestInFlight> current;
     std::string last_exit;  // how the previous occupant ended; empty if none
     ComputeSnapshot compute;
+    RouteSnapshot routes[max_routes];
+    std::uint64_t app_counters[max_app_counters]{};
 };
 
 struct ClusterSnapshot {

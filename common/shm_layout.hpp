@@ -7,7 +7,9 @@
 //   offset slots_offset ScoreboardSlot[slot_count], each 64-byte aligned
 //   offset rings_offset WorkerRings[slot_count]: each worker's log ring
 //   offset jobs_offset  the compute job ring (job_ring.hpp), job_capacity
-//                       records; empty unless --compute=processes
+//                       records and their payload area (task_max_input +
+//                       task_max_output bytes each); empty unless
+//                       --compute=processes
 //
 // Slots [0, http_slots) belong to HTTP workers (2 per configured worker, so a
 // replacement can start before its predecessor leaves); slots
@@ -31,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/compute_job.hpp"
 #include "common/restart_stats.hpp"
 #include "common/seqlock.hpp"
 #include "common/spsc_ring.hpp"
@@ -38,7 +41,7 @@
 namespace clusterd {
 
 inline constexpr std::uint64_t shm_magic = 0x4b4f4f4c43445343;  // "CSDCLOOK"
-inline constexpr std::uint32_t shm_layout_version = 3;
+inline constexpr std::uint32_t shm_layout_version = 4;
 
 // What a worker is doing right now; all zero when idle.
 struct CurrentRequest {
@@ -86,19 +89,19 @@ struct alignas(64) WorkerRings {
 // Status classes 1xx..5xx.
 inline constexpr std::size_t status_class_count = 5;
 
-// Compute jobs as one HTTP worker saw them, by kind (fib, primes, hash) and
-// outcome. Written by that worker only (its dispatcher), relaxed like every
-// counter here.
-inline constexpr std::size_t job_kind_count = 3;
+// Tasks as one HTTP worker saw them, by task (the application's task
+// table, in declaration order) and outcome. Written by that worker only
+// (its dispatcher), relaxed like every counter here.
 enum class JobOutcome : std::uint32_t {
     completed,  // 200
     crashed,    // 502: the executor died running it
-    timed_out,  // 504: not finished by --compute-timeout
-    rejected,   // 503: the queue was full
+    timed_out,  // 504: not finished by its deadline
+    rejected,   // 503: the queue was full (or 413: the input was over the task's limit)
     shed,       // 503: still queued when the worker began draining
     cancelled,  // the client left before the job started
+    failed,     // 500 / 400 / 502: the task threw, refused its input, or its output did not fit
 };
-inline constexpr std::size_t job_outcome_count = 6;
+inline constexpr std::size_t job_outcome_count = 7;
 [[nodiscard]] constexpr const char* to_string(JobOutcome outcome) {
     switch (outcome) {
         case JobOutcome::completed: return "completed";
@@ -107,21 +110,45 @@ inline constexpr std::size_t job_outcome_count = 6;
         case JobOutcome::rejected: return "rejected";
         case JobOutcome::shed: return "shed";
         case JobOutcome::cancelled: return "cancelled";
+        case JobOutcome::failed: return "failed";
     }
     return "invalid";
 }
-// Upper bounds (µs) of the compute-time histogram buckets; the last bucket is +Inf.
-inline constexpr std::uint64_t compute_bucket_bounds_us[] = {1'000,   5'000,   10'000,    50'000,   100'000,
+// Upper bounds (µs) of every latency histogram here (task run time, task
+// queue wait, route latency); the last bucket is +Inf.
+inline constexpr std::uint64_t compute_bucket_bounds_us[] = {100,     1'000,   5'000,     10'000,   50'000,    100'000,
                                                              500'000, 1'000'000, 5'000'000, 10'000'000};
 inline constexpr std::size_t compute_bucket_count = std::size(compute_bucket_bounds_us) + 1;
 
+// A latency histogram: per bucket (not cumulative) and the sum.
+struct LatencyCounters {
+    std::atomic<std::uint64_t> buckets[compute_bucket_count]{};
+    std::atomic<std::uint64_t> sum_us{0};
+};
+
+struct TaskCounters {
+    std::atomic<std::uint64_t> jobs[job_outcome_count]{};
+    LatencyCounters run;   // completed jobs: time in the task function
+    LatencyCounters wait;  // completed jobs: submit to answer, minus the run time
+};
+
 struct ComputeCounters {
-    std::atomic<std::uint64_t> jobs[job_kind_count][job_outcome_count]{};
-    std::atomic<std::uint64_t> compute_us_buckets[compute_bucket_count]{};  // per bucket, not cumulative
-    std::atomic<std::uint64_t> compute_us_sum{0};
+    TaskCounters tasks[max_tasks];
     std::atomic<std::uint64_t> queued{0};   // gauge: jobs waiting for an executor (inline, threads)
     std::atomic<std::uint64_t> running{0};  // gauge: jobs running (inline, threads)
 };
+
+// Requests by route (the application's route table, in declaration order,
+// by pattern, never by raw path: cardinality stays bounded) and status
+// class, with a latency histogram (request parsed to response queued).
+inline constexpr std::size_t max_routes = 64;
+struct RouteCounters {
+    std::atomic<std::uint64_t> requests[status_class_count]{};
+    LatencyCounters latency;
+};
+
+// An application's own counters (App::counter), summed over the cluster.
+inline constexpr std::size_t max_app_counters = 32;
 
 // Why a worker asks to be replaced (ScoreboardSlot::recycle_requested).
 enum class RecycleReason : std::uint32_t { none = 0, stuck_compute_thread = 1, max_requests = 2 };
@@ -150,6 +177,8 @@ struct alignas(64) ScoreboardSlot {
     std::atomic<std::uint32_t> recycle_requested{0};
     Seqlock<CurrentRequest> current;
     ComputeCounters compute;
+    RouteCounters routes[max_routes];
+    std::atomic<std::uint64_t> app_counters[max_app_counters]{};
 };
 
 // Restarts by cause, hang kills, restart latency: written by the supervisor.
@@ -184,6 +213,8 @@ struct alignas(64) SegmentHeader {
     std::uint32_t http_slots = 0;  // slots [0, http_slots) are HTTP workers', the rest compute processes'
     std::uint32_t compute_mode = 0;  // a ComputeMode (config.hpp)
     std::uint32_t job_capacity = 0;  // records in the job ring; 0 unless --compute=processes
+    std::uint32_t task_max_input = 0;   // the job ring's payload area: bytes in per job
+    std::uint32_t task_max_output = 0;  // and bytes out per job
     std::uint64_t jobs_offset = 0;
     std::int64_t started_ms = 0;
     SupervisorStats stats;
@@ -198,7 +229,8 @@ struct alignas(64) SegmentHeader {
 [[nodiscard]] constexpr std::uint64_t segment_jobs_offset(std::uint32_t slot_count) {
     return segment_rings_offset(slot_count) + std::uint64_t{slot_count} * sizeof(WorkerRings);
 }
-[[nodiscard]] std::uint64_t segment_size(std::uint32_t slot_count, std::uint32_t job_capacity);
+[[nodiscard]] std::uint64_t segment_size(std::uint32_t slot_count, std::uint32_t job_capacity,
+                                         std::uint32_t task_max_input = 0, std::uint32_t task_max_output = 0);
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::int64_t>::is_always_lock_free);

@@ -30,7 +30,9 @@ std::string validate(const SegmentHeader& header, std::uint64_t mapped_size) {
         header.rings_offset != segment_rings_offset(header.slot_count) ||
         header.slot_count > 65536 || header.http_slots > header.slot_count || header.job_capacity > job_ring_max_capacity ||
         header.jobs_offset != segment_jobs_offset(header.slot_count) ||
-        header.total_size != segment_size(header.slot_count, header.job_capacity) ||
+        header.task_max_input > job_payload_max || header.task_max_output > job_payload_max ||
+        header.total_size !=
+            segment_size(header.slot_count, header.job_capacity, header.task_max_input, header.task_max_output) ||
         mapped_size < header.total_size) {
         return "its header does not match its size";
     }
@@ -55,8 +57,10 @@ std::vector<std::string> segment_names() {
 
 }  // namespace
 
-std::uint64_t segment_size(std::uint32_t slot_count, std::uint32_t job_capacity) {
-    return segment_jobs_offset(slot_count) + (job_capacity == 0 ? 0 : job_ring_bytes(job_capacity));
+std::uint64_t segment_size(std::uint32_t slot_count, std::uint32_t job_capacity, std::uint32_t task_max_input,
+                           std::uint32_t task_max_output) {
+    return segment_jobs_offset(slot_count) +
+           (job_capacity == 0 ? 0 : job_ring_bytes(job_capacity, task_max_input, task_max_output));
 }
 
 std::string segment_name_for(pid_t supervisor_pid) { return name_prefix + std::to_string(supervisor_pid); }
@@ -68,7 +72,8 @@ std::variant<ShmSegment, std::string> ShmSegment::create(const std::string& name
         bip::permissions owner_only;
         owner_only.set_permissions(0600);
         bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write, owner_only);
-        const std::uint64_t size = segment_size(slot_count, shape.job_capacity);
+        const std::uint64_t size =
+            segment_size(slot_count, shape.job_capacity, shape.task_max_input, shape.task_max_output);
         shm.truncate(static_cast<bip::offset_t>(size));
         bip::mapped_region region(shm, bip::read_write);
         // A fresh ftruncate'd object is zero-filled; constructing in place makes
@@ -82,6 +87,8 @@ std::variant<ShmSegment, std::string> ShmSegment::create(const std::string& name
         header->rings_offset = segment_rings_offset(slot_count);
         header->jobs_offset = segment_jobs_offset(slot_count);
         header->job_capacity = shape.job_capacity;
+        header->task_max_input = shape.task_max_input;
+        header->task_max_output = shape.task_max_output;
         header->http_slots = shape.http_slots;
         header->workers = shape.workers;
         header->compute_mode = shape.compute_mode;
@@ -93,7 +100,9 @@ std::variant<ShmSegment, std::string> ShmSegment::create(const std::string& name
             new (base + segment_rings_offset(slot_count) + i * sizeof(WorkerRings)) WorkerRings{};
         }
         if (shape.job_capacity > 0 &&
-            !JobRing::create(base + header->jobs_offset, job_ring_bytes(shape.job_capacity), shape.job_capacity)) {
+            !JobRing::create(base + header->jobs_offset,
+                             job_ring_bytes(shape.job_capacity, shape.task_max_input, shape.task_max_output),
+                             shape.job_capacity, shape.task_max_input, shape.task_max_output)) {
             bip::shared_memory_object::remove(name.c_str());
             return "the job ring cannot hold " + std::to_string(shape.job_capacity) + " jobs";
         }

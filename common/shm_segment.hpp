@@ -29,6 +29,8 @@ struct SegmentShape {
     std::uint32_t http_slots = 2;     // scoreboard slots for HTTP workers (2 per worker)
     std::uint32_t compute_slots = 0;  // scoreboard slots for compute processes
     std::uint32_t job_capacity = 0;   // job ring records; 0: no job ring
+    std::uint32_t task_max_input = 0;   // bytes of input per job in the ring's payload area
+    std::uint32_t task_max_output = 0;  // bytes of output per job
     std::uint32_t compute_mode = 0;   // a ComputeMode, for readers of the segment
 };
 

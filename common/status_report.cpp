@@ -15,7 +15,44 @@ std::uint64_t total_requests(const WorkerSnapshot& worker) {
 
 }  // namespace
 
-std::string status_json(const ClusterSnapshot& cluster) {
+namespace {
+
+// Summed over the cluster: routes by pattern, tasks by name, counters by name.
+nlohmann::json application_json(const ClusterSnapshot& cluster, const ApplicationNames& app) {
+    nlohmann::json routes = nlohmann::json::array();
+    for (std::size_t r = 0; r < app.routes.size() && r < max_routes; ++r) {
+        std::uint64_t by_class[status_class_count]{};
+        for (const auto& w : cluster.workers) {
+            for (std::size_t c = 0; c < status_class_count; ++c) by_class[c] += w.routes[r].requests[c];
+        }
+        routes.push_back({{"route", app.routes[r]},
+                          {"requests", {{"1xx", by_class[0]}, {"2xx", by_class[1]}, {"3xx", by_class[2]},
+                                        {"4xx", by_class[3]}, {"5xx", by_class[4]}}}});
+    }
+    nlohmann::json tasks = nlohmann::json::array();
+    for (std::size_t t = 0; t < app.tasks.size() && t < max_tasks; ++t) {
+        nlohmann::json outcomes = nlohmann::json::object();
+        for (std::size_t o = 0; o < job_outcome_count; ++o) {
+            std::uint64_t total = 0;
+            for (const auto& w : cluster.workers) {
+                if (w.role == "http") total += w.compute.tasks[t].jobs[o];
+            }
+            outcomes[to_string(static_cast<JobOutcome>(o))] = total;
+        }
+        tasks.push_back({{"task", app.tasks[t]}, {"jobs", outcomes}});
+    }
+    nlohmann::json counters = nlohmann::json::object();
+    for (std::size_t i = 0; i < app.counters.size() && i < max_app_counters; ++i) {
+        std::uint64_t total = 0;
+        for (const auto& w : cluster.workers) total += w.app_counters[i];
+        counters[app.counters[i]] = total;
+    }
+    return {{"name", app.name}, {"routes", routes}, {"tasks", tasks}, {"counters", counters}};
+}
+
+}  // namespace
+
+std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& app) {
     nlohmann::json workers = nlohmann::json::array();
     for (const auto& w : cluster.workers) {
         nlohmann::json requests;
@@ -72,6 +109,7 @@ std::string status_json(const ClusterSnapshot& cluster) {
         {"connections_lost", cluster.connections_lost},
         {"workers", workers},
     };
+    if (!app.name.empty()) status["application"] = application_json(cluster, app);
     // Worker-written strings went through bounded_text; replace anything odd anyway.
     return status.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

@@ -3,12 +3,22 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/scoreboard_snapshot.hpp"
 
 namespace clusterd {
 
-[[nodiscard]] std::string status_json(const ClusterSnapshot& cluster);
+// What the application calls its tasks, routes (patterns) and counters, by
+// index: the scoreboard keeps numbers only. Empty: none are shown.
+struct ApplicationNames {
+    std::string name;
+    std::vector<std::string> tasks;
+    std::vector<std::string> routes;
+    std::vector<std::string> counters;
+};
+
+[[nodiscard]] std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& app = {});
 [[nodiscard]] std::string status_table(const ClusterSnapshot& cluster);
 
 }  // namespace clusterd

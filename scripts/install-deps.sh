@@ -16,13 +16,16 @@ bench_packages=(wrk nginx-light python3 curl gnuplot-nox)
 # a node from elsewhere (nvm, NodeSource) serves as well and must not be shadowed.
 node_packages=()
 command -v node >/dev/null || command -v nodejs >/dev/null || node_packages=(nodejs)
+# npm: bench/task_dispatch.sh and bench/similarity.sh install Piscina into build/bench-node.
+npm_packages=()
+command -v npm >/dev/null || npm_packages=(npm)
 
 wanted=("${build_packages[@]}")
 for group in "$@"; do
     case "$group" in
         build) ;;
         test) wanted+=("${test_packages[@]}" "${node_packages[@]}") ;;
-        bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}" "${node_packages[@]}") ;;
+        bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}" "${node_packages[@]}" "${npm_packages[@]}") ;;
         *) echo "install-deps: unknown group '$group' (use build, test or bench)" >&2; exit 2 ;;
     esac
 done

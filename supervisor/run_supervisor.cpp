@@ -137,6 +137,9 @@ int run_supervisor(const Config& config) {
         // Room for every queued job plus one running on each compute process:
         // "queue full" then means exactly --compute-queue jobs waiting.
         shape.job_capacity = config.compute_queue + config.compute_processes;
+        // Options are checked against job_payload_max at parse time.
+        shape.task_max_input = static_cast<std::uint32_t>(config.task_max_input);
+        shape.task_max_output = static_cast<std::uint32_t>(config.task_max_output);
     }
     auto created = ShmSegment::create(name, shape, getpid());
     if (auto* error = std::get_if<std::string>(&created)) {

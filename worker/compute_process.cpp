@@ -14,10 +14,11 @@
 #include "common/log_prefix.hpp"
 #include "common/monotonic.hpp"
 #include "common/shm_segment.hpp"
-#include "worker/compute/kinds.hpp"
+#include "worker/app_counters.hpp"
 #include "worker/ready_report.hpp"
 #include "worker/ring_log_sink.hpp"
 #include "worker/slot_reporter.hpp"
+#include "worker/task_runner.hpp"
 
 namespace clusterd::worker {
 namespace {
@@ -52,13 +53,28 @@ void wake_requester(std::uint32_t http_slot, std::uint32_t http_slots) {
 
 class ComputeLoop {
 public:
-    ComputeLoop(const Config& config, const ShmSegment& segment, JobRing ring)
+    ComputeLoop(const Config& config, const detail::AppModel& app, const ShmSegment& segment, JobRing ring)
         : config_(config),
+          app_(app),
+          // Fault flags are refused at parse time without fault injection; one
+          // here anyway came from a scribbled record and is not obeyed.
+          runner_(app, config, config.fault_injection),
           http_slots_(segment.http_slots()),
           ring_(ring),
           reporter_(&segment.slot(config.slot), config.generation) {}
 
     int run() {
+        reporter_.heartbeat(monotonic_ms());
+        bind_app_counters(reporter_.app_counters());
+        try {
+            for (const auto& hook : app_.compute_hooks) hook();
+        } catch (const std::exception& error) {
+            spdlog::critical("the application's compute start hook threw: {}", error.what());
+            return exit_code::config_error;
+        } catch (...) {
+            spdlog::critical("the application's compute start hook threw something that is not a std::exception");
+            return exit_code::config_error;
+        }
         reporter_.heartbeat(monotonic_ms());
         if (!report_ready_to_supervisor()) return exit_code::failure;
         while (stop_requested == 0) {
@@ -77,31 +93,31 @@ public:
     }
 
 private:
-    void run_claimed(const ClaimedJob& job) {
-        const auto kind = static_cast<JobKind>(job.params.kind);
-        reporter_.request_started("JOB", compute::describe_job(job.params), monotonic_ms());
-        JobParams params = job.params;
-        // Fault flags are refused at parse time without fault injection; one
-        // here anyway came from a scribbled record and is not obeyed.
-        if (!config_.fault_injection) params.fault = static_cast<std::uint32_t>(JobFault::none);
-        const JobResult result = compute::run_job(params);
+    void run_claimed(ClaimedJob& job) {
+        // The scoreboard names the task: a crash line says which one it was.
+        reporter_.request_started("JOB", runner_.describe(job.params), monotonic_ms());
+        compute::Job work{job.params, std::move(job.input)};
+        const compute::JobOutput output = runner_(work);
         reporter_.request_idle();
         reporter_.heartbeat(monotonic_ms());
-        count(kind, result);
-        if (auto requester = ring_.finish(job, result)) wake_requester(requester->slot, http_slots_);
+        count(job.params.task, output.result);
+        if (auto requester = ring_.finish(job, output.result, output.output)) {
+            wake_requester(requester->slot, http_slots_);
+        }
     }
 
-    void count(JobKind kind, const JobResult& result) {
+    void count(std::uint32_t task, const JobResult& result) {
         ComputeCounters* counters = reporter_.compute_counters();
-        const auto index = static_cast<std::uint32_t>(kind);
-        if (counters == nullptr || index < 1 || index > job_kind_count) return;
-        auto& done = counters->jobs[index - 1][static_cast<std::size_t>(JobOutcome::completed)];
+        if (counters == nullptr || task >= max_tasks) return;
+        auto& done = counters->tasks[task].jobs[static_cast<std::size_t>(JobOutcome::completed)];
         done.store(done.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        counters->compute_us_sum.store(counters->compute_us_sum.load(std::memory_order_relaxed) + result.compute_us,
-                                       std::memory_order_relaxed);
+        auto& spent = counters->tasks[task].run.sum_us;
+        spent.store(spent.load(std::memory_order_relaxed) + result.compute_us, std::memory_order_relaxed);
     }
 
     const Config& config_;
+    const detail::AppModel& app_;
+    TaskRunner runner_;
     std::uint32_t http_slots_;
     JobRing ring_;
     SlotReporter reporter_;
@@ -109,7 +125,7 @@ private:
 
 }  // namespace
 
-int run_compute_process(const Config& config) {
+int run_compute_process(const Config& config, const detail::AppModel& app) {
     const std::string who = child_log_prefix(compute_log_noun, config.slot, getpid());
     init_logging(who, config.log_level);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -132,7 +148,7 @@ int run_compute_process(const Config& config) {
         return exit_code::config_error;
     }
     log_through_ring(segment.rings(config.slot).log, segment.slot(config.slot).log_drops, who);
-    ComputeLoop loop(config, segment, *ring);
+    ComputeLoop loop(config, app, segment, *ring);
     return loop.run();
 }
 

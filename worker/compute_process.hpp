@@ -11,10 +11,12 @@
 #pragma once
 
 #include "common/config.hpp"
+#include "worker/app_model.hpp"
 
 namespace clusterd::worker {
 
-// Entry point of the compute role; returns the process exit code.
-[[nodiscard]] int run_compute_process(const Config& config);
+// Entry point of the compute role: runs app's tasks (its compute hooks
+// first; one that throws is exit 2). Returns the process exit code.
+[[nodiscard]] int run_compute_process(const Config& config, const detail::AppModel& app);
 
 }  // namespace clusterd::worker

@@ -5,7 +5,8 @@
 #include <algorithm>
 
 #include "common/monotonic.hpp"
-#include "worker/compute_response.hpp"
+#include "worker/request_view.hpp"
+#include "worker/wire_response.hpp"
 
 namespace clusterd::worker {
 namespace {
@@ -88,7 +89,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
         // anything else has nobody left to answer. A pending compute job is
         // the exception: like nginx's client-abort rule, a client gone
         // before its job ran cancels it instead of burning a core for nobody.
-        if (self->phase_ != Phase::responding || self->pending_job_) self->close_now();
+        if (self->phase_ != Phase::responding || self->reply_ != nullptr) self->close_now();
         return;
     }
     if (self->phase_ == Phase::lingering) return;  // discarded on purpose
@@ -139,8 +140,8 @@ void Connection::answer(const Request& request) {
     RouteResult routed = route(request, host_.route_context());
     WireOptions options{request.is_head(), request.keep_alive && !peer_closed_ && !host_.route_context().draining,
                         request.version == 10};
-    if (const auto* job = std::get_if<JobParams>(&routed)) {
-        start_job(*job, options);
+    if (auto* app_route = std::get_if<AppRoute>(&routed)) {
+        serve_app(request, *app_route, options);
         return;
     }
     const Response& response = std::get<Response>(routed);
@@ -156,19 +157,74 @@ void Connection::answer(const Request& request) {
     after_response(keep_alive);
 }
 
-void Connection::start_job(const JobParams& params, WireOptions options) {
-    const Millis timeout = host_.config().compute_timeout;
-    auto submitted = host_.dispatcher().submit(params, [this, params, timeout](const compute::JobAnswer& answer) {
-        pending_job_.reset();
-        respond_late(compute_response(params, answer, timeout));
-    });
-    if (const auto* now = std::get_if<compute::JobAnswer>(&submitted)) {
-        send(compute_response(params, *now, timeout), options);
-        after_response(options.keep_alive);
+// The application's handler runs here, on the loop; whatever it throws is
+// this request's 500 and a log line naming the route, never the worker's end.
+void Connection::serve_app(const Request& request, AppRoute& app_route, WireOptions options) {
+    const detail::AppModel& app = *host_.route_context().app;
+    const std::string& pattern = app.routes.pattern(app_route.index);
+    app_route_ = app_route.index;
+    route_started_us_ = monotonic_us();
+    delayed_options_ = options;
+    const detail::RequestView view{request, app_route.method, app_route.target, pattern, app_route.params};
+    const clusterd::Request public_request(view);
+    const detail::RouteSpec& spec = app.handlers[app_route.index];
+    if (spec.async) {
+        serve_async(request, app_route, public_request, spec.async);
         return;
     }
-    pending_job_ = std::get<compute::JobId>(submitted);
-    delayed_options_ = options;
+    in_handler_ = true;
+    try {
+        respond_now(wire_response(spec.handler(public_request)));
+    } catch (const std::exception& error) {
+        spdlog::error("route {} {} threw: {}; answered 500", request.method.substr(0, 16), pattern, error.what());
+        respond_now(text_response(500, "internal error"));
+    } catch (...) {
+        spdlog::error("route {} {} threw something that is not a std::exception; answered 500",
+                      request.method.substr(0, 16), pattern);
+        respond_now(text_response(500, "internal error"));
+    }
+    in_handler_ = false;
+}
+
+void Connection::serve_async(const Request& request, AppRoute& app_route, const clusterd::Request& view,
+                             const AsyncHandler& handler) {
+    const std::string what = request.method.substr(0, 16) + " " + app_route.target.path.substr(0, 200) + " (route " +
+                             std::string(view.route()) + ")";
+    auto state = std::make_shared<detail::ReplyState>(
+        *this, host_.reply_services(), request_fault(app_route.target.query, host_.route_context().fault_injection),
+        what);
+    reply_ = state.get();
+    // While the handler is on the stack a reply is sent at once, without
+    // reading on: handle_input's loop, our caller, carries on after it.
+    in_handler_ = true;
+    try {
+        handler(view, Reply(state));
+    } catch (const std::exception& error) {
+        spdlog::error("route {} threw: {}; answered 500", what, error.what());
+        state->send(clusterd::Response::text(500, "internal error"));
+    } catch (...) {
+        spdlog::error("route {} threw something that is not a std::exception; answered 500", what);
+        state->send(clusterd::Response::text(500, "internal error"));
+    }
+    state.reset();  // a handler that kept no Reply is answered 500 here
+    in_handler_ = false;
+}
+
+void Connection::deliver(const clusterd::Response& response) {
+    reply_ = nullptr;
+    if (in_handler_) {
+        respond_now(wire_response(response));
+    } else {
+        respond_late(wire_response(response));
+    }
+}
+
+void Connection::respond_now(const Response& response) {
+    WireOptions options = delayed_options_;
+    options.keep_alive =
+        options.keep_alive && !response.close && !peer_closed_ && !host_.route_context().draining;
+    send(response, options);
+    after_response(options.keep_alive);
 }
 
 // A response that was due later is ready: send it, then carry on with any
@@ -188,6 +244,11 @@ void Connection::send(const Response& response, WireOptions options) {
     std::string wire;
     wire.reserve(256 + response.body.size());
     serialize(response, options, host_.date().now(), wire);
+    if (app_route_) {
+        host_.reporter().route_finished(*app_route_, response.status,
+                                        static_cast<std::uint64_t>(std::max<std::int64_t>(0, monotonic_us() - route_started_us_)));
+        app_route_.reset();
+    }
     host_.reporter().request_finished(response.status, wire.size());
     host_.on_request_finished();
     write_raw(std::move(wire));
@@ -344,7 +405,7 @@ void Connection::arm_timer(Millis timeout) {
 void Connection::close_now() {
     if (phase_ == Phase::closing) return;
     phase_ = Phase::closing;
-    if (pending_job_) host_.dispatcher().cancel(*std::exchange(pending_job_, std::nullopt));
+    if (reply_ != nullptr) std::exchange(reply_, nullptr)->detach();
     uv_close(as_handle(&tcp_), on_closed);
     uv_close(as_handle(&timer_), on_closed);
 }

@@ -4,9 +4,9 @@
 // Phases (the single timer means something different in each):
 //   idle        no request started      timer: idle timeout, or the drain quiet window
 //   reading     a request has begun     timer: header timeout → 408
-//   responding  a route's response is due later: a compute job is pending
-//               (a client that leaves meanwhile cancels it), or fault
-//               injection's slow mode
+//   responding  a route's response is due later: an application's
+//               asynchronous reply is pending (a client that leaves meanwhile
+//               detaches it, cancelling its task), or fault injection's slow mode
 //   lingering   our FIN is due once the queued responses are sent (timer: the
 //               send timeout, for a peer that stopped reading), then sent;
 //               reading and discarding until the peer's FIN
@@ -28,6 +28,7 @@
 #include "worker/compute/dispatcher.hpp"
 #include "worker/http_request_reader.hpp"
 #include "worker/http_response.hpp"
+#include "worker/reply_state.hpp"
 #include "worker/router.hpp"
 #include "worker/slot_reporter.hpp"
 
@@ -43,6 +44,7 @@ public:
     [[nodiscard]] virtual HttpDate& date() = 0;
     [[nodiscard]] virtual SlotReporter& reporter() = 0;
     [[nodiscard]] virtual compute::Dispatcher& dispatcher() = 0;
+    [[nodiscard]] virtual ReplyServices reply_services() = 0;
     virtual uv_buf_t read_buffer() = 0;  // one buffer per loop: reads are copied out at once
     virtual void on_connection_closed(Connection& connection) = 0;
     virtual void on_request_finished() = 0;  // a response was queued (--max-requests counts these)
@@ -51,7 +53,7 @@ protected:
     ~ConnectionHost() = default;
 };
 
-class Connection {
+class Connection final : public ReplyTarget {
 public:
     enum class Admission { accepted, over_limit };
 
@@ -81,7 +83,11 @@ private:
 
     void handle_input();
     void answer(const Request& request);
-    void start_job(const JobParams& params, WireOptions options);
+    void serve_app(const Request& request, AppRoute& app_route, WireOptions options);
+    void serve_async(const Request& request, AppRoute& app_route, const clusterd::Request& view,
+                     const AsyncHandler& handler);
+    void deliver(const clusterd::Response& response) override;
+    void respond_now(const Response& response);
     void respond_late(const Response& response);
     void send(const Response& response, WireOptions options);
     void after_response(bool keep_alive);
@@ -101,7 +107,10 @@ private:
     std::string input_;
     Phase phase_ = Phase::idle;
     std::optional<Response> delayed_;
-    std::optional<compute::JobId> pending_job_;
+    detail::ReplyState* reply_ = nullptr;  // the pending asynchronous reply, if any (it points back at us)
+    bool in_handler_ = false;               // an application handler is on the stack
+    std::optional<std::size_t> app_route_;  // the application route being answered, for its metrics
+    std::int64_t route_started_us_ = 0;
     WireOptions delayed_options_;
     bool read_paused_ = false;
     bool peer_closed_ = false;

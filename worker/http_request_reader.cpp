@@ -154,6 +154,9 @@ ReadResult RequestReader::read(std::string& input) {
             result.request.target = std::string(message.target());
             result.request.version = message.version();
             result.request.keep_alive = message.keep_alive();
+            for (const auto& field : message) {
+                result.request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+            }
             result.request.body = std::move(message.body());
             return result;
         }

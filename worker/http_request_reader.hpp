@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace clusterd::worker {
 
@@ -27,6 +29,7 @@ struct Request {
     std::string target;
     unsigned version = 11;  // 10 or 11
     bool keep_alive = true;
+    std::vector<std::pair<std::string, std::string>> headers;  // as received, in order
     std::string body;
     [[nodiscard]] bool is_head() const { return method == "HEAD"; }
 };

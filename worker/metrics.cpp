@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace clusterd::worker {
 namespace {
 
@@ -31,7 +33,42 @@ private:
 
 std::string slot_label(const WorkerSnapshot& worker) { return fmt::format("slot=\"{}\"", worker.slot); }
 
-constexpr const char* job_kind_names[job_kind_count] = {"fib", "primes", "hash"};
+// A label value: Prometheus's text format escapes backslash, quote and newline.
+std::string label_value(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+// A histogram from per-bucket counts, with labels before le.
+void histogram(Exposition& out, const std::string& name, const std::string& labels, const LatencySnapshot& latency) {
+    std::uint64_t cumulative = 0;
+    const std::string prefix = labels.empty() ? "" : labels + ",";
+    for (std::size_t b = 0; b < compute_bucket_count; ++b) {
+        cumulative += latency.buckets[b];
+        const std::string le = b < std::size(compute_bucket_bounds_us)
+                                   ? fmt::format("{}", static_cast<double>(compute_bucket_bounds_us[b]) / 1e6)
+                                   : "+Inf";
+        out.sample((name + "_bucket").c_str(), fmt::format("{}le=\"{}\"", prefix, le), cumulative);
+    }
+    out.sample((name + "_sum").c_str(), labels, static_cast<double>(latency.sum_us) / 1e6);
+    out.sample((name + "_count").c_str(), labels, cumulative);
+}
+
+LatencySnapshot& operator+=(LatencySnapshot& total, const LatencySnapshot& more) {
+    for (std::size_t b = 0; b < compute_bucket_count; ++b) total.buckets[b] += more.buckets[b];
+    total.sum_us += more.sum_us;
+    return total;
+}
+
+
 
 // One family with a sample per live worker.
 template <typename Field>
@@ -43,25 +80,26 @@ void per_worker(Exposition& out, const ClusterSnapshot& cluster, const char* nam
     }
 }
 
-void compute_metrics(Exposition& out, const ClusterSnapshot& cluster) {
-    out.family("clusterd_compute_mode", "gauge", "1 for the executor /compute jobs run on (--compute).");
+void compute_metrics(Exposition& out, const ClusterSnapshot& cluster, const ApplicationNames& app) {
+    out.family("clusterd_compute_mode", "gauge", "1 for the executor tasks run on (--compute).");
     out.sample("clusterd_compute_mode", fmt::format("mode=\"{}\"", cluster.compute_mode), 1);
 
     std::uint64_t queued = 0;
     std::uint64_t running = 0;
     out.family("clusterd_compute_jobs_total", "counter",
-               "Compute jobs as the HTTP worker now in the slot answered them, by kind and outcome "
-               "(completed 200, crashed 502, timed_out 504, rejected and shed 503, cancelled: client left).");
+               "Task jobs as the HTTP worker now in the slot answered them, by task and outcome (completed 200, "
+               "failed 400/500/502, crashed 502, timed_out 504, rejected and shed 503, cancelled: client left).");
+    const std::size_t tasks = std::min<std::size_t>(app.tasks.size(), max_tasks);
     for (const auto& worker : cluster.workers) {
         if (worker.pid == 0 || worker.role != "http") continue;
         queued += worker.compute.queued;
         running += worker.compute.running;
-        for (std::size_t k = 0; k < job_kind_count; ++k) {
+        for (std::size_t t = 0; t < tasks; ++t) {
             for (std::size_t o = 0; o < job_outcome_count; ++o) {
                 out.sample("clusterd_compute_jobs_total",
-                           fmt::format("{},kind=\"{}\",outcome=\"{}\"", slot_label(worker), job_kind_names[k],
+                           fmt::format("{},task=\"{}\",outcome=\"{}\"", slot_label(worker), label_value(app.tasks[t]),
                                        to_string(static_cast<JobOutcome>(o))),
-                           worker.compute.jobs[k][o]);
+                           worker.compute.tasks[t].jobs[o]);
             }
         }
     }
@@ -72,29 +110,32 @@ void compute_metrics(Exposition& out, const ClusterSnapshot& cluster) {
     out.single("clusterd_compute_queue_depth", "gauge", "Compute jobs waiting for an executor.", queued);
     out.single("clusterd_compute_running", "gauge", "Compute jobs running now.", running);
 
-    out.family("clusterd_compute_seconds", "histogram", "CPU work per completed job, as measured where it ran.");
-    for (const auto& worker : cluster.workers) {
-        if (worker.pid == 0 || worker.role != "http") continue;
-        std::uint64_t cumulative = 0;
-        for (std::size_t b = 0; b < compute_bucket_count; ++b) {
-            cumulative += worker.compute.compute_us_buckets[b];
-            const std::string le = b < std::size(compute_bucket_bounds_us)
-                                       ? fmt::format("{}", static_cast<double>(compute_bucket_bounds_us[b]) / 1e6)
-                                       : "+Inf";
-            out.sample("clusterd_compute_seconds_bucket", fmt::format("{},le=\"{}\"", slot_label(worker), le),
-                       cumulative);
+    // Summed over the cluster, by task: bounded by the task table.
+    out.family("clusterd_task_run_seconds", "histogram", "Time in the task function per completed job.");
+    for (std::size_t t = 0; t < tasks; ++t) {
+        LatencySnapshot total;
+        for (const auto& worker : cluster.workers) {
+            if (worker.role == "http") total += worker.compute.tasks[t].run;
         }
-        out.sample("clusterd_compute_seconds_sum", slot_label(worker),
-                   static_cast<double>(worker.compute.compute_us_sum) / 1e6);
-        out.sample("clusterd_compute_seconds_count", slot_label(worker), cumulative);
+        histogram(out, "clusterd_task_run_seconds", fmt::format("task=\"{}\"", label_value(app.tasks[t])), total);
     }
-    out.family("clusterd_compute_process_jobs_total", "counter", "Jobs each compute process ran, by kind.");
+    out.family("clusterd_task_queue_wait_seconds", "histogram",
+               "Per completed job: from submission to its answer, less the run time (queueing and transport).");
+    for (std::size_t t = 0; t < tasks; ++t) {
+        LatencySnapshot total;
+        for (const auto& worker : cluster.workers) {
+            if (worker.role == "http") total += worker.compute.tasks[t].wait;
+        }
+        histogram(out, "clusterd_task_queue_wait_seconds", fmt::format("task=\"{}\"", label_value(app.tasks[t])),
+                  total);
+    }
+    out.family("clusterd_compute_process_jobs_total", "counter", "Jobs each compute process ran, by task.");
     for (const auto& worker : cluster.workers) {
         if (worker.pid == 0 || worker.role != "compute") continue;
-        for (std::size_t k = 0; k < job_kind_count; ++k) {
+        for (std::size_t t = 0; t < tasks; ++t) {
             out.sample("clusterd_compute_process_jobs_total",
-                       fmt::format("{},kind=\"{}\"", slot_label(worker), job_kind_names[k]),
-                       worker.compute.jobs[k][static_cast<std::size_t>(JobOutcome::completed)]);
+                       fmt::format("{},task=\"{}\"", slot_label(worker), label_value(app.tasks[t])),
+                       worker.compute.tasks[t].jobs[static_cast<std::size_t>(JobOutcome::completed)]);
         }
     }
     out.single("clusterd_compute_process_deaths_total", "counter",
@@ -111,9 +152,47 @@ void compute_metrics(Exposition& out, const ClusterSnapshot& cluster) {
                cluster.connections_lost);
 }
 
+// Per route pattern, summed over the cluster; then the application's counters.
+void application_metrics(Exposition& out, const ClusterSnapshot& cluster, const ApplicationNames& app) {
+    const std::size_t routes = std::min<std::size_t>(app.routes.size(), max_routes);
+    out.family("clusterd_route_requests_total", "counter", "Requests answered by each application route, by status class.");
+    for (std::size_t r = 0; r < routes; ++r) {
+        for (std::size_t c = 0; c < status_class_count; ++c) {
+            std::uint64_t total = 0;
+            for (const auto& worker : cluster.workers) total += worker.routes[r].requests[c];
+            out.sample("clusterd_route_requests_total",
+                       fmt::format("route=\"{}\",code=\"{}xx\"", label_value(app.routes[r]), c + 1), total);
+        }
+    }
+    out.family("clusterd_route_latency_seconds", "histogram",
+               "Per application route: from the request parsed to its response queued.");
+    for (std::size_t r = 0; r < routes; ++r) {
+        LatencySnapshot total;
+        for (const auto& worker : cluster.workers) total += worker.routes[r].latency;
+        histogram(out, "clusterd_route_latency_seconds", fmt::format("route=\"{}\"", label_value(app.routes[r])), total);
+    }
+    for (std::size_t i = 0; i < app.counters.size() && i < max_app_counters; ++i) {
+        std::uint64_t total = 0;
+        for (const auto& worker : cluster.workers) total += worker.app_counters[i];
+        const std::string name = "clusterd_app_" + app.counters[i] + "_total";
+        out.single(name.c_str(), "counter", "An application counter, summed over the cluster.", total);
+    }
+}
+
 }  // namespace
 
-std::string prometheus_text(const ClusterSnapshot& cluster) {
+ApplicationNames application_names(const detail::AppModel* app) {
+    ApplicationNames names;
+    if (app == nullptr) return names;
+    names.name = app->name;
+    for (const auto& task : app->tasks) names.tasks.push_back(task.name);
+    for (std::size_t r = 0; r < app->routes.size(); ++r) names.routes.push_back(app->routes.pattern(r));
+    names.counters = app->counters;
+    return names;
+}
+
+std::string prometheus_text(const ClusterSnapshot& cluster, const detail::AppModel* app_model) {
+    const ApplicationNames app = application_names(app_model);
     Exposition out;
     out.single("clusterd_workers_configured", "gauge", "HTTP workers the supervisor keeps running.",
                cluster.workers_configured);
@@ -170,7 +249,8 @@ std::string prometheus_text(const ClusterSnapshot& cluster) {
                [](const WorkerSnapshot& w) { return w.log_drops; });
     per_worker(out, cluster, "clusterd_worker_restarts_total", "counter", "Times the slot's worker was replaced.",
                [](const WorkerSnapshot& w) { return w.restarts; });
-    compute_metrics(out, cluster);
+    compute_metrics(out, cluster, app);
+    application_metrics(out, cluster, app);
     out.family("clusterd_heartbeat_age_seconds", "gauge", "Seconds since each worker's loop last turned.");
     for (const auto& worker : cluster.workers) {
         if (worker.pid != 0 && worker.heartbeat_age_seconds) {

@@ -2,15 +2,12 @@
 
 #include "common/monotonic.hpp"
 #include "common/status_report.hpp"
-#include "worker/compute/kinds.hpp"
-#include "worker/metrics.hpp"
 #include "worker/fault_injection.hpp"
-#include "worker/query.hpp"
+#include "worker/metrics.hpp"
 
 namespace clusterd::worker {
 namespace {
 
-Response hello(const Target&, const RouteContext&) { return text_response(200, "hello from clusterd"); }
 Response healthz(const Target&, const RouteContext&) { return text_response(200, "ok"); }
 Response readyz(const Target&, const RouteContext& context) {
     return context.draining ? text_response(503, "draining") : text_response(200, "ready");
@@ -25,26 +22,27 @@ Response crash(const Target& target, const RouteContext& context) {
 
 Response metrics(const Target&, const RouteContext& context) {
     if (context.segment == nullptr) return text_response(503, "no scoreboard");
-    Response response = text_response(200, prometheus_text(take_snapshot(*context.segment, monotonic_ms())));
+    Response response =
+        text_response(200, prometheus_text(take_snapshot(*context.segment, monotonic_ms()), context.app));
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return response;
 }
 
 Response status(const Target&, const RouteContext& context) {
     if (context.segment == nullptr) return text_response(503, "no scoreboard");
-    Response response = text_response(200, status_json(take_snapshot(*context.segment, monotonic_ms())));
+    Response response = text_response(200, status_json(take_snapshot(*context.segment, monotonic_ms()),
+                                                       application_names(context.app)));
     response.content_type = "application/json";
     return response;
 }
 
-struct Route {
+struct BuiltinRoute {
     std::string_view path;
     Response (*handler)(const Target&, const RouteContext&);
     bool fault_injection_only;
 };
 
-constexpr Route routes[] = {
-    {"/", hello, false},
+constexpr BuiltinRoute builtin_routes[] = {
     {"/healthz", healthz, false},
     {"/readyz", readyz, false},
     {"/metrics", metrics, false},
@@ -52,41 +50,43 @@ constexpr Route routes[] = {
     {"/debug/crash", crash, true},
 };
 
-const Route* find_route(const std::string& path, const RouteContext& context) {
-    for (const auto& route : routes) {
+const BuiltinRoute* find_builtin(const std::string& path, const RouteContext& context) {
+    for (const auto& route : builtin_routes) {
         if (route.path == path && (!route.fault_injection_only || context.fault_injection)) return &route;
     }
     return nullptr;
 }
 
-Response method_not_allowed(const Request& request) {
+Response method_not_allowed(const Request& request, std::string allow) {
     Response refused = text_response(405, "method " + request.method.substr(0, 32) + " not allowed");
-    refused.headers.emplace_back("Allow", "GET, HEAD");
+    refused.headers.emplace_back("Allow", std::move(allow));
     return refused;
 }
 
-constexpr std::string_view compute_prefix = "/compute/";
+Response not_found(const Target& target) { return text_response(404, "no route for " + target.path.substr(0, 200)); }
 
 }  // namespace
 
 RouteResult route(const Request& request, const RouteContext& context) {
     auto target = split_target(request.target);
     if (!target) return text_response(400, "malformed request target");
-    // Every route is read-only. The path is looked up first so an unknown
-    // path is a 404 whatever the method, as a client would expect.
-    const bool read_only = request.method == "GET" || request.method == "HEAD";
-    if (target->path.starts_with(compute_prefix)) {
-        auto kind = compute::job_kind_from_path(std::string_view(target->path).substr(compute_prefix.size()));
-        if (!kind) return text_response(404, "no route for " + target->path.substr(0, 200));
-        if (!read_only) return method_not_allowed(request);
-        auto job = compute::parse_job(*kind, target->query, context.fault_injection);
-        if (auto* error = std::get_if<std::string>(&job)) return text_response(400, *error);
-        return std::get<JobParams>(job);
+    // The path is looked up first so an unknown path is a 404 whatever the
+    // method, as a client would expect.
+    if (const BuiltinRoute* builtin = find_builtin(target->path, context)) {
+        if (request.method != "GET" && request.method != "HEAD") return method_not_allowed(request, "GET, HEAD");
+        return builtin->handler(*target, context);
     }
-    const Route* found = find_route(target->path, context);
-    if (found == nullptr) return text_response(404, "no route for " + target->path.substr(0, 200));
-    if (!read_only) return method_not_allowed(request);
-    return found->handler(*target, context);
+    if (context.app == nullptr) return not_found(*target);
+    auto found = context.app->routes.find(request.method, target->path);
+    if (std::holds_alternative<NoRoute>(found)) return not_found(*target);
+    if (auto* refused = std::get_if<MethodNotAllowed>(&found)) return method_not_allowed(request, refused->allow);
+    auto& match = std::get<RouteMatch>(found);
+    AppRoute app_route;
+    app_route.index = match.index;
+    app_route.method = method_from_string(request.method).value_or(Method::get);
+    app_route.target = std::move(*target);
+    app_route.params = std::move(match.params);
+    return app_route;
 }
 
 }  // namespace clusterd::worker

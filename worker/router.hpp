@@ -1,24 +1,28 @@
-// Maps a parsed request to a response, or to a compute job whose response
-// comes later (worker/compute/dispatcher.hpp runs it). Every route here
-// answers on the event loop and is cheap; /compute only parses and checks.
+// Maps a parsed request to clusterd's own answer, or to the application's
+// route that serves it (the connection then calls its handler). clusterd's
+// routes come first and answer on the event loop, cheaply:
 //
-//   GET|HEAD /            200 hello
 //   GET|HEAD /healthz     200 liveness, never queued behind anything
 //   GET|HEAD /readyz      200 ready, 503 while draining
-//   GET|HEAD /compute/fib?n=K, /compute/primes?limit=L, /compute/hash?rounds=R&data=D
-//                         a job (400 with the reason for bad parameters)
 //   GET|HEAD /metrics     Prometheus text for the whole cluster
 //   GET|HEAD /status      JSON for the whole cluster
 //   GET|HEAD /debug/crash?mode= only with --enable-fault-injection (404 otherwise)
-//   other methods → 405 with Allow; other paths → 404
+//   other methods on those → 405 with Allow
+//
+// then the application's table (route_table.hpp): a match, a 405 with the
+// path's methods in Allow, or a 404.
 #pragma once
 
+#include <string>
+#include <utility>
 #include <variant>
+#include <vector>
 
-#include "common/compute_job.hpp"
 #include "common/shm_segment.hpp"
+#include "worker/app_model.hpp"
 #include "worker/http_request_reader.hpp"
 #include "worker/http_response.hpp"
+#include "worker/query.hpp"
 
 namespace clusterd::worker {
 
@@ -27,10 +31,18 @@ struct RouteContext {
     bool fault_injection = false;
     const ShmSegment* segment = nullptr;  // the cluster's scoreboard, for /metrics and /status
     unsigned slot = 0;                    // this worker's slot in it (fault injection's scribble mode)
+    const detail::AppModel* app = nullptr;  // the application's routes; null: none
 };
 
-// An answer now, or a job to run first.
-using RouteResult = std::variant<Response, JobParams>;
+// The application route a request goes to.
+struct AppRoute {
+    std::size_t index = 0;
+    Method method = Method::get;
+    Target target;
+    std::vector<std::pair<std::string, std::string>> params;
+};
+
+using RouteResult = std::variant<Response, AppRoute>;
 
 [[nodiscard]] RouteResult route(const Request& request, const RouteContext& context);
 

@@ -28,11 +28,20 @@ SlotReporter::SlotReporter(ScoreboardSlot* slot, std::uint64_t generation) : slo
     slot_->log_drops.store(0, relaxed);
     slot_->current.write(CurrentRequest{});
     slot_->recycle_requested.store(0, relaxed);
-    for (auto& by_kind : slot_->compute.jobs) {
-        for (auto& counter : by_kind) counter.store(0, relaxed);
+    const auto clear = [](LatencyCounters& latency) {
+        for (auto& bucket : latency.buckets) bucket.store(0, relaxed);
+        latency.sum_us.store(0, relaxed);
+    };
+    for (auto& task : slot_->compute.tasks) {
+        for (auto& counter : task.jobs) counter.store(0, relaxed);
+        clear(task.run);
+        clear(task.wait);
     }
-    for (auto& bucket : slot_->compute.compute_us_buckets) bucket.store(0, relaxed);
-    slot_->compute.compute_us_sum.store(0, relaxed);
+    for (auto& route : slot_->routes) {
+        for (auto& counter : route.requests) counter.store(0, relaxed);
+        clear(route.latency);
+    }
+    for (auto& counter : slot_->app_counters) counter.store(0, relaxed);
     slot_->compute.queued.store(0, relaxed);
     slot_->compute.running.store(0, relaxed);
     // The previous occupant's last heartbeat predates our start: left in
@@ -45,6 +54,20 @@ SlotReporter::SlotReporter(ScoreboardSlot* slot, std::uint64_t generation) : slo
 }
 
 ComputeCounters* SlotReporter::compute_counters() const { return slot_ != nullptr ? &slot_->compute : nullptr; }
+
+std::atomic<std::uint64_t>* SlotReporter::app_counters() const {
+    return slot_ != nullptr ? slot_->app_counters : nullptr;
+}
+
+void SlotReporter::route_finished(std::size_t route, unsigned status, std::uint64_t latency_us) {
+    if (slot_ == nullptr || route >= max_routes) return;
+    RouteCounters& counters = slot_->routes[route];
+    add(counters.requests[std::clamp(status / 100, 1u, 5u) - 1], 1);
+    std::size_t bucket = 0;
+    while (bucket < std::size(compute_bucket_bounds_us) && latency_us > compute_bucket_bounds_us[bucket]) ++bucket;
+    add(counters.latency.buckets[bucket], 1);
+    add(counters.latency.sum_us, latency_us);
+}
 
 void SlotReporter::request_recycle(RecycleReason reason) {
     if (slot_ != nullptr) slot_->recycle_requested.store(static_cast<std::uint32_t>(reason), relaxed);

@@ -28,6 +28,10 @@ public:
     // Asks the supervisor for a graceful replacement; the caller wakes it.
     void request_recycle(RecycleReason reason);
     [[nodiscard]] ComputeCounters* compute_counters() const;
+    // An application route answered (index in its table), after latency_us.
+    void route_finished(std::size_t route, unsigned status, std::uint64_t latency_us);
+    // The slot's application counters (App::counter), or null without a slot.
+    [[nodiscard]] std::atomic<std::uint64_t>* app_counters() const;
 
 private:
     ScoreboardSlot* slot_ = nullptr;

@@ -20,13 +20,14 @@
 #include "common/log_prefix.hpp"
 #include "common/monotonic.hpp"
 #include "common/slot_state.hpp"
+#include "worker/app_counters.hpp"
 #include "worker/compute/inline_backend.hpp"
-#include "worker/compute/kinds.hpp"
 #include "worker/compute/processes_backend.hpp"
 #include "worker/compute/threads_backend.hpp"
 #include "worker/fault_injection.hpp"
 #include "worker/ready_report.hpp"
 #include "worker/ring_log_sink.hpp"
+#include "worker/task_runner.hpp"
 
 namespace clusterd::worker {
 namespace {
@@ -47,8 +48,9 @@ void ignore_close(uv_handle_t*) {}
 
 }  // namespace
 
-Worker::Worker(const Config& config, const ShmSegment* segment, LoopSetup setup)
+Worker::Worker(const Config& config, const detail::AppModel& app, const ShmSegment* segment, LoopSetup setup)
     : config_(config),
+      app_(app),
       segment_(segment),
       setup_(std::move(setup)),
       reporter_(segment != nullptr && setup_.slot < segment->slot_count() ? &segment->slot(setup_.slot) : nullptr,
@@ -82,21 +84,32 @@ Worker::Worker(const Config& config, const ShmSegment* segment, LoopSetup setup)
         [this](compute::CompletionSink sink) { return make_backend(std::move(sink)); });
 }
 
+// Runs the application's compute start hooks on the calling thread.
+static void run_compute_hooks(const detail::AppModel& app) {
+    for (const auto& hook : app.compute_hooks) hook();
+}
+
 std::unique_ptr<compute::Backend> Worker::make_backend(compute::CompletionSink sink) {
+    const TaskRunner runner(app_, config_, config_.fault_injection);
     switch (config_.compute) {
         case ComputeMode::inline_loop:
             // The job blocks this loop; name it in the scoreboard so a hang
             // report says which job it was.
             return std::make_unique<compute::InlineBackend>(
-                &loop_, config_.compute_queue, std::move(sink), [this](const JobParams& params) {
-                    reporter_.request_started("JOB", compute::describe_job(params), monotonic_ms());
-                    const JobResult result = compute::run_job(params);
+                &loop_, config_.compute_queue, std::move(sink), [this, runner](const compute::Job& job) {
+                    reporter_.request_started("JOB", runner.describe(job.params), monotonic_ms());
+                    compute::JobOutput output = runner(job);
                     reporter_.request_idle();
-                    return result;
+                    return output;
                 });
-        case ComputeMode::threads:
+        case ComputeMode::threads: {
+            std::atomic<std::uint64_t>* counters = counters_.app_counters();
             return std::make_unique<compute::ThreadsBackend>(&loop_, config_.compute_threads, config_.compute_queue,
-                                                             std::move(sink));
+                                                             std::move(sink), runner, [this, counters] {
+                                                                 bind_app_counters(counters);
+                                                                 run_compute_hooks(app_);
+                                                             });
+        }
         case ComputeMode::processes:
             break;
     }
@@ -113,7 +126,32 @@ Worker::~Worker() {
     if (uv_loop_close(&loop_) != 0) spdlog::error("BUG: worker loop closed with handles still open");
 }
 
+// The application's worker hooks, on this loop's thread, before it takes
+// work; one that throws fails the start (exit 2: the breaker, not a loop).
+bool Worker::run_start_hooks() {
+    bind_app_counters(counters_.app_counters());
+    try {
+        for (const auto& hook : app_.worker_hooks) hook();
+        // Inline, this loop is the compute executor too: its hooks run here,
+        // on the thread that will run the tasks.
+        if (config_.compute == ComputeMode::inline_loop) run_compute_hooks(app_);
+        return true;
+    } catch (const std::exception& error) {
+        spdlog::critical("the application's start hook threw: {}", error.what());
+    } catch (...) {
+        spdlog::critical("the application's start hook threw something that is not a std::exception");
+    }
+    return false;
+}
+
 int Worker::run() {
+    if (!run_start_hooks()) {
+        draining_ = true;
+        finish_if_drained();
+        uv_run(&loop_, UV_RUN_DEFAULT);  // lets the close callbacks run
+        for (int fd : setup_.listen_fds) ::close(fd);
+        return exit_code::config_error;
+    }
     listeners_ = std::make_unique<Listener[]>(setup_.listen_fds.size());
     for (unsigned i = 0; i < setup_.listen_fds.size(); ++i) {
         Listener& listener = listeners_[i];
@@ -397,7 +435,7 @@ private:
 // (slot, slot + 1, ...) and its own dup() of every listening socket, so a loop
 // that drains closes only its own descriptors. The process exits once every
 // loop has drained; its exit code is the first loop's failure, if any.
-int run_loops(const Config& config, const ShmSegment& segment) {
+int run_loops(const Config& config, const detail::AppModel& app, const ShmSegment& segment) {
     const unsigned loops = config.workers;
     ReadyBarrier ready(loops);
     std::vector<std::unique_ptr<Worker>> workers;
@@ -419,7 +457,12 @@ int run_loops(const Config& config, const ShmSegment& segment) {
         // A drain command reaches the first loop only; as a process-directed
         // SIGTERM it reaches every loop's uv_signal, as the supervisor's own would.
         if (l == 0) setup.drain_process = [] { ::kill(::getpid(), SIGTERM); };
-        workers.push_back(std::make_unique<Worker>(config, &segment, std::move(setup)));
+        try {
+            workers.push_back(std::make_unique<Worker>(config, app, &segment, std::move(setup)));
+        } catch (const std::exception& error) {
+            spdlog::critical("loop {} cannot start: {}", l, error.what());
+            std::_Exit(exit_code::config_error);  // the loops built so far hold threads: leave at once
+        }
     }
     // Only the loops' copies keep the socket open now: once the last loop
     // drains, the process holds no listening descriptor.
@@ -444,7 +487,7 @@ int run_loops(const Config& config, const ShmSegment& segment) {
 
 }  // namespace
 
-int run_worker(const Config& config) {
+int run_worker(const Config& config, const detail::AppModel& app) {
     init_logging("[worker " + std::to_string(config.slot) + " " + std::to_string(getpid()) + "]", config.log_level);
     // Die with the supervisor, whatever kills it: an orphaned worker would
     // keep serving the old configuration on a socket nobody supervises.
@@ -488,15 +531,21 @@ int run_worker(const Config& config) {
                              config.slot + config.workers - 1, config.workers, segment.http_slots());
             return exit_code::config_error;
         }
-        return run_loops(config, segment);
+        return run_loops(config, app, segment);
     }
     LoopSetup setup;
     setup.slot = config.slot;
     for (unsigned i = 0; i < config.listen_fds; ++i) setup.listen_fds.push_back(inherited_listen_fd(i));
     setup.result_wake_fd = compute::result_wake_fd;
     setup.report_ready = report_ready_to_supervisor;
-    Worker worker(config, &segment, std::move(setup));
-    return worker.run();
+    std::unique_ptr<Worker> worker;
+    try {
+        worker = std::make_unique<Worker>(config, app, &segment, std::move(setup));
+    } catch (const std::exception& error) {
+        spdlog::critical("the worker cannot start: {}", error.what());
+        std::_Exit(exit_code::config_error);  // its loop and threads are half built: leave at once
+    }
+    return worker->run();
 }
 
 }  // namespace clusterd::worker

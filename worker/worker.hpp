@@ -19,6 +19,7 @@
 
 #include "common/config.hpp"
 #include "common/shm_segment.hpp"
+#include "worker/app_model.hpp"
 #include "worker/slot_reporter.hpp"
 #include "worker/compute/dispatcher.hpp"
 #include "worker/connection.hpp"
@@ -42,7 +43,9 @@ struct LoopSetup {
 class Worker final : public ConnectionHost {
 public:
     // segment may be null (no scoreboard): every report is then dropped.
-    Worker(const Config& config, const ShmSegment* segment, LoopSetup setup);
+    // Throws std::runtime_error when the executor cannot start (a compute
+    // start hook threw on a compute thread, say): a start-up failure.
+    Worker(const Config& config, const detail::AppModel& app, const ShmSegment* segment, LoopSetup setup);
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
     ~Worker();
@@ -52,8 +55,9 @@ public:
 
     [[nodiscard]] const Config& config() const override { return config_; }
     [[nodiscard]] RouteContext route_context() const override {
-        return {draining_, config_.fault_injection, segment_, setup_.slot};
+        return {draining_, config_.fault_injection, segment_, setup_.slot, &app_};
     }
+    [[nodiscard]] ReplyServices reply_services() override { return {*dispatcher_, app_, config_, &loop_}; }
     [[nodiscard]] SlotReporter& reporter() override { return counters_; }
     [[nodiscard]] compute::Dispatcher& dispatcher() override { return *dispatcher_; }
     [[nodiscard]] HttpDate& date() override { return date_; }
@@ -88,7 +92,10 @@ private:
     void check_stuck_compute(std::int64_t now_ms);
     void ask_for_replacement(RecycleReason reason);
 
+    [[nodiscard]] bool run_start_hooks();
+
     const Config& config_;
+    const detail::AppModel& app_;
     const ShmSegment* segment_;
     LoopSetup setup_;
     SlotReporter reporter_;  // heartbeats, and the counters unless measured without them
@@ -114,7 +121,7 @@ private:
     std::array<char, 64 * 1024> read_buffer_{};
 };
 
-// Entry point of the worker role.
-[[nodiscard]] int run_worker(const Config& config);
+// Entry point of the worker role: serves app.
+[[nodiscard]] int run_worker(const Config& config, const detail::AppModel& app);
 
 }  // namespace clusterd::worker

@@ -26,6 +26,7 @@
 #include <variant>
 #include <vector>
 
+#include "clusterd/app.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 #include "worker/http_request_reader.hpp"
 #include "worker/http_response.hpp"
@@ -123,6 +124,19 @@ inline void check_wire(const worker::Response& response, const worker::WireOptio
     FUZZ_CHECK(message.keep_alive() == options.keep_alive, "Connection header disagrees with keep-alive");
 }
 
+// A table with exact, parameter and multi-method routes, as an application declares them.
+inline const clusterd::App& fuzz_app() {
+    static clusterd::App app{"fuzz"};
+    static const bool declared = [] {
+        const auto ok = [](const clusterd::Request&) { return clusterd::Response::text(200, "ok"); };
+        app.get("/", ok).get("/compute/fib", ok).get("/items/{id}", ok).put("/items/{id}", ok);
+        app.post("/items/new", ok).del("/a/{b}/c/{d}", ok);
+        return true;
+    }();
+    (void)declared;
+    return app;
+}
+
 inline void check_routed(const ReadOutcome& request, bool draining) {
     worker::Request parsed;
     parsed.method = request.method;
@@ -134,13 +148,11 @@ inline void check_routed(const ReadOutcome& request, bool draining) {
     context.draining = draining;
     context.fault_injection = false;  // /debug/crash would crash on purpose
     context.segment = nullptr;        // /metrics and /status answer 503
+    context.app = &fuzz_app().model();
     const worker::RouteResult routed = worker::route(parsed, context);
-    if (const auto* job = std::get_if<JobParams>(&routed)) {
-        FUZZ_CHECK(job->kind >= static_cast<std::uint32_t>(JobKind::fib) &&
-                       job->kind <= static_cast<std::uint32_t>(JobKind::hash),
-                   "a job of an unknown kind");
-        FUZZ_CHECK(job->fault == static_cast<std::uint32_t>(JobFault::none), "a fault without fault injection");
-        FUZZ_CHECK(job->data_length <= job_data_capacity, "job data longer than its buffer");
+    if (const auto* app_route = std::get_if<worker::AppRoute>(&routed)) {
+        FUZZ_CHECK(app_route->index < context.app->routes.size(), "a route outside the table");
+        FUZZ_CHECK(app_route->target.path.starts_with('/'), "an application route for a path without '/'");
         return;
     }
     const auto& response = std::get<worker::Response>(routed);

@@ -203,10 +203,14 @@ inline void run_job_ring(const std::uint8_t* data, std::size_t size) {
     ByteStream in(data, size);
     const std::uint8_t shape = in.byte();
     const std::uint32_t capacity = 1 + shape % 16;
-    const std::size_t bytes = job_ring_bytes(capacity) - ((shape & 0x80) != 0 ? in.byte() % 64 : 0);
+    // A small payload area: inputs and outputs up to 16 bytes each.
+    constexpr std::uint32_t payload = 16;
+    const std::size_t bytes =
+        job_ring_bytes(capacity, payload, payload) - ((shape & 0x80) != 0 ? in.byte() % 64 : 0);
     AlignedImage image(bytes);
-    if (bytes >= job_ring_bytes(capacity)) {
-        FUZZ_CHECK(JobRing::create(image.memory, bytes, capacity).has_value(), "create() refused a good image");
+    if (bytes >= job_ring_bytes(capacity, payload, payload)) {
+        FUZZ_CHECK(JobRing::create(image.memory, bytes, capacity, payload, payload).has_value(),
+                   "create() refused a good image");
     }
     // Scribble over the header (sometimes) and the records (always).
     if ((shape & 0x40) != 0) in.bytes(image.memory, std::min<std::size_t>(bytes, in.byte()));
@@ -218,7 +222,8 @@ inline void run_job_ring(const std::uint8_t* data, std::size_t size) {
     auto attached = JobRing::attach(image.memory, bytes);
     if (!attached) return;
     JobRing& ring = *attached;
-    FUZZ_CHECK(job_ring_bytes(ring.capacity()) <= bytes, "attach() accepted a capacity beyond the image");
+    FUZZ_CHECK(job_ring_bytes(ring.capacity(), ring.max_input(), ring.max_output()) <= bytes,
+               "attach() accepted a capacity or payload area beyond the image");
 
     std::vector<ClaimedJob> claimed;
     std::vector<JobTicket> tickets;
@@ -240,13 +245,19 @@ inline void run_job_ring(const std::uint8_t* data, std::size_t size) {
                 if (!claimed.empty()) {
                     JobResult result;
                     result.status = static_cast<std::uint32_t>(JobStatus::ok);
-                    (void)ring.finish(claimed[arg % claimed.size()], result);
+                    const ClaimedJob& job = claimed[arg % claimed.size()];
+                    FUZZ_CHECK(job.input.size() <= ring.max_input(), "a claimed input longer than the area");
+                    (void)ring.finish(job, result, std::string(arg % 24, 'o'));
                 }
                 break;
             case 2:
-                ring.collect(slot_value(arg), arg % 3, [](std::uint64_t, const JobResult& result) {
-                    FUZZ_CHECK(sizeof result.digest_hex > 0, "unreachable");
-                });
+                ring.collect(slot_value(arg), arg % 3,
+                             [&](std::uint64_t, const JobResult& result, std::string_view output) {
+                                 FUZZ_CHECK(output.size() <= ring.max_output(), "an output longer than the area");
+                                 FUZZ_CHECK(result.output_length == output.size() ||
+                                                result.status == static_cast<std::uint32_t>(JobStatus::invalid),
+                                            "an output length that disagrees with the bytes handed out");
+                             });
                 break;
             case 3: {
                 const std::uint32_t slot = slot_value(arg);
@@ -285,9 +296,9 @@ inline void run_job_ring(const std::uint8_t* data, std::size_t size) {
             }
             case 7: {
                 JobParams params;
-                params.kind = static_cast<std::uint32_t>(JobKind::fib);
-                params.n = arg;
-                if (auto ticket = ring.submit(slot_value(arg), arg % 3, ++job_id, params, 5000)) {
+                params.task = arg;
+                if (auto ticket = ring.submit(slot_value(arg), arg % 3, ++job_id, params, 5000,
+                                              std::string(arg % 24, 'i'))) {
                     FUZZ_CHECK(ticket->index < ring.capacity(), "submitted outside the ring");
                     tickets.push_back(*ticket);
                 }

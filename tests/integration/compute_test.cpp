@@ -164,7 +164,7 @@ TEST_CASE("a client that leaves before its job starts cancels it", "[integration
         REQUIRE(metric_reaches(daemon.port(), "clusterd_compute_queue_depth", {}, 1));
     }  // closed while queued
     CHECK(metric_reaches(daemon.port(), "clusterd_compute_jobs_total",
-                         {"kind=\"primes\"", "outcome=\"cancelled\""}, 1));
+                         {"task=\"primes\"", "outcome=\"cancelled\""}, 1));
     CHECK(metric(daemon.port(), "clusterd_compute_queue_depth") == 0);
     CHECK(daemon.stop_and_check_clean());
 }

@@ -354,7 +354,7 @@ void Daemon::spawn(const DaemonOptions& options) {
     int log_fd = -1;
     log_path_ = make_log_file(log_fd);
     std::vector<std::string> argv = options.launcher;
-    argv.push_back(binary());
+    argv.push_back(options.binary.empty() ? binary() : options.binary);
     if (options.add_listen) {
         argv.emplace_back("--listen");
         argv.emplace_back("127.0.0.1:0");

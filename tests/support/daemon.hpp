@@ -59,6 +59,8 @@ struct DaemonOptions {
     // Runs `launcher... clusterd args...` instead, for a launcher that execs
     // clusterd in its own process (systemd-socket-activate): the pid is the same.
     std::vector<std::string> launcher;
+    // Another application binary on the clusterd library instead of the stock one.
+    std::string binary = {};
 };
 
 struct ExitStatus {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "common/compute_job.hpp"
@@ -19,15 +20,28 @@ namespace clusterd::worker::compute {
 
 using JobId = std::uint64_t;  // assigned by the Dispatcher, unique within a worker
 
+// A job as the executors move it: which task, and its input bytes.
+struct Job {
+    JobParams params;
+    std::string input;
+};
+
+// How it ended: the fixed result and the output bytes.
+struct JobOutput {
+    JobResult result;
+    std::string output;
+};
+
 struct Completion {
     JobId id = 0;
-    JobResult result;
+    JobOutput output;
 };
-using CompletionSink = std::function<void(const Completion&)>;
+using CompletionSink = std::function<void(Completion&)>;
 
-// What an executor calls to compute a job (compute::run_job in production);
-// a seam so tests can run jobs that block until they are released.
-using JobRunner = std::function<JobResult(const JobParams&)>;
+// What an executor calls to compute a job (TaskRunner in production, which
+// runs the application's task); a seam so tests can run jobs that block
+// until they are released. Called on the executor's thread or process.
+using JobRunner = std::function<JobOutput(const Job&)>;
 
 struct BackendLoad {
     std::uint64_t queued = 0;   // accepted, not started
@@ -48,7 +62,7 @@ public:
     // Accepts a job or refuses it at once (false: no room; the Dispatcher
     // answers 503). An accepted job is reported exactly once to the sink,
     // unless cancel() returned true for it.
-    [[nodiscard]] virtual bool enqueue(JobId id, const JobParams& params, std::int64_t deadline_ms) = 0;
+    [[nodiscard]] virtual bool enqueue(JobId id, Job job, std::int64_t deadline_ms) = 0;
 
     // True: the job had not started and is gone for good. False: it is
     // running or finished; its completion still arrives and is ignored.

@@ -7,9 +7,11 @@
 namespace clusterd::worker::compute {
 namespace {
 
-std::size_t kind_index(JobKind kind) {
-    const auto value = static_cast<std::uint32_t>(kind);
-    return value >= 1 && value <= job_kind_count ? value - 1 : 0;
+void observe(LatencyCounters& histogram, std::uint64_t us) {
+    std::size_t bucket = 0;
+    while (bucket < std::size(compute_bucket_bounds_us) && us > compute_bucket_bounds_us[bucket]) ++bucket;
+    histogram.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+    histogram.sum_us.fetch_add(us, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -17,7 +19,7 @@ std::size_t kind_index(JobKind kind) {
 Dispatcher::Dispatcher(uv_loop_t* loop, Millis timeout, ComputeCounters* counters,
                        const BackendFactory& make_backend)
     : loop_(loop), timeout_(timeout), counters_(counters) {
-    backend_ = make_backend([this](const Completion& completion) { on_completion(completion); });
+    backend_ = make_backend([this](Completion& completion) { on_completion(completion); });
     uv_timer_init(loop_, &deadline_timer_);
     deadline_timer_.data = this;
 }
@@ -26,19 +28,19 @@ Dispatcher::~Dispatcher() {
     if (lifecycle_ != Lifecycle::closed) spdlog::error("BUG: compute dispatcher destroyed before it was closed");
 }
 
-std::variant<JobId, JobAnswer> Dispatcher::submit(const JobParams& params, AnswerCallback answer) {
-    const auto kind = static_cast<JobKind>(params.kind);
+std::variant<JobId, JobAnswer> Dispatcher::submit(Job job, Millis timeout, AnswerCallback answer) {
+    const std::uint32_t task = job.params.task;
     if (shedding_) {
-        count(kind, JobOutcome::shed);
+        count(task, JobOutcome::shed);
         return JobAnswer{JobOutcome::shed, {}};
     }
     const JobId id = next_id_++;
-    const std::int64_t deadline = monotonic_ms() + timeout_.count();
-    if (!backend_->enqueue(id, params, deadline)) {
-        count(kind, JobOutcome::rejected);
+    const std::int64_t deadline = monotonic_ms() + (timeout.count() > 0 ? timeout : timeout_).count();
+    if (!backend_->enqueue(id, std::move(job), deadline)) {
+        count(task, JobOutcome::rejected);
         return JobAnswer{JobOutcome::rejected, {}};
     }
-    pending_.emplace(id, Pending{std::move(answer), kind, deadline});
+    pending_.emplace(id, Pending{std::move(answer), task, deadline, monotonic_us()});
     deadlines_.emplace(deadline, id);
     arm_deadline_timer();
     publish_load();
@@ -49,7 +51,7 @@ void Dispatcher::cancel(JobId id) {
     auto found = pending_.find(id);
     if (found == pending_.end()) return;
     // Not started: gone for good. Running: its result will be dropped.
-    if (backend_->cancel(id)) count(found->second.kind, JobOutcome::cancelled);
+    if (backend_->cancel(id)) count(found->second.task, JobOutcome::cancelled);
     deadlines_.erase({found->second.deadline_ms, id});
     pending_.erase(found);
     publish_load();
@@ -60,7 +62,7 @@ void Dispatcher::shed_queued() {
     for (JobId id : backend_->stop()) {
         auto found = pending_.find(id);
         if (found == pending_.end()) continue;
-        count(found->second.kind, JobOutcome::shed);
+        count(found->second.task, JobOutcome::shed);
         answer(id, JobAnswer{JobOutcome::shed, {}});
     }
     publish_load();
@@ -70,25 +72,31 @@ std::vector<StuckJob> Dispatcher::stuck_jobs(std::int64_t now_ms, std::int64_t g
     return backend_->stuck_jobs(now_ms, grace_ms);
 }
 
-void Dispatcher::on_completion(const Completion& completion) {
+void Dispatcher::on_completion(Completion& completion) {
     auto found = pending_.find(completion.id);
     if (found == pending_.end()) {
         publish_load();  // answered already (504) or its client left
         return;
     }
-    const JobKind kind = found->second.kind;
+    const std::uint32_t task = found->second.task;
+    const auto status = static_cast<JobStatus>(completion.output.result.status);
     if (monotonic_ms() > found->second.deadline_ms) {
         // Finished, but late: the inline executor blocks the loop, so its
         // deadline timer could not fire first. Late is late, whoever ran it.
-        count(kind, JobOutcome::timed_out);
+        count(task, JobOutcome::timed_out);
         answer(completion.id, JobAnswer{JobOutcome::timed_out, {}});
-    } else if (completion.result.status == static_cast<std::uint32_t>(JobStatus::crashed)) {
-        count(kind, JobOutcome::crashed);
-        answer(completion.id, JobAnswer{JobOutcome::crashed, completion.result});
+    } else if (status == JobStatus::crashed) {
+        count(task, JobOutcome::crashed);
+        answer(completion.id, JobAnswer{JobOutcome::crashed, std::move(completion.output)});
+    } else if (status != JobStatus::ok) {
+        count(task, JobOutcome::failed);
+        answer(completion.id, JobAnswer{JobOutcome::failed, std::move(completion.output)});
     } else {
-        count(kind, JobOutcome::completed);
-        observe_compute_time(completion.result.compute_us);
-        answer(completion.id, JobAnswer{JobOutcome::completed, completion.result});
+        count(task, JobOutcome::completed);
+        const std::uint64_t run_us = completion.output.result.compute_us;
+        const auto elapsed = static_cast<std::uint64_t>(std::max<std::int64_t>(0, monotonic_us() - found->second.submitted_us));
+        observe_times(task, run_us, elapsed > run_us ? elapsed - run_us : 0);
+        answer(completion.id, JobAnswer{JobOutcome::completed, std::move(completion.output)});
     }
     publish_load();
 }
@@ -110,7 +118,7 @@ void Dispatcher::expire(std::int64_t now_ms) {
         // A job that never started leaves the queue; a running one keeps its
         // executor busy, and the executor's own rules deal with that.
         (void)backend_->cancel(id);
-        count(found->second.kind, JobOutcome::timed_out);
+        count(found->second.task, JobOutcome::timed_out);
         answer(id, JobAnswer{JobOutcome::timed_out, {}});
     }
     publish_load();
@@ -136,17 +144,15 @@ void Dispatcher::arm_deadline_timer() {
     uv_timer_start(&deadline_timer_, on_deadline, static_cast<std::uint64_t>(wait), 0);
 }
 
-void Dispatcher::count(JobKind kind, JobOutcome outcome) {
-    if (counters_ == nullptr) return;
-    counters_->jobs[kind_index(kind)][static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
+void Dispatcher::count(std::uint32_t task, JobOutcome outcome) {
+    if (counters_ == nullptr || task >= max_tasks) return;
+    counters_->tasks[task].jobs[static_cast<std::size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
 }
 
-void Dispatcher::observe_compute_time(std::uint64_t compute_us) {
-    if (counters_ == nullptr) return;
-    std::size_t bucket = 0;
-    while (bucket < std::size(compute_bucket_bounds_us) && compute_us > compute_bucket_bounds_us[bucket]) ++bucket;
-    counters_->compute_us_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
-    counters_->compute_us_sum.fetch_add(compute_us, std::memory_order_relaxed);
+void Dispatcher::observe_times(std::uint32_t task, std::uint64_t run_us, std::uint64_t wait_us) {
+    if (counters_ == nullptr || task >= max_tasks) return;
+    observe(counters_->tasks[task].run, run_us);
+    observe(counters_->tasks[task].wait, wait_us);
 }
 
 void Dispatcher::publish_load() {

@@ -29,7 +29,7 @@ namespace clusterd::worker::compute {
 
 struct JobAnswer {
     JobOutcome outcome = JobOutcome::completed;
-    JobResult result;  // meaningful when completed
+    JobOutput output;  // meaningful when completed, crashed or failed
 };
 using AnswerCallback = std::function<void(const JobAnswer&)>;
 
@@ -45,8 +45,9 @@ public:
 
     // Accepted: the job's id; `answer` is called later, on the loop, exactly
     // once unless cancel() comes first. Refused (queue full, draining): the
-    // answer itself, now; `answer` is never called.
-    [[nodiscard]] std::variant<JobId, JobAnswer> submit(const JobParams& params, AnswerCallback answer);
+    // answer itself, now; `answer` is never called. timeout: the job's own
+    // deadline; zero takes the dispatcher's (--compute-timeout).
+    [[nodiscard]] std::variant<JobId, JobAnswer> submit(Job job, Millis timeout, AnswerCallback answer);
 
     // The client left: its answer is dropped, and a job that had not started is removed.
     void cancel(JobId id);
@@ -71,16 +72,17 @@ public:
 private:
     struct Pending {
         AnswerCallback answer;
-        JobKind kind;
+        std::uint32_t task;
         std::int64_t deadline_ms;
+        std::int64_t submitted_us;
     };
 
     static void on_deadline(uv_timer_t* timer);
-    void on_completion(const Completion& completion);
+    void on_completion(Completion& completion);
     void expire(std::int64_t now_ms);
     void answer(JobId id, const JobAnswer& reply);
-    void count(JobKind kind, JobOutcome outcome);
-    void observe_compute_time(std::uint64_t compute_us);
+    void count(std::uint32_t task, JobOutcome outcome);
+    void observe_times(std::uint32_t task, std::uint64_t run_us, std::uint64_t wait_us);
     void arm_deadline_timer();
     void one_handle_closed();
 

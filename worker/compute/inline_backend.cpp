@@ -10,9 +10,9 @@ InlineBackend::InlineBackend(uv_loop_t* loop, std::size_t queue_capacity, Comple
     idle_.data = this;
 }
 
-bool InlineBackend::enqueue(JobId id, const JobParams& params, std::int64_t) {
+bool InlineBackend::enqueue(JobId id, Job job, std::int64_t) {
     if (stopped_ || queue_.size() >= capacity_) return false;
-    queue_.push_back({id, params});
+    queue_.push_back({id, std::move(job)});
     // The idle callback runs after this loop iteration's I/O: requests that
     // arrived together are all parsed and queued before the first job blocks.
     uv_idle_start(&idle_, on_idle);
@@ -44,13 +44,13 @@ void InlineBackend::run_one() {
         uv_idle_stop(&idle_);
         return;
     }
-    Queued job = queue_.front();
+    Queued job = std::move(queue_.front());
     queue_.pop_front();
     running_ = true;
-    const JobResult result = runner_(job.params);
+    Completion completion{job.id, runner_(job.job)};
     running_ = false;
     if (queue_.empty()) uv_idle_stop(&idle_);
-    sink_(Completion{job.id, result});
+    sink_(completion);
 }
 
 void InlineBackend::close(std::function<void()> closed) {

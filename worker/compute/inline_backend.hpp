@@ -18,7 +18,7 @@ class InlineBackend final : public Backend {
 public:
     InlineBackend(uv_loop_t* loop, std::size_t queue_capacity, CompletionSink sink, JobRunner runner);
 
-    [[nodiscard]] bool enqueue(JobId id, const JobParams& params, std::int64_t deadline_ms) override;
+    [[nodiscard]] bool enqueue(JobId id, Job job, std::int64_t deadline_ms) override;
     bool cancel(JobId id) override;
     [[nodiscard]] BackendLoad load() const override { return {queue_.size(), running_ ? 1u : 0u}; }
     // A job past its deadline on the loop cannot be seen from the loop: the
@@ -30,7 +30,7 @@ public:
 private:
     struct Queued {
         JobId id;
-        JobParams params;
+        Job job;
     };
     static void on_idle(uv_idle_t* idle);
     void run_one();

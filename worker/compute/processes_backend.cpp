@@ -19,9 +19,9 @@ ProcessesBackend::ProcessesBackend(uv_loop_t* loop, JobRing ring, std::uint32_t 
     uv_poll_start(&wake_, UV_READABLE, on_wake);
 }
 
-bool ProcessesBackend::enqueue(JobId id, const JobParams& params, std::int64_t deadline_ms) {
+bool ProcessesBackend::enqueue(JobId id, Job job, std::int64_t deadline_ms) {
     if (stopped_) return false;
-    auto ticket = ring_.submit(slot_, generation_, id, params, deadline_ms);
+    auto ticket = ring_.submit(slot_, generation_, id, job.params, deadline_ms, job.input);
     if (!ticket) return false;
     submitted_.emplace(id, *ticket);
     return true;
@@ -67,12 +67,12 @@ void ProcessesBackend::on_wake(uv_poll_t* poll, int status, int) {
 
 void ProcessesBackend::collect() {
     std::vector<Completion> finished;
-    ring_.collect(slot_, generation_, [&](std::uint64_t job_id, const JobResult& result) {
+    ring_.collect(slot_, generation_, [&](std::uint64_t job_id, const JobResult& result, std::string_view output) {
         submitted_.erase(job_id);
-        finished.push_back(Completion{job_id, result});
+        finished.push_back(Completion{job_id, JobOutput{result, std::string(output)}});
     });
     // The sink runs after the scan: it may submit new jobs into the ring.
-    for (const auto& completion : finished) sink_(completion);
+    for (auto& completion : finished) sink_(completion);
 }
 
 void ProcessesBackend::close(std::function<void()> closed) {

@@ -26,7 +26,7 @@ public:
     ProcessesBackend(uv_loop_t* loop, JobRing ring, std::uint32_t slot, std::uint64_t generation, int wake_fd,
                      CompletionSink sink);
 
-    [[nodiscard]] bool enqueue(JobId id, const JobParams& params, std::int64_t deadline_ms) override;
+    [[nodiscard]] bool enqueue(JobId id, Job job, std::int64_t deadline_ms) override;
     bool cancel(JobId id) override;
     [[nodiscard]] BackendLoad load() const override;
     // The supervisor kills a compute process stuck past a deadline; nothing to do here.

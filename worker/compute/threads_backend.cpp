@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cassert>
 #include <cerrno>
+#include <condition_variable>
 #include <mutex>
 #include <semaphore>
 #include <stdexcept>
@@ -43,10 +44,10 @@ struct ThreadsBackend::Cell {
     // Written by the loop while the cell is free, read by a thread after it
     // popped the index (the ring's release/acquire orders them).
     JobId id = 0;
-    JobParams params;
+    Job job;
     std::int64_t deadline_ms = 0;
     std::atomic<std::int64_t> started_ms{0};  // by the thread that runs it; read by stuck_jobs()
-    JobResult result;                         // by that thread, before it publishes the cell done
+    JobOutput output;                         // by that thread, before it publishes the cell done
 };
 
 struct ThreadsBackend::Pool {
@@ -64,6 +65,12 @@ struct ThreadsBackend::Pool {
     std::atomic<std::uint64_t> waiting{0};  // cells queued and not yet taken or cancelled
     std::atomic<std::uint64_t> running{0};
     uv_async_t* async = nullptr;  // under give_mutex; null once close() began
+    // Start-up only: the constructor waits until every thread ran this.
+    std::function<void()> thread_start;
+    std::mutex start_mutex;
+    std::condition_variable started;
+    unsigned threads_started = 0;  // under start_mutex
+    std::string start_failure;     // under start_mutex: what the first failing hook threw
 };
 
 namespace {
@@ -94,15 +101,16 @@ void name_own_thread(unsigned index) {
 }
 
 // A runner that throws must not take the process down with std::terminate;
-// the job is reported as crashed (a 502), which is what it did.
-[[nodiscard]] JobResult run_guarded(const JobRunner& runner, JobId id, const JobParams& params) {
+// the job is reported as crashed (a 502), which is what it did. (The
+// application's own exceptions are caught closer, by the TaskRunner: 500.)
+[[nodiscard]] JobOutput run_guarded(const JobRunner& runner, JobId id, const Job& job) {
     try {
-        return runner(params);
+        return runner(job);
     } catch (const std::exception& error) {
         spdlog::error("compute job {} threw on a pool thread: {}", id, error.what());
     }
-    JobResult crashed;
-    crashed.status = static_cast<std::uint32_t>(JobStatus::crashed);
+    JobOutput crashed;
+    crashed.result.status = static_cast<std::uint32_t>(JobStatus::crashed);
     return crashed;
 }
 
@@ -113,6 +121,23 @@ void name_own_thread(unsigned index) {
 void ThreadsBackend::run_thread(const std::shared_ptr<Pool>& pool, unsigned index) {
     name_own_thread(index);
     lower_own_priority();
+    {
+        // The hook runs before this thread takes work; the constructor waits for it.
+        std::string failure;
+        if (pool->thread_start) {
+            try {
+                pool->thread_start();
+            } catch (const std::exception& error) {
+                failure = error.what();
+            } catch (...) {
+                failure = "an exception that is not a std::exception";
+            }
+        }
+        const std::lock_guard lock(pool->start_mutex);
+        if (!failure.empty() && pool->start_failure.empty()) pool->start_failure = std::move(failure);
+        ++pool->threads_started;
+        pool->started.notify_all();
+    }
     for (;;) {
         pool->work.acquire();
         if (pool->closing.load(std::memory_order_acquire)) return;
@@ -128,7 +153,8 @@ void ThreadsBackend::run_thread(const std::shared_ptr<Pool>& pool, unsigned inde
             pool->waiting.fetch_sub(1, std::memory_order_relaxed);
             pool->running.fetch_add(1, std::memory_order_relaxed);
             cell.started_ms.store(monotonic_ms(), std::memory_order_relaxed);
-            cell.result = run_guarded(pool->runner, cell.id, cell.params);
+            cell.output = run_guarded(pool->runner, cell.id, cell.job);
+            cell.job.input = std::string();  // the cell's memory goes back with it, not the input's
             pool->running.fetch_sub(1, std::memory_order_relaxed);
             cell.state.store(CellState::done, std::memory_order_release);
         }
@@ -140,7 +166,7 @@ void ThreadsBackend::run_thread(const std::shared_ptr<Pool>& pool, unsigned inde
 }
 
 ThreadsBackend::ThreadsBackend(uv_loop_t* loop, unsigned threads, std::size_t queue_capacity, CompletionSink sink,
-                               JobRunner runner)
+                               JobRunner runner, ThreadStart thread_start)
     : loop_(loop),
       sink_(std::move(sink)),
       queue_capacity_(queue_capacity),
@@ -159,22 +185,33 @@ ThreadsBackend::ThreadsBackend(uv_loop_t* loop, unsigned threads, std::size_t qu
     async_->data = this;
     uv_unref(as_handle(async_));
     pool_->async = async_;
-    start_threads(thread_count_);
+    start_threads(thread_count_, thread_start);
 }
 
-void ThreadsBackend::start_threads(unsigned count) {
+void ThreadsBackend::start_threads(unsigned count, const ThreadStart& thread_start) {
+    pool_->thread_start = thread_start;
     threads_.reserve(count);
+    std::string failure;
     try {
         for (unsigned index = 0; index < count; ++index) threads_.emplace_back(run_thread, pool_, index);
     } catch (const std::system_error& error) {
-        // The destructor will not run for a constructor that throws: undo here.
-        release_threads();
-        for (auto& thread : threads_) thread.join();
-        async_->data = nullptr;
-        uv_close(as_handle(async_), on_async_closed);
-        throw std::runtime_error("std::thread failed while starting compute thread " + std::to_string(threads_.size()) +
-                                 ": " + error.what());
+        failure = "std::thread failed while starting compute thread " + std::to_string(threads_.size()) + ": " +
+                  error.what();
     }
+    {
+        std::unique_lock lock(pool_->start_mutex);
+        pool_->started.wait(lock, [&] { return pool_->threads_started == threads_.size(); });
+        if (failure.empty() && !pool_->start_failure.empty()) {
+            failure = "a compute start hook threw on a compute thread: " + pool_->start_failure;
+        }
+    }
+    if (failure.empty()) return;
+    // The destructor will not run for a constructor that throws: undo here.
+    release_threads();
+    for (auto& thread : threads_) thread.join();
+    async_->data = nullptr;
+    uv_close(as_handle(async_), on_async_closed);
+    throw std::runtime_error(failure);
 }
 
 // Tells every thread to leave and stops results from reaching the handle.
@@ -200,7 +237,7 @@ ThreadsBackend::~ThreadsBackend() {
     if (lifecycle_ == Lifecycle::open) uv_close(as_handle(async_), on_async_closed);
 }
 
-bool ThreadsBackend::enqueue(JobId id, const JobParams& params, std::int64_t deadline_ms) {
+bool ThreadsBackend::enqueue(JobId id, Job job, std::int64_t deadline_ms) {
     if (stopped_ || lifecycle_ != Lifecycle::open) return false;
     // An idle thread takes a waiting job at once, so it adds a place: the
     // bound is threads + queue_capacity in flight, whether or not the idle
@@ -209,7 +246,7 @@ bool ThreadsBackend::enqueue(JobId id, const JobParams& params, std::int64_t dea
     const std::uint32_t index = free_cells_.back();
     Cell& cell = pool_->cells[index];
     cell.id = id;
-    cell.params = params;
+    cell.job = std::move(job);
     cell.deadline_ms = deadline_ms;
     cell.started_ms.store(0, std::memory_order_relaxed);
     cell.state.store(CellState::queued, std::memory_order_relaxed);  // published by the push below
@@ -324,7 +361,7 @@ void ThreadsBackend::deliver_completions() {
     while (const auto index = pool_->finished.pop()) {
         Cell& cell = pool_->cells[*index];
         const bool done = cell.state.load(std::memory_order_acquire) == CellState::done;  // else cancelled
-        const Completion completion{cell.id, cell.result};
+        Completion completion{cell.id, std::move(cell.output)};
         cell.state.store(CellState::free, std::memory_order_relaxed);
         free_cells_.push_back(*index);  // the sink may enqueue into it
         if (!done) continue;            // cancelled: nobody waits for it

@@ -20,26 +20,30 @@
 #include <vector>
 
 #include "worker/compute/backend.hpp"
-#include "worker/compute/kinds.hpp"
 
 namespace clusterd::worker::compute {
 
 class ThreadsBackend final : public Backend {
 public:
-    // Starts `threads` threads (at least 1) named compute-0, compute-1, ...
-    // queue_capacity bounds the jobs waiting for a thread, not the running
-    // ones: at most threads + queue_capacity jobs are in flight. Throws
-    // std::runtime_error if the uv_async_t or a thread cannot be created
+    // Called on each pool thread before it takes work (the application's
+    // compute hooks); what it throws fails the constructor.
+    using ThreadStart = std::function<void()>;
+
+    // Starts `threads` threads (at least 1) named compute-0, compute-1, ...,
+    // and waits until each ran thread_start. queue_capacity bounds the jobs
+    // waiting for a thread, not the running ones: at most threads +
+    // queue_capacity jobs are in flight. Throws std::runtime_error if the
+    // uv_async_t or a thread cannot be created, or a thread_start threw
     // (start-up, where an exception becomes an exit code).
     ThreadsBackend(uv_loop_t* loop, unsigned threads, std::size_t queue_capacity, CompletionSink sink,
-                   JobRunner runner = run_job);
+                   JobRunner runner, ThreadStart thread_start = {});
     // close() must have finished (its callback ran) first.
     ~ThreadsBackend() override;
 
     ThreadsBackend(const ThreadsBackend&) = delete;
     ThreadsBackend& operator=(const ThreadsBackend&) = delete;
 
-    [[nodiscard]] bool enqueue(JobId id, const JobParams& params, std::int64_t deadline_ms) override;
+    [[nodiscard]] bool enqueue(JobId id, Job job, std::int64_t deadline_ms) override;
     bool cancel(JobId id) override;
     [[nodiscard]] BackendLoad load() const override;
     [[nodiscard]] std::vector<StuckJob> stuck_jobs(std::int64_t now_ms, std::int64_t grace_ms) const override;
@@ -58,7 +62,7 @@ private:
     static void run_thread(const std::shared_ptr<Pool>& pool, unsigned index);
     static void on_completions(uv_async_t* handle);
     static void on_async_closed(uv_handle_t* handle);
-    void start_threads(unsigned count);
+    void start_threads(unsigned count, const ThreadStart& thread_start);
     void release_threads();
     void deliver_completions();
     void join_or_abandon_threads();

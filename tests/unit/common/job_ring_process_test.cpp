@@ -93,7 +93,7 @@ private:
 JobResult doubled(std::uint64_t n) {
     JobResult result;
     result.status = static_cast<std::uint32_t>(JobStatus::ok);
-    result.value = n * 2;
+    result.compute_us = n * 2;
     return result;
 }
 
@@ -111,7 +111,7 @@ JobResult doubled(std::uint64_t n) {
             return;
         }
         if (board.outcome[k].load(std::memory_order_relaxed) != accepted) board.duplicates.fetch_add(1);
-        const bool ok = result.status == static_cast<std::uint32_t>(JobStatus::ok) && result.value == k * 2;
+        const bool ok = result.status == static_cast<std::uint32_t>(JobStatus::ok) && result.compute_us == k * 2;
         const bool died = result.status == static_cast<std::uint32_t>(JobStatus::crashed);
         if (!ok && !died) board.wrong.fetch_add(1, std::memory_order_relaxed);
         board.outcome[k].store(died ? crashed : answered, std::memory_order_relaxed);
@@ -124,7 +124,7 @@ JobResult doubled(std::uint64_t n) {
             const std::uint64_t k = next++;
             board.submitted.store(next, std::memory_order_relaxed);
             JobParams params;
-            params.n = k;
+            params.task = static_cast<std::uint32_t>(k);
             const auto ticket = ring.submit(slot, generation, (generation << 32) | k, params,
                                             clusterd::monotonic_ms() + 1000);
             if (ticket) {
@@ -153,7 +153,7 @@ JobResult doubled(std::uint64_t n) {
             const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(random() % 50);
             while (std::chrono::steady_clock::now() < until) {
             }
-            (void)ring.finish(*job, doubled(job->params.n));
+            (void)ring.finish(*job, doubled(job->params.task));
         } else {
             (void)ring.wait_for_work(seen, 20);
         }
@@ -353,18 +353,18 @@ TEST_CASE("requesters and consumers killed at random points never wedge the job 
     // A fresh requester and consumer push the whole capacity through.
     for (std::uint64_t k = 0; k < capacity; ++k) {
         JobParams params;
-        params.n = k;
+        params.task = static_cast<std::uint32_t>(k);
         REQUIRE(ring.submit(0, 1000, k, params, 0));
     }
     REQUIRE_FALSE(ring.submit(0, 1000, capacity, JobParams{}, 0));
     for (std::uint32_t i = 0; i < capacity; ++i) {
         const auto job = ring.claim(0, 1);
         REQUIRE(job);
-        REQUIRE(ring.finish(*job, doubled(job->params.n)));
+        REQUIRE(ring.finish(*job, doubled(job->params.task)));
     }
     std::uint32_t collected = 0;
     REQUIRE(ring.collect(0, 1000, [&](std::uint64_t job_id, const JobResult& result) {
-        collected += result.value == job_id * 2;
+        collected += result.compute_us == job_id * 2;
     }) == capacity);
     REQUIRE(collected == capacity);
 

@@ -38,9 +38,10 @@ namespace {
 // process (or a test playing one) would.
 class HeapRing {
 public:
-    explicit HeapRing(std::uint32_t capacity)
-        : bytes_(clusterd::job_ring_bytes(capacity)), memory_(::operator new(bytes_, std::align_val_t{64})) {
-        auto created = JobRing::create(memory_, bytes_, capacity);
+    explicit HeapRing(std::uint32_t capacity, std::uint32_t max_input = 0, std::uint32_t max_output = 0)
+        : bytes_(clusterd::job_ring_bytes(capacity, max_input, max_output)),
+          memory_(::operator new(bytes_, std::align_val_t{64})) {
+        auto created = JobRing::create(memory_, bytes_, capacity, max_input, max_output);
         REQUIRE(created);
         ring_ = *created;
     }
@@ -67,17 +68,18 @@ private:
     std::optional<JobRing> ring_;
 };
 
+// The ring carries params and result without reading them (the task index,
+// compute_us): these tests use them as tags. The payload area has its own tests.
 JobParams params_for(std::uint64_t n) {
     JobParams params;
-    params.kind = static_cast<std::uint32_t>(clusterd::JobKind::fib);
-    params.n = n;
+    params.task = static_cast<std::uint32_t>(n);
     return params;
 }
 
 JobResult answer(const ClaimedJob& job) {
     JobResult result;
     result.status = static_cast<std::uint32_t>(JobStatus::ok);
-    result.value = job.params.n * 2;
+    result.compute_us = job.params.task * 2;
     return result;
 }
 
@@ -162,7 +164,7 @@ TEST_CASE("two mappings of one ring at different addresses work on the same jobs
     REQUIRE(consumer_view->finish(*job, answer(*job)));
     const auto results = collect_all(*requester_view, 1, 1);
     REQUIRE(results.size() == 1);
-    REQUIRE(results[0].result.value == 42);
+    REQUIRE(results[0].result.compute_us == 42);
     ::munmap(first, bytes);
     ::munmap(second, bytes);
 }
@@ -201,7 +203,7 @@ TEST_CASE("consumers get jobs in ticket order, not record order", "[common][job_
         const auto job = ring.claim(0, 1);
         REQUIRE(job);
         REQUIRE(job->requester.job_id == id);
-        REQUIRE(job->params.n == id);
+        REQUIRE(job->params.task == id);
     }
     REQUIRE_FALSE(ring.claim(0, 1));
 }
@@ -230,7 +232,7 @@ TEST_CASE("cancel withdraws a queued job but not a claimed one", "[common][job_r
         const auto results = collect_all(ring, 1, 1);
         REQUIRE(results.size() == 1);
         REQUIRE(results[0].job_id == 7);
-        REQUIRE(results[0].result.value == 14);
+        REQUIRE(results[0].result.compute_us == 14);
     }
 }
 
@@ -247,7 +249,7 @@ TEST_CASE("collect hands out only the caller's own (slot, generation) results, o
     REQUIRE(mine.size() == 2);
     for (const auto& got : mine) {
         REQUIRE((got.job_id == 10 || got.job_id == 11));
-        REQUIRE(got.result.value == got.job_id * 2);
+        REQUIRE(got.result.compute_us == got.job_id * 2);
     }
     REQUIRE(collect_all(ring, 1, 1).empty());
     REQUIRE(ring.load().done == 2);
@@ -301,7 +303,7 @@ TEST_CASE("release_consumer turns exactly the dead consumer's jobs into crashed 
     REQUIRE(results.size() == 1);
     REQUIRE(results[0].result.status == static_cast<std::uint32_t>(JobStatus::crashed));
     REQUIRE(ring.finish(*f, answer(*f)));
-    REQUIRE(collect_all(ring, 1, 2).at(0).result.value == f->params.n * 2);
+    REQUIRE(collect_all(ring, 1, 2).at(0).result.compute_us == f->params.task * 2);
     REQUIRE(ring.load().queued == 1);  // job 9 of requester 2 was never touched
 }
 
@@ -450,7 +452,7 @@ void produce(JobRing& ring, std::uint32_t slot, std::chrono::steady_clock::time_
             return;
         }
         if (tally.outcome[k] != 1) ++tally.duplicates;
-        if (result.status != static_cast<std::uint32_t>(JobStatus::ok) || result.value != k * 2) ++tally.wrong;
+        if (result.status != static_cast<std::uint32_t>(JobStatus::ok) || result.compute_us != k * 2) ++tally.wrong;
         tally.outcome[k] = 2;
         --outstanding;
     };
@@ -530,4 +532,90 @@ TEST_CASE("producer and consumer threads: every accepted job comes back exactly 
     REQUIRE(collected > 0);
     REQUIRE(ring.load().free == 32);
     WARN("threads: " << collected << " jobs collected, " << cancelled << " cancelled");
+}
+
+TEST_CASE("a job's input and output travel through its record's stretch of the payload area", "[common][job_ring]") {
+    HeapRing heap(4, 16, 32);
+    JobRing& ring = heap.ring();
+    REQUIRE(ring.max_input() == 16);
+    REQUIRE(ring.max_output() == 32);
+    // Every record at once: no stretch overlaps another.
+    for (std::uint32_t i = 0; i < 4; ++i) {
+        REQUIRE(ring.submit(1, 1, i, params_for(i), 0, "input " + std::to_string(i)));
+    }
+    for (std::uint32_t i = 0; i < 4; ++i) {
+        auto job = ring.claim(0, 1);
+        REQUIRE(job);
+        REQUIRE(job->input == "input " + std::to_string(job->params.task));
+        REQUIRE(job->params.input_length == job->input.size());
+        REQUIRE(ring.finish(*job, answer(*job), "output of " + job->input));
+    }
+    std::size_t seen = 0;
+    ring.collect(1, 1, [&](std::uint64_t job_id, const JobResult& result, std::string_view output) {
+        REQUIRE(output == "output of input " + std::to_string(job_id));
+        REQUIRE(result.output_length == output.size());
+        ++seen;
+    });
+    REQUIRE(seen == 4);
+}
+
+TEST_CASE("an input over the area's size is refused and an output over it is dropped as too large",
+          "[common][job_ring]") {
+    HeapRing heap(2, 8, 8);
+    JobRing& ring = heap.ring();
+    REQUIRE_FALSE(ring.submit(1, 1, 1, params_for(1), 0, std::string(9, 'x')));
+    REQUIRE(ring.load().free == 2);  // nothing was taken by the refusal
+    REQUIRE(ring.submit(1, 1, 1, params_for(1), 0, std::string(8, 'x')));
+    auto job = ring.claim(0, 1);
+    REQUIRE(job);
+    REQUIRE(ring.finish(*job, answer(*job), std::string(9, 'y')));
+    auto results = collect_all(ring, 1, 1);
+    REQUIRE(results.size() == 1);
+    REQUIRE(results[0].result.status == static_cast<std::uint32_t>(JobStatus::output_too_large));
+    REQUIRE(results[0].result.output_length == 0);
+}
+
+TEST_CASE("a scribbled payload length is refused, never followed past the record's stretch", "[common][job_ring]") {
+    HeapRing heap(2, 8, 8);
+    JobRing& ring = heap.ring();
+    SECTION("an input length beyond the area makes the claimed job name no task") {
+        const auto ticket = ring.submit(1, 1, 1, params_for(1), 0, "abc");
+        REQUIRE(ticket);
+        heap.record(ticket->index).params.input_length = 1u << 30;
+        auto job = ring.claim(0, 1);
+        REQUIRE(job);
+        REQUIRE(job->input.empty());
+        REQUIRE(job->params.input_length == 0);
+        REQUIRE(job->params.task == clusterd::max_tasks);
+    }
+    SECTION("an output length beyond the area is collected as invalid and empty") {
+        const auto ticket = ring.submit(1, 1, 1, params_for(1), 0, "abc");
+        REQUIRE(ticket);
+        auto job = ring.claim(0, 1);
+        REQUIRE(job);
+        REQUIRE(ring.finish(*job, answer(*job), "ok"));
+        heap.record(ticket->index).result.output_length = 1u << 30;
+        std::size_t seen = 0;
+        ring.collect(1, 1, [&](std::uint64_t, const JobResult& result, std::string_view output) {
+            REQUIRE(result.status == static_cast<std::uint32_t>(JobStatus::invalid));
+            REQUIRE(output.empty());
+            ++seen;
+        });
+        REQUIRE(seen == 1);
+    }
+}
+
+TEST_CASE("a consumer reaped mid-job leaves no output behind, only a crashed result", "[common][job_ring]") {
+    HeapRing heap(1, 8, 8);
+    JobRing& ring = heap.ring();
+    REQUIRE(ring.submit(1, 1, 1, params_for(1), 0, "abc"));
+    auto job = ring.claim(0, 1);
+    REQUIRE(job);
+    const auto woken = ring.release_consumer(0);
+    REQUIRE(woken.size() == 1);
+    auto results = collect_all(ring, 1, 1);
+    REQUIRE(results.size() == 1);
+    REQUIRE(results[0].result.status == static_cast<std::uint32_t>(JobStatus::crashed));
+    REQUIRE(results[0].result.output_length == 0);
+    REQUIRE(ring.load().free == 1);
 }

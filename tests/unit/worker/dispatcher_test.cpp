@@ -22,7 +22,7 @@ class ManualBackend final : public Backend {
 public:
     ManualBackend(std::size_t capacity, CompletionSink sink) : capacity_(capacity), sink_(std::move(sink)) {}
 
-    bool enqueue(JobId id, const JobParams&, std::int64_t deadline_ms) override {
+    bool enqueue(JobId id, Job, std::int64_t deadline_ms) override {
         if (stopped_ || queued_.size() >= capacity_) return false;
         queued_.push_back(id);
         deadlines_[id] = deadline_ms;
@@ -56,11 +56,11 @@ public:
     }
     void finish(JobId id, JobStatus status = JobStatus::ok) {
         running_.erase(std::find(running_.begin(), running_.end(), id));
-        JobResult result;
-        result.status = static_cast<std::uint32_t>(status);
-        result.value = id * 10;
-        result.compute_us = 2'000;
-        sink_(Completion{id, result});
+        Completion completion{id, {}};
+        completion.output.result.status = static_cast<std::uint32_t>(status);
+        completion.output.result.compute_us = 2'000;
+        completion.output.output = std::to_string(id * 10);
+        sink_(completion);
     }
 
 private:
@@ -72,11 +72,12 @@ private:
     bool stopped_ = false;
 };
 
-JobParams fib(std::uint64_t n) {
-    JobParams params;
-    params.kind = static_cast<std::uint32_t>(JobKind::fib);
-    params.n = n;
-    return params;
+// A job of task 0 whose input is n.
+Job fib(std::uint64_t n) {
+    Job job;
+    job.input = std::to_string(n);
+    job.params.input_length = static_cast<std::uint32_t>(job.input.size());
+    return job;
 }
 
 struct Fixture {
@@ -102,9 +103,9 @@ struct Fixture {
     }
 
     // Submits and returns the id, or nullopt with the immediate answer recorded under id 0.
-    std::optional<JobId> submit(const JobParams& params) {
+    std::optional<JobId> submit(Job job) {
         auto slot = std::make_shared<JobId>(0);  // the id is known only after submit returns
-        auto result = dispatcher->submit(params, [this, slot](const JobAnswer& answer) {
+        auto result = dispatcher->submit(std::move(job), Millis{0}, [this, slot](const JobAnswer& answer) {
             answers[*slot].push_back(answer);
         });
         if (auto* now = std::get_if<JobAnswer>(&result)) {
@@ -115,7 +116,7 @@ struct Fixture {
         return *slot;
     }
     std::uint64_t count(JobOutcome outcome) const {
-        return counters.jobs[0][static_cast<std::size_t>(outcome)].load();
+        return counters.tasks[0].jobs[static_cast<std::size_t>(outcome)].load();
     }
 };
 
@@ -130,10 +131,10 @@ TEST_CASE("an accepted job is answered once and with its result and counted", "[
     f.backend->finish(*id);
     REQUIRE(f.answers[*id].size() == 1);
     CHECK(f.answers[*id][0].outcome == JobOutcome::completed);
-    CHECK(f.answers[*id][0].result.value == *id * 10);
+    CHECK(f.answers[*id][0].output.output == std::to_string(*id * 10));
     CHECK(f.count(JobOutcome::completed) == 1);
-    CHECK(f.counters.compute_us_buckets[1].load() == 1);  // 2 ms: the (1 ms, 5 ms] bucket
-    CHECK(f.counters.compute_us_sum.load() == 2'000);
+    CHECK(f.counters.tasks[0].run.buckets[2].load() == 1);  // 2 ms: the (1 ms, 5 ms] bucket
+    CHECK(f.counters.tasks[0].run.sum_us.load() == 2'000);
     CHECK(f.counters.queued.load() == 0);
 }
 
@@ -231,12 +232,13 @@ TEST_CASE("the inline executor runs one job per loop turn and bounded by its que
     uv_loop_init(&loop);
     std::vector<Completion> done;
     std::vector<std::uint64_t> ran;
-    InlineBackend backend(&loop, 2, [&](const Completion& c) { done.push_back(c); }, [&](const JobParams& p) {
-        ran.push_back(p.n);
-        JobResult result;
-        result.status = static_cast<std::uint32_t>(JobStatus::ok);
-        result.value = p.n + 1;
-        return result;
+    InlineBackend backend(&loop, 2, [&](const Completion& c) { done.push_back(c); }, [&](const Job& job) {
+        const std::uint64_t n = std::stoull(job.input);
+        ran.push_back(n);
+        JobOutput output;
+        output.result.status = static_cast<std::uint32_t>(JobStatus::ok);
+        output.output = std::to_string(n + 1);
+        return output;
     });
     CHECK(backend.enqueue(1, fib(10), 0));
     CHECK(backend.enqueue(2, fib(20), 0));
@@ -250,7 +252,7 @@ TEST_CASE("the inline executor runs one job per loop turn and bounded by its que
     CHECK(ran == std::vector<std::uint64_t>{10, 40});
     REQUIRE(done.size() == 2);
     CHECK(done[1].id == 4);
-    CHECK(done[1].result.value == 41);
+    CHECK(done[1].output.output == "41");
     CHECK(backend.enqueue(5, fib(1), 0));
     CHECK(backend.stop() == std::vector<JobId>{5});
     CHECK_FALSE(backend.enqueue(6, fib(1), 0));

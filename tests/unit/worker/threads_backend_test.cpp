@@ -14,7 +14,6 @@
 #include <thread>
 
 #include "common/monotonic.hpp"
-#include "worker/compute/hash.hpp"
 
 using namespace clusterd;
 using namespace clusterd::worker::compute;
@@ -26,16 +25,16 @@ namespace {
 class Gate {
 public:
     [[nodiscard]] JobRunner runner() const {
-        return [state = state_](const JobParams& params) {
+        return [state = state_](const Job& job) {
             std::unique_lock lock(state->mutex);
             ++state->started;
             state->tids.push_back(gettid());
             state->changed.notify_all();
             state->changed.wait(lock, [&] { return state->open; });
-            JobResult result;
-            result.status = static_cast<std::uint32_t>(JobStatus::ok);
-            result.value = params.n;
-            return result;
+            JobOutput output;
+            output.result.status = static_cast<std::uint32_t>(JobStatus::ok);
+            output.output = job.input;
+            return output;
         };
     }
     void wait_started(int count) const {
@@ -87,24 +86,32 @@ private:
 };
 
 struct Completions {
-    std::map<JobId, JobResult> by_id;
+    std::map<JobId, JobOutput> by_id;
     int deliveries = 0;
     CompletionSink sink() {
         return [this](const Completion& completion) {
             ++deliveries;
-            by_id[completion.id] = completion.result;
+            by_id[completion.id] = completion.output;
         };
     }
 };
 
-JobParams job_n(std::uint64_t n) {
-    JobParams params;
-    params.kind = static_cast<std::uint32_t>(JobKind::fib);
-    params.n = n;
-    return params;
+// A job whose input is n.
+Job job_n(std::uint64_t n) {
+    Job job;
+    job.input = std::to_string(n);
+    job.params.input_length = static_cast<std::uint32_t>(job.input.size());
+    return job;
 }
 
-JobParams parsed(JobKind kind, std::string_view query) { return std::get<JobParams>(parse_job(kind, query, false)); }
+// A real computation on the pool: the square of the input.
+JobOutput square(const Job& job) {
+    const std::uint64_t n = std::stoull(job.input);
+    JobOutput output;
+    output.result.status = static_cast<std::uint32_t>(JobStatus::ok);
+    output.output = std::to_string(n * n);
+    return output;
+}
 
 constexpr std::int64_t far_deadline = std::numeric_limits<std::int32_t>::max();
 
@@ -161,30 +168,27 @@ TEST_CASE("jobs run on the pool and their results come back on the loop thread",
     const auto loop_thread = std::this_thread::get_id();
     bool inside_enqueue = false;
     bool sink_misplaced = false;
-    ThreadsBackend backend(loop.get(), 2, 8, [&](const Completion& completion) {
-        sink_misplaced = sink_misplaced || inside_enqueue || std::this_thread::get_id() != loop_thread;
-        done.sink()(completion);
-    });
-    const std::vector<std::pair<JobId, JobParams>> jobs = {
-        {1, parsed(JobKind::fib, "n=20")},
-        {2, parsed(JobKind::primes, "limit=1000")},
-        {3, parsed(JobKind::hash, "rounds=1&data=passwd")},
-        {4, parsed(JobKind::fib, "n=25")},
-    };
-    for (const auto& [id, params] : jobs) {
+    ThreadsBackend backend(
+        loop.get(), 2, 8,
+        [&](Completion& completion) {
+            sink_misplaced = sink_misplaced || inside_enqueue || std::this_thread::get_id() != loop_thread;
+            done.sink()(completion);
+        },
+        square);
+    const std::vector<std::pair<JobId, std::uint64_t>> jobs = {{1, 20}, {2, 1000}, {3, 7}, {4, 25}};
+    for (const auto& [id, n] : jobs) {
         inside_enqueue = true;
-        REQUIRE(backend.enqueue(id, params, far_deadline));
+        REQUIRE(backend.enqueue(id, job_n(n), far_deadline));
         inside_enqueue = false;
     }
     loop.run();  // returns once nothing is in flight: the pool holds the loop only while it has work
 
     REQUIRE_FALSE(sink_misplaced);
     REQUIRE(done.deliveries == 4);
-    REQUIRE(done.by_id.at(1).value == 6765);
-    REQUIRE(done.by_id.at(2).value == 168);
-    REQUIRE(std::string(done.by_id.at(3).digest_hex) ==
-            lowercase_hex(*pbkdf2_sha256("passwd", "clusterd", 1)));
-    REQUIRE(done.by_id.at(4).value == 75025);
+    REQUIRE(done.by_id.at(1).output == "400");
+    REQUIRE(done.by_id.at(2).output == "1000000");
+    REQUIRE(done.by_id.at(3).output == "49");
+    REQUIRE(done.by_id.at(4).output == "625");
     REQUIRE(counts(backend.load()) == load_of(0, 0));
     loop.close(backend);
 }
@@ -200,7 +204,7 @@ TEST_CASE("with one thread and a queue of two, exactly one running and two queue
 
     pool.finish();
     REQUIRE(pool.done.deliveries == 3);
-    REQUIRE(pool.done.by_id.at(3).value == 3);
+    REQUIRE(pool.done.by_id.at(3).output == "3");
     REQUIRE(pool.done.by_id.count(4) == 0);
     REQUIRE(pool.backend.enqueue(5, job_n(5), far_deadline));  // room again
     pool.loop.run();
@@ -267,7 +271,7 @@ TEST_CASE("stop drops and returns the queued jobs, the running one still complet
 
     pool.finish();
     REQUIRE(pool.done.deliveries == 1);
-    REQUIRE(pool.done.by_id.at(1).value == 1);
+    REQUIRE(pool.done.by_id.at(1).output == "1");
     pool.loop.close(pool.backend);
 }
 
@@ -338,10 +342,10 @@ TEST_CASE("a runner that throws reports its job as crashed", "[worker][compute][
     TestLoop loop;
     Completions done;
     ThreadsBackend backend(loop.get(), 1, 1, done.sink(),
-                           [](const JobParams&) -> JobResult { throw std::runtime_error("out of luck"); });
+                           [](const Job&) -> JobOutput { throw std::runtime_error("out of luck"); });
     REQUIRE(backend.enqueue(1, job_n(1), far_deadline));
     loop.run();
-    REQUIRE(done.by_id.at(1).status == static_cast<std::uint32_t>(JobStatus::crashed));
+    REQUIRE(done.by_id.at(1).result.status == static_cast<std::uint32_t>(JobStatus::crashed));
     loop.close(backend);
 }
 
@@ -357,12 +361,16 @@ TEST_CASE("four threads complete two hundred jobs exactly once each", "[worker][
     const auto refill = [&] {
         while (next <= total && pool->enqueue(next, job_n(next % 20), far_deadline)) ++next;
     };
-    ThreadsBackend backend(loop.get(), 4, 6, [&](const Completion& completion) {
-        ++seen[completion.id];
-        all_right = all_right && completion.result.status == static_cast<std::uint32_t>(JobStatus::ok) &&
-                    completion.result.value == run_job(job_n(completion.id % 20)).value;
-        refill();
-    });
+    ThreadsBackend backend(
+        loop.get(), 4, 6,
+        [&](const Completion& completion) {
+            ++seen[completion.id];
+            all_right = all_right &&
+                        completion.output.result.status == static_cast<std::uint32_t>(JobStatus::ok) &&
+                        completion.output.output == square(job_n(completion.id % 20)).output;
+            refill();
+        },
+        square);
     pool = &backend;
     refill();
     REQUIRE(next >= 11);  // at least 4 threads + 6 queued; more if some finished meanwhile
@@ -373,4 +381,48 @@ TEST_CASE("four threads complete two hundred jobs exactly once each", "[worker][
     REQUIRE(std::all_of(seen.begin(), seen.end(), [](const auto& entry) { return entry.second == 1; }));
     REQUIRE(counts(backend.load()) == load_of(0, 0));
     loop.close(backend);
+}
+
+TEST_CASE("each pool thread runs the start hook once before it takes work", "[worker][compute][threads]") {
+    TestLoop loop;
+    Completions done;
+    std::mutex mutex;
+    std::vector<std::thread::id> hooked;
+    thread_local bool ready = false;  // what a hook would load per thread: a model, a corpus
+    ThreadsBackend backend(
+        loop.get(), 3, 4, done.sink(),
+        [](const Job& job) {
+            JobOutput output;
+            output.result.status = static_cast<std::uint32_t>(JobStatus::ok);
+            output.output = ready ? job.input : "hook did not run here";
+            return output;
+        },
+        [&] {
+            ready = true;
+            const std::lock_guard lock(mutex);
+            hooked.push_back(std::this_thread::get_id());
+        });
+    {
+        const std::lock_guard lock(mutex);
+        REQUIRE(hooked.size() == 3);  // the constructor waited for every thread's hook
+        REQUIRE(std::find(hooked.begin(), hooked.end(), std::this_thread::get_id()) == hooked.end());
+    }
+    for (JobId id = 1; id <= 6; ++id) REQUIRE(backend.enqueue(id, job_n(id), far_deadline));
+    loop.run();
+    for (JobId id = 1; id <= 6; ++id) REQUIRE(done.by_id.at(id).output == std::to_string(id));
+    loop.close(backend);
+}
+
+TEST_CASE("a start hook that throws fails the pool's construction with its message", "[worker][compute][threads]") {
+    TestLoop loop;
+    Completions done;
+    std::atomic<int> calls{0};
+    REQUIRE_THROWS_WITH(ThreadsBackend(loop.get(), 2, 1, done.sink(), square,
+                                       [&] {
+                                           if (calls.fetch_add(1) == 1) throw std::runtime_error("no model file");
+                                       }),
+                        Catch::Contains("no model file"));
+    REQUIRE(calls == 2);
+    loop.run();  // the failed constructor closed its handle
+    REQUIRE(uv_loop_close(loop.get()) == 0);
 }

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-namespace clusterd::worker::compute {
+namespace stock {
 
 // 2 is the first limit with an answer worth computing; at 50 million the
 // odd-only bit sieve holds 25 million bits (about 3 MiB) and runs for
@@ -17,4 +17,4 @@ inline constexpr std::uint64_t primes_max_limit = 50'000'000;
 // limit within primes_max_limit: the sieve allocates limit / 16 bytes.
 [[nodiscard]] std::uint64_t count_primes(std::uint64_t limit);
 
-}  // namespace clusterd::worker::compute
+}  // namespace stock

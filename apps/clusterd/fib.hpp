@@ -4,11 +4,11 @@
 
 #include <cstdint>
 
-namespace clusterd::worker::compute {
+namespace stock {
 
 // Beyond this, one request would hold a core for minutes.
 inline constexpr unsigned fib_max_n = 45;
 
 [[nodiscard]] std::uint64_t fib(unsigned n);
 
-}  // namespace clusterd::worker::compute
+}  // namespace stock

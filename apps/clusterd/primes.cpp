@@ -2,12 +2,12 @@
 // above 2 are never prime, so skipping them halves both memory and work.
 // Bit j stands for the odd number 2j + 3 and is set once it is known to be
 // composite.
-#include "worker/compute/primes.hpp"
+#include "apps/clusterd/primes.hpp"
 
 #include <bit>
 #include <vector>
 
-namespace clusterd::worker::compute {
+namespace stock {
 namespace {
 
 class OddComposites {
@@ -45,4 +45,4 @@ std::uint64_t count_primes(std::uint64_t limit) {
     return 1 + odd_count - composites.count();  // 1: the prime 2
 }
 
-}  // namespace clusterd::worker::compute
+}  // namespace stock

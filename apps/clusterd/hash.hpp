@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 
-#include "common/compute_job.hpp"
 
-namespace clusterd::worker::compute {
+
+namespace stock {
 
 inline constexpr std::uint64_t hash_min_rounds = 1;
 // 0.3 to 0.6 us a round on a current x86 core, so the ceiling is 1.5 to 3 s
@@ -21,8 +21,8 @@ inline constexpr std::uint64_t hash_max_rounds = 5'000'000;
 // A bare /compute/hash costs 3 to 8 ms, a few times fib(30): a short job
 // that still shows up in a profile.
 inline constexpr std::uint64_t hash_default_rounds = 10'000;
-// data travels inside JobParams, hence the same bound.
-inline constexpr std::size_t hash_max_data_bytes = job_data_capacity;
+// The stock route keeps data small: it travels in the query string.
+inline constexpr std::size_t hash_max_data_bytes = 64;
 inline constexpr std::string_view hash_default_data = "clusterd";
 // A fixed salt: the job is a benchmark, not password storage, and a fixed
 // salt keeps the digest reproducible from the request alone.
@@ -38,4 +38,4 @@ using Pbkdf2Key = std::array<std::uint8_t, 32>;
 // "55ac04..." : two lowercase hex digits per byte.
 [[nodiscard]] std::string lowercase_hex(std::span<const std::uint8_t> bytes);
 
-}  // namespace clusterd::worker::compute
+}  // namespace stock

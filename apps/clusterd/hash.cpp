@@ -1,9 +1,9 @@
 // The PBKDF2 call into libcrypto, and the hex spelling of its key.
-#include "worker/compute/hash.hpp"
+#include "apps/clusterd/hash.hpp"
 
 #include <openssl/evp.h>
 
-namespace clusterd::worker::compute {
+namespace stock {
 
 std::optional<Pbkdf2Key> pbkdf2_sha256(std::string_view data, std::string_view salt, std::uint32_t rounds) {
     Pbkdf2Key key{};
@@ -27,4 +27,4 @@ std::string lowercase_hex(std::span<const std::uint8_t> bytes) {
     return out;
 }
 
-}  // namespace clusterd::worker::compute
+}  // namespace stock

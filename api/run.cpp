@@ -1,0 +1,37 @@
+// clusterd::run: the one process entry, as the stock binary had it in its
+// main: parse the configuration, then be what this process was started as.
+// The supervisor fork+execs this same binary (the application's own) as
+// HTTP workers and compute processes, which then serve the App they declared
+// in their own main before calling run().
+#include <cstdio>
+#include <variant>
+
+#include "clusterd/app.hpp"
+#include "common/config.hpp"
+#include "supervisor/control_command.hpp"
+#include "supervisor/exec_shim.hpp"
+#include "supervisor/run_supervisor.hpp"
+#include "supervisor/status_command.hpp"
+#include "worker/compute_process.hpp"
+#include "worker/worker.hpp"
+
+namespace clusterd {
+
+int run(const App& app, int argc, char** argv) {
+    // First: the exec shim (`clusterd -- COMMAND`) parses only what the
+    // supervisor gave it, then execs the user's program.
+    if (supervisor::is_exec_shim_argv(argc, argv)) return supervisor::run_exec_shim(argc, argv);
+    auto parsed = parse_config(argc, argv);
+    if (auto* exit = std::get_if<ExitRequest>(&parsed)) {
+        std::fputs(exit->text.c_str(), exit->code == 0 ? stdout : stderr);
+        return exit->code;
+    }
+    const auto& config = std::get<Config>(parsed);
+    if (config.role == Role::worker) return worker::run_worker(config, app.model());
+    if (config.role == Role::compute) return worker::run_compute_process(config, app.model());
+    if (config.role == Role::status) return supervisor::run_status_command(config);
+    if (config.role == Role::reload || config.role == Role::upgrade) return supervisor::run_control_command(config);
+    return supervisor::run_supervisor(config);
+}
+
+}  // namespace clusterd

@@ -1,7 +1,0 @@
-#include "worker/compute/fib.hpp"
-
-namespace clusterd::worker::compute {
-
-std::uint64_t fib(unsigned n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
-
-}  // namespace clusterd::worker::compute
