@@ -15,6 +15,11 @@ std::string reload_refusal(const Config& now, const Config& next, unsigned http_
         return "--exec: a command cannot be added or removed on reload (the shared memory and the workers' kind "
                "are laid out at start; restart to change it); a running command can be replaced by another";
     }
+    if (now.compute == ComputeMode::processes &&
+        (next.task_max_input != now.task_max_input || next.task_max_output != now.task_max_output)) {
+        return "with --compute=processes, --task-max-input and --task-max-output size the job ring's payload area "
+               "and cannot change on reload (restart to change them)";
+    }
     if (next.model != now.model) return "--model cannot change on reload (restart to change it)";
     if (now.model == ServingModel::threads && next.workers != now.workers) {
         return "with --model=threads, --workers sizes the worker process's event loops and cannot change on "

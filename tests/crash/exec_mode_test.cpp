@@ -179,7 +179,7 @@ TEST_CASE("a program that never says it is ready fails its start deadline and is
     CHECK(daemon.stop_and_check_clean());
 }
 
-TEST_CASE("--ready=delay makes a silent program ready once it has lived that long", "[crash][exec]") {
+TEST_CASE("a silent program is made ready by --ready=delay once it has lived that long", "[crash][exec]") {
     Daemon daemon({"--workers", "1", "--ready", "delay:300ms", "--", CLUSTERD_TEST_APPS "/silent_server.sh"});
     CHECK(daemon.wait_for_log(std::regex(R"(worker 0 \(pid \d+\) ready in \d+)")));
     CHECK(daemon.stop_and_check_clean());

@@ -111,4 +111,7 @@ TEST_CASE("more workers than the instance has slots for, or --workers with --mod
     CHECK_THAT(reload_refusal(parse({"--compute", "processes"}), parse({"--compute", "processes", "--compute-queue", "9"}),
                               http_slots),
                Catch::Contains("--compute-queue"));
+    CHECK_THAT(reload_refusal(parse({"--compute", "processes"}),
+                              parse({"--compute", "processes", "--task-max-output", "4KiB"}), http_slots),
+               Catch::Contains("--task-max-output"));
 }
