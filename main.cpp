@@ -6,7 +6,6 @@
 #include "common/config.hpp"
 #include "supervisor/control_command.hpp"
 #include "supervisor/run_supervisor.hpp"
-#include "supervisor/status_command.hpp"
 #include "worker/compute_process.hpp"
 #include "worker/worker.hpp"
 
@@ -19,9 +18,6 @@ int main(int argc, char** argv) {
     const auto& config = std::get<clusterd::Config>(parsed);
     if (config.role == clusterd::Role::worker) return clusterd::worker::run_worker(config);
     if (config.role == clusterd::Role::compute) return clusterd::worker::run_compute_process(config);
-    if (config.role == clusterd::Role::status) return clusterd::supervisor::run_status_command(config);
-    if (config.role == clusterd::Role::reload || config.role == clusterd::Role::upgrade) {
-        return clusterd::supervisor::run_control_command(config);
-    }
+    if (config.role != clusterd::Role::supervisor) return clusterd::supervisor::run_control_command(config);
     return clusterd::supervisor::run_supervisor(config);
 }
