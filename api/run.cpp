@@ -11,7 +11,6 @@
 #include "supervisor/control_command.hpp"
 #include "supervisor/exec_shim.hpp"
 #include "supervisor/run_supervisor.hpp"
-#include "supervisor/status_command.hpp"
 #include "worker/compute_process.hpp"
 #include "worker/worker.hpp"
 
@@ -29,8 +28,7 @@ int run(const App& app, int argc, char** argv) {
     const auto& config = std::get<Config>(parsed);
     if (config.role == Role::worker) return worker::run_worker(config, app.model());
     if (config.role == Role::compute) return worker::run_compute_process(config, app.model());
-    if (config.role == Role::status) return supervisor::run_status_command(config);
-    if (config.role == Role::reload || config.role == Role::upgrade) return supervisor::run_control_command(config);
+    if (config.role != Role::supervisor) return supervisor::run_control_command(config);  // reload, status, ...
     return supervisor::run_supervisor(config);
 }
 

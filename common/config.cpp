@@ -227,6 +227,23 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
     app.add_option("--log-file", cfg.log_file,
                    "Write the log (every process's lines) to this file instead of stderr; SIGUSR1 reopens it "
                    "(for logrotate)");
+    app.add_option("--name", cfg.name,
+                   "The instance's name: several instances run side by side under different names, and "
+                   "'clusterd reload --name N' addresses one")
+        ->capture_default_str()
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                const bool ok = !text.empty() && text.size() <= 64 &&
+                                text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+                                    std::string::npos &&
+                                text.front() != '.';
+                return ok ? "" : "'" + text + "' is not a name (letters, digits, '.', '_', '-'; at most 64)";
+            },
+            "NAME"));
+    app.add_option("--control-socket", cfg.control_socket,
+                   "The control socket's path (default: $RUNTIME_DIRECTORY/NAME.sock under systemd, else "
+                   "/run/clusterd/NAME.sock as root, else $XDG_RUNTIME_DIR/clusterd/NAME.sock or "
+                   "/tmp/clusterd-UID/NAME.sock)");
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
         ->capture_default_str()
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
@@ -446,21 +463,28 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
         ->configurable(false)
         ->envname(env_name("--config"));
     known_environment.insert(env_name("--config"));
+    // The commands talk to the running instance named by --name (or at
+    // --control-socket) and wait for the outcome: exit 0 when it worked.
+    app.fallthrough();  // `clusterd reload --name web` as well as `clusterd --name web reload`
     CLI::App* status = app.add_subcommand(
-        "status", "Print a running instance's workers, read from its shared memory (works even when every "
+        "status", "Print a running instance's workers (answered by the supervisor: works even when every "
                   "worker hangs)");
-    status->add_option("--pid", cfg.status_pid, "Supervisor pid (default: the only running instance)");
     status->add_flag("--json", cfg.status_json, "JSON instead of a table");
     CLI::App* reload = app.add_subcommand(
-        "reload", "Ask a running instance to re-read its configuration and replace its workers one at a time "
-                  "(the same as SIGHUP)");
-    reload->add_option("--pid", cfg.status_pid, "Supervisor pid (default: the only running instance)");
+        "reload", "Re-read the configuration and replace the workers one at a time; waits for 'reload "
+                  "complete' (exit 0) or says why it was refused or failed (exit 1)");
     CLI::App* upgrade = app.add_subcommand(
-        "upgrade", "Ask a running instance to start its binary anew on the same socket and hand over "
-                   "(the same as SIGUSR2)");
-    upgrade->add_option("--pid", cfg.status_pid, "Supervisor pid (default: the only running instance)");
+        "upgrade", "Start the binary anew on the same socket and hand over; waits for the new supervisor to "
+                   "be ready (exit 0) or says why it failed (exit 1)");
+    CLI::App* stop = app.add_subcommand("stop", "Drain and stop; waits until every worker has exited");
+    CLI::App* scale = app.add_subcommand(
+        "scale", "Run N HTTP workers until the next reload; waits until N are ready");
+    scale->add_option("N", cfg.scale_to, "Workers")->required()->check(CLI::Range(1u, 1024u));
+    for (CLI::App* command : {reload, upgrade, stop}) {
+        command->add_flag("--no-wait", cfg.no_wait, "Return once the instance took the command");
+    }
     // Their options are the command's, not the configuration's.
-    for (CLI::App* command : {status, reload, upgrade}) {
+    for (CLI::App* command : {status, reload, upgrade, stop, scale}) {
         for (CLI::Option* option : command->get_options()) option->configurable(false);
     }
     try {
@@ -477,6 +501,8 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
     if (status->parsed()) cfg.role = Role::status;
     if (reload->parsed()) cfg.role = Role::reload;
     if (upgrade->parsed()) cfg.role = Role::upgrade;
+    if (stop->parsed()) cfg.role = Role::stop;
+    if (scale->parsed()) cfg.role = Role::scale;
     for (int i = 1; i < argc; ++i) cfg.args.emplace_back(argv[i]);
     cfg.accepted = app.config_to_str(true, false);
     return cfg;

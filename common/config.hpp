@@ -22,10 +22,10 @@
 
 namespace clusterd {
 
-// status: `clusterd status`, which reads a running instance's segment and exits.
 // compute: a compute process (--compute=processes), started by the supervisor.
-// reload, upgrade: `clusterd reload|upgrade`, which ask a running instance.
-enum class Role { supervisor, worker, compute, status, reload, upgrade };
+// status, reload, upgrade, stop, scale: `clusterd status|reload|upgrade|stop|
+// scale N`, which ask a running instance over its control socket and exit.
+enum class Role { supervisor, worker, compute, status, reload, upgrade, stop, scale };
 
 // Where /compute jobs run (worker/compute/): on the event loop, on a pool of
 // threads in each worker, or in compute processes fed through the job ring.
@@ -118,9 +118,15 @@ struct Config {
     pid_t supervisor_pid = 0;
     unsigned listen_fds = 1;  // listening sockets inherited: fd 3, then fds 8, 9, ...
 
-    // Status role only.
-    pid_t status_pid = 0;  // 0: the one running instance
+    // The instance: its name, and its control socket (empty: the default path
+    // for the name, see supervisor/control_socket.hpp).
+    std::string name = "clusterd";
+    std::string control_socket;
+
+    // The command roles only.
     bool status_json = false;
+    bool no_wait = false;     // reload, upgrade, stop: return once the instance took the command
+    unsigned scale_to = 0;    // scale
 
     // The arguments as given (without argv[0]): a reload parses them again,
     // with the environment and the --config file; a binary upgrade hands them on.

@@ -33,6 +33,10 @@ std::string reload_refusal(const Config& now, const Config& next, unsigned http_
     if (next.user != now.user || next.group != now.group || next.allow_root != now.allow_root) {
         return "--user, --group and --allow-root are applied once at start (restart to change them)";
     }
+    if (next.name != now.name || next.control_socket != now.control_socket) {
+        return "--name and --control-socket name the instance and cannot change on reload (restart to change "
+               "them)";
+    }
     if (next.log_file != now.log_file) {
         return "--log-file cannot change on reload (restart to change it; SIGUSR1 reopens the same path)";
     }

@@ -14,6 +14,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/log.hpp"
+#include "supervisor/control_socket.hpp"
 #include "supervisor/listen_socket.hpp"
 #include "supervisor/privileges.hpp"
 #include "supervisor/socket_activation.hpp"
@@ -155,14 +156,31 @@ int run_supervisor(const Config& config) {
     }
     auto& listen = std::get<std::vector<ListenSocket>>(bound);
     for (const auto& socket : listen) spdlog::info("listening on {}", socket.address);
+    // A new supervisor of a binary upgrade takes the socket over from the old one.
+    auto control = bind_control_socket(control_socket_path(config), static_cast<bool>(upgrade_ready));
+    if (auto* error = std::get_if<std::string>(&control)) {
+        spdlog::critical("{}", *error);
+        return exit_code::failure;
+    }
+    auto& bound_control = std::get<BoundControlSocket>(control);
+    spdlog::info("control socket: {}", bound_control.path);
     if (auto* ids = std::get_if<RunAs>(&run_as)) {
+        // The instance's uid owns its control socket (and the directory made for it).
+        if (::chown(bound_control.path.c_str(), ids->uid, ids->gid) != 0 ||
+            (bound_control.created_directory &&
+             ::chown(bound_control.path.substr(0, bound_control.path.rfind('/')).c_str(), ids->uid, ids->gid) != 0)) {
+            spdlog::critical("chown() of the control socket {} failed: {}", bound_control.path, std::strerror(errno));
+            remove_control_socket(bound_control);
+            return exit_code::failure;
+        }
         // After the bind (a port below 1024 needs root), before any worker.
         if (auto error = hand_over_to(*ids, segment)) {
             spdlog::critical("{}", *error);
+            remove_control_socket(bound_control);
             return exit_code::failure;
         }
     }
-    Supervisor supervisor(config, std::move(listen), segment, std::move(upgrade_ready));
+    Supervisor supervisor(config, std::move(listen), segment, std::move(upgrade_ready), std::move(bound_control));
     return supervisor.run();
     // The segment's destructor removes /dev/shm/clusterd.<pid>.
 }

@@ -62,7 +62,8 @@ std::string executable_path() {
 
 }  // namespace
 
-Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegment& segment, UniqueFd upgrade_ready)
+Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegment& segment, UniqueFd upgrade_ready,
+                       std::optional<BoundControlSocket> control)
     : config_(std::move(config)),
       loops_(config_.model == ServingModel::threads ? config_.workers : 1),
       listen_(std::move(listen)),
@@ -109,6 +110,11 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
     upgrade_deadline_.data = this;
     uv_timer_init(&loop_, &reconcile_);
     reconcile_.data = this;
+    if (control) {
+        control_ = std::make_unique<ControlSocket>(
+            &loop_, std::move(*control),
+            [this](ControlSocket::RequestId id, const std::string& line) { on_control_command(id, line); });
+    }
     slots_.on_transition([this](const Slot& slot) {
         publish_slot(slot);
         notify_status();
@@ -421,9 +427,9 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
     }
     if (fully_ready()) {
         if (loops_ > 1) {
-            spdlog::info("all {} workers ready (the event-loop threads of one worker process)", config_.workers);
+            spdlog::info("all {} workers ready (the event-loop threads of one worker process)", loops_);
         } else {
-            spdlog::info("all {} workers ready", config_.workers);
+            spdlog::info("all {} workers ready", rotation_.wanted());
         }
         // systemd takes the first READY=1 as "started"; later ones are harmless.
         if (!was_fully_ready_) notifier_.ready();
@@ -581,6 +587,11 @@ void Supervisor::finish_if_stopped() {
     uv_close(reinterpret_cast<uv_handle_t*>(&systemd_ping_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&upgrade_deadline_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&reconcile_), ignore_close);
+    if (control_) {
+        for (auto id : stop_waiters_) control_->finish(id, true, "stopped: every worker has exited");
+        stop_waiters_.clear();
+        control_->close();
+    }
     for (unsigned i = 0; i < slots_.size(); ++i) {
         uv_close(reinterpret_cast<uv_handle_t*>(&slot_timers_[i].timer), ignore_close);
     }

@@ -35,6 +35,7 @@
 #include "common/config.hpp"
 #include "common/shm_segment.hpp"
 #include "common/unique_fd.hpp"
+#include "supervisor/control_socket.hpp"
 #include "supervisor/listen_socket.hpp"
 #include "supervisor/rotation.hpp"
 #include "supervisor/sd_notify.hpp"
@@ -52,7 +53,9 @@ public:
     // The segment must outlive the supervisor; its scoreboard slot i mirrors worker slot i.
     // upgrade_ready: when this supervisor was started by a binary upgrade, the
     // pipe on which it tells the old one that its cluster is ready.
-    Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegment& segment, UniqueFd upgrade_ready = {});
+    // control: the bound control socket (control_socket.hpp), if any.
+    Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegment& segment, UniqueFd upgrade_ready = {},
+               std::optional<BoundControlSocket> control = std::nullopt);
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
     ~Supervisor();
@@ -104,6 +107,11 @@ private:
     void load_configuration();
     void apply_reloaded();
     void report(Outcome outcome, const std::string& why);
+
+    // supervisor_control.cpp
+    void on_control_command(ControlSocket::RequestId id, const std::string& line);
+    void answer_control(Outcome outcome, const std::string& why);
+    void promote_queued(bool reload);
 
     // supervisor_upgrade.cpp
     void start_upgrade();
@@ -197,6 +205,23 @@ private:
     std::string last_status_;   // the STATUS= line last sent
     std::string last_problem_;  // the latest unexpected death or hang, for STATUS=
     Phase phase_ = Phase::running;
+    // The control socket and who waits on it for what (supervisor_control.cpp).
+    struct Waiters {
+        std::vector<ControlSocket::RequestId> running;  // for the command of that kind in progress
+        std::vector<ControlSocket::RequestId> queued;   // for the one queued behind it
+    };
+    struct Asking {
+        ControlSocket::RequestId id;
+        bool reload;  // else an upgrade
+        bool no_wait;
+        bool answered;
+    };
+    std::unique_ptr<ControlSocket> control_;
+    std::optional<Asking> asking_;  // the request whose own event is being handled
+    Waiters reload_waiters_;
+    Waiters upgrade_waiters_;
+    std::vector<ControlSocket::RequestId> stop_waiters_;
+    std::vector<ControlSocket::RequestId> scale_waiters_;
     bool was_fully_ready_ = false;
     bool compute_draining_ = false;
     std::mt19937_64 random_{std::random_device{}()};

@@ -56,7 +56,7 @@ void Supervisor::notify_status() {
     if (!notifier_.enabled()) return;
     StatusSummary summary;
     summary.activity = phase_ == Phase::running ? "" : "stopping";
-    summary.total = config_.workers;
+    summary.total = rotation_.wanted() * loops_;
     for (unsigned i = 0; i < slots_.size(); ++i) {
         const Slot& slot = slots_[i];
         summary.restarts += segment_.slot(i).restarts.load(std::memory_order_relaxed);

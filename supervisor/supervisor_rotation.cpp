@@ -85,9 +85,11 @@ void Supervisor::carry_out(const RotationAction& action) {
             end_overdue_drain(index);
             return;
         case RotationAction::Kind::load_configuration:
+            promote_queued(true);
             load_configuration();
             return;
         case RotationAction::Kind::start_upgrade:
+            promote_queued(false);
             start_upgrade();
             return;
         case RotationAction::Kind::hand_over:
@@ -165,6 +167,7 @@ void Supervisor::report(Outcome outcome, const std::string& why) {
             break;
     }
     notify_status();
+    answer_control(outcome, why);
 }
 
 // A reconcile now and then: whatever event was lost or came too early (a

@@ -91,10 +91,11 @@ TEST_CASE("an invalid configuration on reload is refused and the running workers
     CHECK(client.get("/healthz").status == 200);
     // A valid one afterwards is accepted.
     config.write("workers = 1\n");
-    auto sent = run_clusterd({"reload", "--pid", std::to_string(daemon.pid())});
+    auto sent = run_clusterd({"reload", "--control-socket", daemon.control_socket()});
     REQUIRE(sent);
     CHECK(sent->status.clean());
-    CHECK(daemon.wait_for_log("reload complete: 1 workers"));
+    CHECK_THAT(sent->output, Catch::Contains("reload: 1 workers on configuration generation"));
+    CHECK(daemon.count_log("reload complete: 1 workers") == 1);  // it returned after, not before
     CHECK(daemon.wait_for_workers(1).size() == 1);
     CHECK(daemon.stop_and_check_clean());
 }

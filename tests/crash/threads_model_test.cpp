@@ -33,7 +33,7 @@ std::vector<std::string> threads_args(std::vector<std::string> args) {
 
 // Scoreboard slots `clusterd status` shows ready and held by pid.
 unsigned ready_slots_of(const Daemon& daemon, pid_t pid) {
-    auto table = run_clusterd({"status", "--pid", std::to_string(daemon.pid())});
+    auto table = run_clusterd({"status", "--control-socket", daemon.control_socket()});
     if (!table || !table->status.clean()) return 0;
     const std::regex row("^\\s*\\d+\\s+http\\s+" + std::to_string(pid) + "\\s+\\d+\\s+ready\\b");
     std::istringstream lines(table->output);

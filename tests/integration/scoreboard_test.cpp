@@ -118,10 +118,10 @@ TEST_CASE("/status and 'clusterd status' list every worker", "[integration][scor
     auto status = client.get("/status");
     REQUIRE(status.status == 200);
     REQUIRE(*status.header("Content-Type") == "application/json");
-    auto table = run_clusterd({"status", "--pid", std::to_string(daemon.pid())});
+    auto table = run_clusterd({"status", "--control-socket", daemon.control_socket()});
     REQUIRE(table);
     REQUIRE(table->status.clean());
-    auto json = run_clusterd({"status", "--pid", std::to_string(daemon.pid()), "--json"});
+    auto json = run_clusterd({"status", "--control-socket", daemon.control_socket(), "--json"});
     REQUIRE(json);
     for (pid_t pid : workers) {
         REQUIRE_THAT(status.body, Catch::Contains("\"pid\": " + std::to_string(pid)));
@@ -133,11 +133,11 @@ TEST_CASE("/status and 'clusterd status' list every worker", "[integration][scor
 }
 
 TEST_CASE("'clusterd status' for no running instance says so and fails", "[integration][scoreboard]") {
-    auto result = run_clusterd({"status", "--pid", "1"});
+    auto result = run_clusterd({"status", "--name", "no-such-instance-here"});
     REQUIRE(result);
     REQUIRE(result->status.exited);
     REQUIRE(result->status.code == 1);
-    REQUIRE_THAT(result->output, Catch::Contains("/dev/shm/clusterd.1"));
+    REQUIRE_THAT(result->output, Catch::Contains("no clusterd instance named 'no-such-instance-here' answers"));
 }
 
 TEST_CASE("the segment is removed at a clean stop, and a dead instance's at the next start", "[integration][scoreboard]") {

@@ -361,6 +361,16 @@ void Daemon::spawn(const DaemonOptions& options) {
     }
     argv.insert(argv.end(), options.args.begin(), options.args.end());
     for (auto& arg : model_args()) argv.push_back(std::move(arg));
+    // Tests run side by side: each daemon gets its own control socket,
+    // unless the test chooses one (or a name) itself.
+    const bool named = std::any_of(options.args.begin(), options.args.end(), [](const std::string& arg) {
+        return arg.starts_with("--control-socket") || arg.starts_with("--name");
+    });
+    if (!named) {
+        control_socket_ = log_path_ + ".sock";
+        argv.emplace_back("--control-socket");
+        argv.push_back(control_socket_);
+    }
     try {
         pid_ = start_process(argv, child_environment(options.env), log_fd);
     } catch (...) {
@@ -527,6 +537,7 @@ void Daemon::teardown(Millis grace, bool quiet) {
         // A SIGKILLed supervisor cannot remove its segment; the next start
         // would. Do it here so a test run leaves nothing in /dev/shm.
         ::unlink(segment.c_str());
+        if (!control_socket_.empty()) ::unlink(control_socket_.c_str());
     } else if (exit_->exited && ::access(segment.c_str(), F_OK) == 0 && failure_.empty()) {
         failure_ = "the supervisor exited but left " + segment + " behind";
         ::unlink(segment.c_str());

@@ -93,6 +93,9 @@ public:
     [[nodiscard]] pid_t pid() const { return pid_; }
     [[nodiscard]] std::uint16_t port() const { return port_; }
     [[nodiscard]] const std::string& log_path() const { return log_path_; }
+    // Its --control-socket (every Daemon gets its own unless its arguments
+    // name one, or a --name); empty then.
+    [[nodiscard]] const std::string& control_socket() const { return control_socket_; }
     [[nodiscard]] std::string log_text() const;
 
     // Live (not zombie) worker processes (HTTP workers and compute processes)
@@ -153,6 +156,7 @@ private:
     std::uint16_t port_ = 0;
     std::string listen_inode_;  // of the listening socket, once known
     std::string log_path_;
+    std::string control_socket_;
     std::optional<ExitStatus> exit_;
     std::set<ProcessId> seen_workers_;
     bool torn_down_ = false;
