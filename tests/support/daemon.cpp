@@ -359,11 +359,14 @@ void Daemon::spawn(const DaemonOptions& options) {
         argv.emplace_back("--listen");
         argv.emplace_back("127.0.0.1:0");
     }
-    argv.insert(argv.end(), options.args.begin(), options.args.end());
+    // The fixture's own options go before a `-- COMMAND` of the test's
+    // (exec mode): everything after "--" is the program's.
+    const auto command = std::find(options.args.begin(), options.args.end(), "--");
+    argv.insert(argv.end(), options.args.begin(), command);
     for (auto& arg : model_args()) argv.push_back(std::move(arg));
     // Tests run side by side: each daemon gets its own control socket,
     // unless the test chooses one (or a name) itself.
-    const bool named = std::any_of(options.args.begin(), options.args.end(), [](const std::string& arg) {
+    const bool named = std::any_of(options.args.begin(), command, [](const std::string& arg) {
         return arg.starts_with("--control-socket") || arg.starts_with("--name");
     });
     if (!named) {
@@ -371,6 +374,7 @@ void Daemon::spawn(const DaemonOptions& options) {
         argv.emplace_back("--control-socket");
         argv.push_back(control_socket_);
     }
+    argv.insert(argv.end(), command, options.args.end());
     try {
         pid_ = start_process(argv, child_environment(options.env), log_fd);
     } catch (...) {
