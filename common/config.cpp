@@ -1,5 +1,7 @@
 #include "common/config.hpp"
 
+#include "common/cpu_quota.hpp"
+
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
@@ -73,7 +75,7 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
             "HOST:PORT"));
     add_number(app, "--workers", cfg.workers, 1u, 1024u,
                "HTTP event loops: worker processes with --model=processes, threads of the one worker process "
-               "with --model=threads (default: CPU count)");
+               "with --model=threads (default: CPU count, bounded by the cgroup's CPU quota)");
     app.add_option("--model", model,
                    "Serving model: processes (--workers processes, one event loop each) or threads (one worker "
                    "process running --workers event-loop threads; a crash or hang of it restarts all of them)")
@@ -97,6 +99,9 @@ void add_options(CLI::App& app, Config& cfg, std::string& listen, std::string& l
         ->envname(env_name("--core-on-hang"));
     add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
                  "On SIGTERM/SIGINT, how long workers may finish in-flight requests before SIGKILL");
+    add_duration(app, "--drain-delay", cfg.drain_delay,
+                 "On SIGTERM/SIGINT, first answer /readyz 503 for this long while still accepting and serving "
+                 "(a load balancer or Kubernetes removes the endpoint meanwhile), then drain");
     add_duration(app, "--drain-quiet", cfg.drain_quiet,
                  "While draining, an idle keep-alive connection is closed after this much silence");
     add_duration(app, "--header-timeout", cfg.header_timeout,
@@ -223,7 +228,8 @@ std::variant<ListenAddress, std::string> parse_listen_address(std::string_view t
 
 std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv) {
     Config cfg;
-    cfg.workers = std::max(1u, uv_available_parallelism());
+    // The CPU count the kernel will let us use: the affinity mask bounded by the cgroup's CPU quota.
+    cfg.workers = cpu_count_within_quota(uv_available_parallelism(), read_cgroup_cpu_limit());
     std::string listen = "127.0.0.1:8080";
     std::string log_level = "info";
     std::string role = "supervisor";

@@ -66,7 +66,8 @@ using LogRing = SpscRing<LogRecord, log_ring_capacity>;
 
 // A command from the supervisor to one worker. The channel first, a signal as
 // the fallback (nginx's ngx_signal_worker_processes does the same).
-enum class Command : std::uint32_t { drain = 1, reopen_logs = 2 };
+// unready: answer /readyz 503 from now on, and keep serving (--drain-delay).
+enum class Command : std::uint32_t { drain = 1, reopen_logs = 2, unready = 3 };
 struct CommandRecord {
     std::uint32_t command = 0;  // a Command; the worker ignores anything else
     std::uint32_t reserved = 0;
