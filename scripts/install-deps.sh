@@ -15,8 +15,9 @@ bench_packages=(wrk nginx-light python3 curl gnuplot-nox)
 # deploy/ (make deb, make image, and their tests in the suite): CPack's DEB
 # generator (dpkg-shlibdeps from dpkg-dev, file), the man page (help2man),
 # lintian; a minimal Debian root from the archive (mmdebstrap); root podman
-# with runc and CNI port publishing (iptables); a real Prometheus and promtool.
-deploy_packages=(dpkg-dev file help2man lintian mmdebstrap podman runc iptables prometheus)
+# with runc, CNI port publishing (iptables) and the pause binary of pods
+# (catatonit, for podman kube play); a real Prometheus and promtool.
+deploy_packages=(dpkg-dev file help2man lintian mmdebstrap podman runc catatonit iptables prometheus)
 # Node.js (the lab's peers) from Debian only where no node is installed at all:
 # a node from elsewhere (nvm, NodeSource) serves as well and must not be shadowed.
 node_packages=()

@@ -24,12 +24,12 @@ wait_for 30 curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" || { logs; fai
 
 say "serves"
 [ "$(curl -sf "http://127.0.0.1:$port/")" = "hello from clusterd" ] || fail "GET / failed"
-curl -sf "http://127.0.0.1:$port/compute/fib?n=25" | grep -q '"result":75025' || fail "/compute/fib failed"
+grep -q '"result":75025' <<<"$(curl -sf "http://127.0.0.1:$port/compute/fib?n=25")" || fail "/compute/fib failed"
 metrics=$(curl -sf "http://127.0.0.1:$port/metrics")
 
 say "listens on 0.0.0.0:8080 by default, logs on stdout"
 # stdout alone (podman logs keeps the streams apart in its k8s-file log).
-podman logs "$name" 2>/dev/null | grep -q 'listening on 0.0.0.0:8080' || { logs; fail "no 'listening on 0.0.0.0:8080' on stdout"; }
+grep -q 'listening on 0.0.0.0:8080' <<<"$(podman logs "$name" 2>/dev/null)" || { logs; fail "no 'listening on 0.0.0.0:8080' on stdout"; }
 
 say "runs as the unprivileged user, every process"
 pid=$(podman inspect --format '{{.State.Pid}}' "$name")
@@ -46,7 +46,8 @@ fi
 
 say "reload on SIGHUP"
 podman kill --signal HUP "$name" >/dev/null
-wait_for 30 sh -c "podman logs $name 2>&1 | grep -q 'reload complete'" || { logs; fail "no reload complete"; }
+log_has() { grep -q "$1" <<<"$(logs)"; }
+wait_for 30 log_has 'reload complete' || { logs; fail "no reload complete"; }
 [ "$(curl -sf "http://127.0.0.1:$port/")" = "hello from clusterd" ] || fail "GET / failed after the reload"
 
 say "podman stop: SIGTERM, drain, exit 0"
@@ -56,7 +57,7 @@ took=$((SECONDS - start))
 code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
 logs | tail -5
 [ "$code" = 0 ] || fail "the container exited with $code, not 0"
-logs | grep -q 'stopped: every worker has exited' || fail "no graceful stop in the log"
+log_has 'stopped: every worker has exited' || fail "no graceful stop in the log"
 # The one timing asserted: the stop ends well before podman's SIGKILL at 30 s
 # (--shutdown-timeout is 5 s).
 [ "$took" -lt 25 ] || fail "the stop took $took s"

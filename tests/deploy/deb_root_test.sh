@@ -38,8 +38,9 @@ in_root() {
 }
 
 say "dpkg -s clusterd (in the root)"
-in_root dpkg -s clusterd | grep -E '^(Status|Version|Depends):' || fail "dpkg -s clusterd failed in the root"
-in_root dpkg -s clusterd | grep -q '^Status: install ok installed' || fail "clusterd is not installed in the root"
+status=$(in_root dpkg -s clusterd) || fail "dpkg -s clusterd failed in the root"
+grep -E '^(Status|Version|Depends):' <<<"$status"
+grep -q '^Status: install ok installed' <<<"$status" || fail "clusterd is not installed in the root"
 
 say "clusterd --version (in the root)"
 version=$(in_root /usr/bin/clusterd --version) || fail "clusterd --version failed in the root"
@@ -54,8 +55,8 @@ server=$!
 wait_for 20 curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" || { cat "$log"; fail "no ready answer from the root"; }
 body=$(curl -sf "http://127.0.0.1:$port/") || fail "GET / failed"
 [ "$body" = "hello from clusterd" ] || fail "GET / answered: $body"
-curl -sf "http://127.0.0.1:$port/compute/fib?n=20" | grep -q '"result":6765' || fail "/compute/fib failed"
-curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^clusterd_workers_ready 2$' || fail "/metrics lacks 2 workers ready"
+grep -q '"result":6765' <<<"$(curl -sf "http://127.0.0.1:$port/compute/fib?n=20")" || fail "/compute/fib failed"
+grep -q '^clusterd_workers_ready 2$' <<<"$(curl -sf "http://127.0.0.1:$port/metrics")" || fail "/metrics lacks 2 workers ready"
 # unshare(1) forwards no signal: TERM the supervisor itself (the one
 # without --role; sh and chroot exec'ed into it).
 supervisor=$(pgrep -f -x "/usr/bin/clusterd --listen 127.0.0.1:$port --workers 2 --user clusterd" || true)

@@ -44,7 +44,7 @@ grep -q '^ExecStart=/usr/bin/clusterd ' "$unpacked/usr/lib/systemd/system/cluste
 if grep -r -q -e /usr/local -e "$build" "$unpacked/usr/lib/systemd/system"; then
     fail "an installed unit names /usr/local or the build tree"
 fi
-zcat "$unpacked/usr/share/man/man1/clusterd.1.gz" | grep -q 'drain\\-delay' || fail "the man page lacks --drain-delay (not made from --help?)"
+grep -q 'drain\\-delay' <<<"$(zcat "$unpacked/usr/share/man/man1/clusterd.1.gz")" || fail "the man page lacks --drain-delay (not made from --help?)"
 
 say "lintian"
 # Errors fail; warnings and infos are shown.

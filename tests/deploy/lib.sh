@@ -53,6 +53,8 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$dir/events.log"
+# Locks in files under the storage, not /dev/shm/libpod_lock: the suite leaves nothing in /dev/shm.
+lock_type = "file"
 CONF
     cat > "$dir/storage.conf" <<CONF
 [storage]
