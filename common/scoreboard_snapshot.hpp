@@ -73,6 +73,9 @@ struct ClusterSnapshot {
     std::uint64_t compute_stuck_kills = 0;
     std::uint64_t recycles = 0;
     std::uint64_t connections_lost = 0;
+    std::uint64_t reloads_completed = 0;
+    std::uint64_t reloads_failed = 0;
+    std::uint64_t reloads_refused = 0;
     std::optional<JobRingLoad> job_ring;  // with --compute=processes
     std::vector<WorkerSnapshot> workers;  // slots that hold or held a worker
 };

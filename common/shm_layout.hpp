@@ -37,7 +37,7 @@
 namespace clusterd {
 
 inline constexpr std::uint64_t shm_magic = 0x4b4f4f4c43445343;  // "CSDCLOOK"
-inline constexpr std::uint32_t shm_layout_version = 2;
+inline constexpr std::uint32_t shm_layout_version = 3;
 
 // What a worker is doing right now; all zero when idle.
 struct CurrentRequest {
@@ -169,6 +169,9 @@ struct SupervisorStats {
     std::atomic<std::uint64_t> restart_latency_us_max{0};
     std::atomic<std::uint32_t> workers_ready{0};
     std::atomic<std::uint32_t> workers_failed{0};
+    std::atomic<std::uint64_t> reloads_completed{0};  // rolling reloads, by how they ended
+    std::atomic<std::uint64_t> reloads_failed{0};     // a new worker died before it was ready
+    std::atomic<std::uint64_t> reloads_refused{0};    // the new configuration was invalid or cannot apply
 };
 
 struct alignas(64) SegmentHeader {

@@ -65,6 +65,7 @@ void Supervisor::begin_reload() {
         std::string why = refused->text.substr(0, refused->text.find('\n'));
         spdlog::error("reload refused, the workers keep the configuration they have: {}", why);
         last_problem_ = "reload refused: " + why;
+        segment_.header().stats.reloads_refused.fetch_add(1, std::memory_order_relaxed);
         notify_status();
         return;
     }
@@ -72,6 +73,7 @@ void Supervisor::begin_reload() {
     if (auto why = unchangeable(config_, next, segment_.http_slots()); !why.empty()) {
         spdlog::error("reload refused, the workers keep the configuration they have: {}", why);
         last_problem_ = "reload refused: " + why;
+        segment_.header().stats.reloads_refused.fetch_add(1, std::memory_order_relaxed);
         notify_status();
         return;
     }
@@ -155,12 +157,15 @@ bool Supervisor::abandon_failed_successor(unsigned index) {
 
 void Supervisor::finish_reload(const std::string& failure) {
     reloading_ = false;
+    auto& stats = segment_.header().stats;
     if (failure.empty()) {
         spdlog::info("reload complete: {} workers on configuration generation {}", config_.workers,
                      config_generation_);
+        stats.reloads_completed.fetch_add(1, std::memory_order_relaxed);
     } else {
         spdlog::error("reload failed: {}; the workers not yet replaced keep serving", failure);
         last_problem_ = "reload failed: " + failure;
+        stats.reloads_failed.fetch_add(1, std::memory_order_relaxed);
     }
     notifier_.ready();
     notify_status();

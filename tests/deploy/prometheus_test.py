@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A real Prometheus (Debian's) scrapes a real clusterd on loopback, and its
 HTTP API has the clusterd series: workers ready, restarts (after a worker is
-killed), request counts, the compute latency histogram (histogram_quantile
+killed), reloads by outcome, request counts, the compute latency histogram (histogram_quantile
 works on it), the restart latency summary. Proves the exposition against its
 real consumer, not a parser alone.
 
@@ -81,7 +81,10 @@ def main():
     try:
         clusterd_port, prometheus_port = free_port(), free_port()
         clusterd_log = open(os.path.join(work, "clusterd.log"), "w")
-        args = [binary, "--listen", f"127.0.0.1:{clusterd_port}", "--workers", "2"]
+        config_file = os.path.join(work, "clusterd.conf")
+        with open(config_file, "w") as config:
+            config.write("workers = 2\n")
+        args = [binary, "--listen", f"127.0.0.1:{clusterd_port}", "--config", config_file]
         if os.getuid() == 0:
             args.append("--allow-root")
         clusterd = subprocess.Popen(args, stdout=clusterd_log, stderr=subprocess.STDOUT)
@@ -146,6 +149,17 @@ scrape_configs:
         eventually(lambda: api.value('clusterd_restart_latency_seconds_count{job="clusterd"}') == 1.0, 30,
                    "the restart latency summary")
         eventually(lambda: api.value('clusterd_workers_ready{job="clusterd"}') == 2.0, 30, "workers ready 2 again")
+
+        # Reloads by outcome: one that completes, one refused (an invalid file).
+        os.kill(clusterd.pid, signal.SIGHUP)
+        eventually(lambda: api.value('clusterd_reloads_total{job="clusterd",outcome="completed"}') == 1.0, 30,
+                   "a completed reload in Prometheus")
+        with open(config_file, "w") as config:
+            config.write("workers = many\n")
+        os.kill(clusterd.pid, signal.SIGHUP)
+        eventually(lambda: api.value('clusterd_reloads_total{job="clusterd",outcome="refused"}') == 1.0, 30,
+                   "a refused reload in Prometheus")
+        assert api.value('clusterd_reloads_total{job="clusterd",outcome="failed"}') == 0.0
         # Every clusterd metric family reached Prometheus with its type.
         metadata = json.loads(get(api.base + '/api/v1/metadata'))["data"]
         families = sorted(name for name in metadata if name.startswith("clusterd_"))
