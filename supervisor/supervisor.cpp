@@ -369,6 +369,9 @@ void Supervisor::command_worker(unsigned index, Command command, int fallback_si
     if (process == nullptr) return;
     if (worker_commands_.send(index, command)) {
         process->wake_for_commands();
+    } else if (fallback_signal == 0) {  // no signal means the same (unready)
+        spdlog::warn("worker {} (pid {}): command ring refused the command, and no signal stands in for it", index,
+                     process->pid());
     } else {
         spdlog::warn("worker {} (pid {}): command ring refused the command; sending {}", index, process->pid(),
                      signal_name(fallback_signal));

@@ -136,6 +136,7 @@ private:
     void on_worker_exit(unsigned slot, std::uint64_t generation, ExitInfo exit) override;
     void on_worker_log(unsigned slot, std::uint64_t generation) override;
     void handle_death(unsigned slot, const ExitInfo& exit);
+    // Through the slot's command ring; fallback_signal (0: none) if the ring refuses it.
     void command_worker(unsigned slot, Command command, int fallback_signal);
     void retry_slot(unsigned slot);
     void finish_if_stopped();
