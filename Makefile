@@ -6,7 +6,7 @@
 ARGS ?=
 JOBS ?= 2
 
-.PHONY: all deps build run test test-asan test-tsan test-sanitize fuzz chaos bench lab clean
+.PHONY: all deps build run test test-asan test-tsan test-sanitize fuzz chaos bench lab deb image clean
 
 all: build
 
@@ -87,6 +87,24 @@ lab:
 	cmake --preset release -DCLUSTERD_TESTS=OFF
 	cmake --build --preset release -j $(JOBS)
 	bench/lab/lab.py $(LAB_ARGS)
+
+# The Debian package(s) from the install rules (cmake/packaging.cmake):
+# build/deb/clusterd_<version>_amd64.deb, and clusterd-dev_... when there are
+# development files. lintian checks it; docs/DEPLOYING.md.
+deb:
+	@scripts/install-deps.sh build deploy
+	cmake --preset release -DCLUSTERD_TESTS=OFF
+	cmake --build --preset release -j $(JOBS)
+	rm -f build/deb/*.deb
+	cd build && cpack --config CPackConfig.cmake
+	lintian --fail-on error build/deb/clusterd_*.deb
+
+# The container image localhost/clusterd:<version>: a minimal Debian 12 root
+# from the archive with the package installed (mmdebstrap), `podman import`ed.
+IMAGE ?= localhost/clusterd:0.1.0
+image: deb
+	deploy/image/build-root.sh $(wildcard build/deb/clusterd_*.deb) build/deploy/root.tar
+	deploy/image/build-image.sh build/deploy/root.tar $(IMAGE)
 
 clean:
 	rm -rf build build-debug build-asan build-tsan build-fuzz

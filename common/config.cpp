@@ -7,6 +7,8 @@
 #include <csignal>
 #include <cstring>
 
+#include "common/cpu_quota.hpp"
+
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
@@ -148,7 +150,7 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
             "HOST:PORT"));
     add_number(app, "--workers", cfg.workers, 1u, 1024u,
                "HTTP event loops: worker processes with --model=processes, threads of the one worker process "
-               "with --model=threads (default: CPU count)");
+               "with --model=threads (default: CPU count, bounded by the cgroup's CPU quota)");
     app.add_option("--model", model,
                    "Serving model: processes (--workers processes, one event loop each) or threads (one worker "
                    "process running --workers event-loop threads; a crash or hang of it restarts all of them)")
@@ -170,6 +172,9 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
                  "Send a hung worker SIGABRT first, so it leaves a core dump; SIGKILL follows a second later");
     add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
                  "On SIGTERM/SIGINT, how long workers may finish in-flight requests before SIGKILL");
+    add_duration(app, "--drain-delay", cfg.drain_delay,
+                 "On SIGTERM/SIGINT, first answer /readyz 503 for this long while still accepting and serving "
+                 "(a load balancer or Kubernetes removes the endpoint meanwhile), then drain");
     add_duration(app, "--drain-quiet", cfg.drain_quiet,
                  "While draining, an idle keep-alive connection is closed after this much silence");
     add_duration(app, "--header-timeout", cfg.header_timeout,
@@ -333,7 +338,8 @@ namespace {
 
 Config defaults() {
     Config cfg;
-    cfg.workers = std::max(1u, uv_available_parallelism());
+    // The CPU count the kernel will let us use: the affinity mask bounded by the cgroup's CPU quota.
+    cfg.workers = cpu_count_within_quota(uv_available_parallelism(), read_cgroup_cpu_limit());
     cfg.compute_threads = cfg.workers;
     cfg.compute_processes = cfg.workers;
     return cfg;

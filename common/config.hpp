@@ -68,6 +68,7 @@ struct Config {
     // Stopping.
     Millis shutdown_timeout{10'000};
     Millis drain_quiet{250};
+    Millis drain_delay{0};  // on SIGTERM: /readyz fails for this long while serving goes on, then the drain
 
     // HTTP limits, per worker.
     Millis header_timeout{10'000};

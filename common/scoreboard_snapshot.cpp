@@ -80,6 +80,9 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
     cluster.recycles = stats.recycles.load(relaxed);
     cluster.connections_lost = stats.connections_lost.load(relaxed);
     for (std::size_t i = 0; i < restart_stat_count; ++i) cluster.restarts[i] = stats.restarts[i].load(relaxed);
+    cluster.reloads_completed = stats.reloads_completed.load(relaxed);
+    cluster.reloads_failed = stats.reloads_failed.load(relaxed);
+    cluster.reloads_refused = stats.reloads_refused.load(relaxed);
     if (auto ring = segment.jobs()) cluster.job_ring = ring->load();
 
     for (std::uint32_t i = 0; i < segment.slot_count(); ++i) {

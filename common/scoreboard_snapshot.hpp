@@ -90,6 +90,9 @@ struct ClusterSnapshot {
     std::uint64_t recycles = 0;
     std::uint64_t connections_lost = 0;
     std::array<std::uint64_t, restart_stat_count> restarts{};  // by RestartStat
+    std::uint64_t reloads_completed = 0;
+    std::uint64_t reloads_failed = 0;
+    std::uint64_t reloads_refused = 0;
     std::optional<JobRingLoad> job_ring;  // with --compute=processes
     std::vector<WorkerSnapshot> workers;  // slots that hold or held a worker
 };

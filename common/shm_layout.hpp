@@ -41,7 +41,7 @@
 namespace clusterd {
 
 inline constexpr std::uint64_t shm_magic = 0x4b4f4f4c43445343;  // "CSDCLOOK"
-inline constexpr std::uint32_t shm_layout_version = 4;
+inline constexpr std::uint32_t shm_layout_version = 5;
 
 // What a worker is doing right now; all zero when idle.
 struct CurrentRequest {
@@ -70,7 +70,8 @@ using LogRing = SpscRing<LogRecord, log_ring_capacity>;
 
 // A command from the supervisor to one worker. The channel first, a signal as
 // the fallback (nginx's ngx_signal_worker_processes does the same).
-enum class Command : std::uint32_t { drain = 1, reopen_logs = 2 };
+// unready: answer /readyz 503 from now on, and keep serving (--drain-delay).
+enum class Command : std::uint32_t { drain = 1, reopen_logs = 2, unready = 3 };
 struct CommandRecord {
     std::uint32_t command = 0;  // a Command; the worker ignores anything else
     std::uint32_t reserved = 0;
@@ -199,6 +200,9 @@ struct SupervisorStats {
     std::atomic<std::uint32_t> workers_ready{0};
     std::atomic<std::uint32_t> workers_failed{0};
     std::atomic<std::uint64_t> restarts[restart_stat_count]{};  // by RestartStat (restart_stats.hpp)
+    std::atomic<std::uint64_t> reloads_completed{0};  // rolling reloads, by how they ended
+    std::atomic<std::uint64_t> reloads_failed{0};     // a new worker died before it was ready
+    std::atomic<std::uint64_t> reloads_refused{0};    // the new configuration was invalid or cannot apply
 };
 
 struct alignas(64) SegmentHeader {

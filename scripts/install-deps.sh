@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages clusterd needs that are not installed yet.
-# Usage: scripts/install-deps.sh [build|test|bench]...   (default: build)
+# Usage: scripts/install-deps.sh [build|test|bench|deploy]...   (default: build)
 # Runs apt-get as root, or through sudo; does nothing when all are present.
 set -euo pipefail
 
@@ -12,6 +12,12 @@ build_packages=(g++ make cmake pkg-config libuv1-dev libboost-dev libspdlog-dev 
 test_packages=(catch2 libcurl4-openssl-dev curl python3 python3-prometheus-client systemd wrk clang libclang-rt-14-dev
                nginx-light gnuplot-nox)
 bench_packages=(wrk nginx-light python3 curl gnuplot-nox)
+# deploy/ (make deb, make image, and their tests in the suite): CPack's DEB
+# generator (dpkg-shlibdeps from dpkg-dev, file), the man page (help2man),
+# lintian; a minimal Debian root from the archive (mmdebstrap); root podman
+# with runc, CNI port publishing (iptables) and the pause binary of pods
+# (catatonit, for podman kube play); a real Prometheus and promtool.
+deploy_packages=(dpkg-dev file help2man lintian mmdebstrap podman runc catatonit iptables prometheus)
 # Node.js (the lab's peers) from Debian only where no node is installed at all:
 # a node from elsewhere (nvm, NodeSource) serves as well and must not be shadowed.
 node_packages=()
@@ -24,9 +30,10 @@ wanted=("${build_packages[@]}")
 for group in "$@"; do
     case "$group" in
         build) ;;
-        test) wanted+=("${test_packages[@]}" "${node_packages[@]}") ;;
+        test) wanted+=("${test_packages[@]}" "${deploy_packages[@]}" "${node_packages[@]}") ;;
+        deploy) wanted+=("${deploy_packages[@]}") ;;
         bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}" "${node_packages[@]}" "${npm_packages[@]}") ;;
-        *) echo "install-deps: unknown group '$group' (use build, test or bench)" >&2; exit 2 ;;
+        *) echo "install-deps: unknown group '$group' (use build, test, bench or deploy)" >&2; exit 2 ;;
     esac
 done
 
@@ -49,8 +56,9 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
-# nginx-light must not start a system nginx on port 80 just because we use its binary.
-if printf '%s\n' "${missing[@]}" | grep -q '^nginx'; then
+# nginx-light must not start a system nginx on port 80 just because we use its
+# binary, nor prometheus a system Prometheus on port 9090 (the test starts its own).
+if printf '%s\n' "${missing[@]}" | grep -q -E '^(nginx|prometheus)'; then
     printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
     "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
     trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT

@@ -102,6 +102,8 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
     sigprocmask(SIG_UNBLOCK, &held, nullptr);
     uv_timer_init(&loop_, &shutdown_deadline_);
     shutdown_deadline_.data = this;
+    uv_timer_init(&loop_, &drain_delay_);
+    drain_delay_.data = this;
     uv_timer_init(&loop_, &watchdog_);
     watchdog_.data = this;
     uv_timer_init(&loop_, &systemd_ping_);
@@ -200,8 +202,11 @@ void Supervisor::handle_signal(int signal) {
     switch (signal) {
         case SIGTERM:
         case SIGINT:
-            // A second TERM/INT while draining (Ctrl-C twice) means "now".
-            if (phase_ == Phase::running) {
+            // A second TERM/INT while draining (Ctrl-C twice) means "now";
+            // during --drain-delay it means "drain now".
+            if (phase_ == Phase::running && delayed_stop_why_ == nullptr && config_.drain_delay.count() > 0) {
+                announce_stop(verb);
+            } else if (phase_ == Phase::running) {
                 begin_graceful_stop(verb);
             } else {
                 begin_immediate_stop("second stop signal");
@@ -239,8 +244,29 @@ void Supervisor::reopen_logs() {
     }
 }
 
+// Kubernetes removes a terminating pod's endpoints concurrently with its
+// SIGTERM: for --drain-delay the workers keep accepting and serving while
+// /readyz fails, so nothing is refused while the load balancers catch up.
+void Supervisor::announce_stop(const char* why) {
+    delayed_stop_why_ = why;
+    spdlog::info("drain delay: /readyz answers 503 for {} while the workers keep serving; then they drain",
+                 format_duration(config_.drain_delay));
+    for (auto& slot : slots_) {
+        if (slot.role == SlotRole::http && slot.state == SlotState::ready) {
+            command_worker(slot.index, Command::unready, 0);
+        }
+    }
+    uv_timer_start(&drain_delay_, on_drain_delay, static_cast<std::uint64_t>(config_.drain_delay.count()), 0);
+}
+
+void Supervisor::on_drain_delay(uv_timer_t* timer) {
+    auto* self = static_cast<Supervisor*>(timer->data);
+    if (self->phase_ == Phase::running) self->begin_graceful_stop(self->delayed_stop_why_);
+}
+
 void Supervisor::begin_graceful_stop(const char* why) {
     phase_ = Phase::stopping_gracefully;
+    uv_timer_stop(&drain_delay_);
     rotate(rotation_event::StopAsked{});
     // Handing over to a new binary is no stop of the service.
     if (!handing_over_) notifier_.stopping();
@@ -392,6 +418,9 @@ void Supervisor::command_worker(unsigned index, Command command, int fallback_si
     }
     if (worker_commands_.send(index, command)) {
         process->wake_for_commands();
+    } else if (fallback_signal == 0) {  // no signal means the same (unready)
+        spdlog::warn("worker {} (pid {}): command ring refused the command, and no signal stands in for it", index,
+                     process->pid());
     } else {
         spdlog::warn("worker {} (pid {}): command ring refused the command; sending {}", index, process->pid(),
                      signal_name(fallback_signal));
@@ -408,6 +437,8 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
     Slot& slot = slots_[index];
     slots_.transition(index, SlotState::ready, "reported ready");
     slot.was_ready = true;
+    // A replacement that becomes ready during --drain-delay is not ready for new clients either.
+    if (delayed_stop_why_ != nullptr && is_http(index)) command_worker(index, Command::unready, 0);
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - slot.started_at);
     spdlog::info("{} {} (pid {}) ready in {:.1f} ms", noun(index), index, slot.pid,
                  static_cast<double>(ms.count()) / 1000.0);
@@ -583,6 +614,7 @@ void Supervisor::finish_if_stopped() {
     if (slots_.count(SlotState::empty) != slots_.size()) return;
     uv_timer_stop(&shutdown_deadline_);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_deadline_), ignore_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&drain_delay_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&systemd_ping_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&upgrade_deadline_), ignore_close);

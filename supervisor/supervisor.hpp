@@ -81,10 +81,13 @@ private:
     static void on_signal(uv_signal_t* handle, int signal);
     static void on_slot_timer(uv_timer_t* timer);
     static void on_shutdown_deadline(uv_timer_t* timer);
+    static void on_drain_delay(uv_timer_t* timer);
     static void on_watchdog(uv_timer_t* timer);
 
     void handle_signal(int signal);
     void begin_graceful_stop(const char* why);
+    // --drain-delay: /readyz fails everywhere while serving goes on, then begin_graceful_stop.
+    void announce_stop(const char* why);
     void reopen_logs();
     void begin_immediate_stop(const char* why);
     void manage_compute();
@@ -160,6 +163,7 @@ private:
     void on_worker_exit(unsigned slot, std::uint64_t generation, ExitInfo exit) override;
     void on_worker_log(unsigned slot, std::uint64_t generation) override;
     void handle_death(unsigned slot, const ExitInfo& exit);
+    // Through the slot's command ring; fallback_signal (0: none) if the ring refuses it.
     void command_worker(unsigned slot, Command command, int fallback_signal);
     void retry_slot(unsigned slot);
     void end_overdue_drain(unsigned slot);
@@ -194,6 +198,8 @@ private:
     std::vector<UniqueFd> result_wakeups_;  // by HTTP slot; empty unless --compute=processes
     std::optional<JobRing> jobs_;            // the job ring, with --compute=processes
     uv_timer_t shutdown_deadline_{};
+    uv_timer_t drain_delay_{};
+    const char* delayed_stop_why_ = nullptr;  // set while --drain-delay runs
     uv_timer_t watchdog_{};
     uv_timer_t systemd_ping_{};
     uv_timer_t upgrade_deadline_{};

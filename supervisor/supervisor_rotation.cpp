@@ -144,15 +144,18 @@ void Supervisor::report(Outcome outcome, const std::string& why) {
             break;
         case Outcome::reload_complete:
             spdlog::info("reload complete: {}", why);
+            segment_.header().stats.reloads_completed.fetch_add(1, std::memory_order_relaxed);
             notifier_.ready();
             break;
         case Outcome::reload_refused:
             spdlog::error("reload refused, the workers keep the configuration they have: {}", why);
             last_problem_ = "reload refused: " + why;
+            segment_.header().stats.reloads_refused.fetch_add(1, std::memory_order_relaxed);
             break;
         case Outcome::reload_failed:
             spdlog::error("reload failed: {}", why);
             last_problem_ = "reload failed: " + why;
+            segment_.header().stats.reloads_failed.fetch_add(1, std::memory_order_relaxed);
             if (phase_ == Phase::running) notifier_.ready();
             break;
         case Outcome::upgrade_complete:

@@ -214,6 +214,12 @@ std::string prometheus_text(const ClusterSnapshot& cluster, const detail::AppMod
         if (*stat.help != '\0') out.family(stat.family, "counter", stat.help);
         out.sample(stat.family, stat.label, cluster.restarts[i]);
     }
+    out.family("clusterd_reloads_total", "counter",
+               "Rolling reloads by outcome (completed; failed: a new worker died before it was ready; refused: "
+               "the configuration was invalid or cannot apply to a running cluster).");
+    out.sample("clusterd_reloads_total", "outcome=\"completed\"", cluster.reloads_completed);
+    out.sample("clusterd_reloads_total", "outcome=\"failed\"", cluster.reloads_failed);
+    out.sample("clusterd_reloads_total", "outcome=\"refused\"", cluster.reloads_refused);
     out.family("clusterd_restart_latency_seconds", "summary",
                "From a worker's death to its replacement's readiness.");
     out.sample("clusterd_restart_latency_seconds_sum", "", cluster.restart_latency_seconds_sum);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -46,7 +47,14 @@ uv_handle_t* as_handle(T* handle) {
 
 void ignore_close(uv_handle_t*) {}
 
+// Process-wide: the first loop reads the unready command, every loop's
+// /readyz answers from it (--model=threads). Set once, never cleared.
+std::atomic<bool> stop_is_announced{false};
+void announce_stop() { stop_is_announced.store(true, std::memory_order_relaxed); }
+
 }  // namespace
+
+bool Worker::stop_announced() { return stop_is_announced.load(std::memory_order_relaxed); }
 
 Worker::Worker(const Config& config, const detail::AppModel& app, const ShmSegment* segment, LoopSetup setup)
     : config_(config),
@@ -345,6 +353,10 @@ void Worker::read_commands() {
             case Command::drain:
                 begin_drain("drain command");
                 if (setup_.drain_process) setup_.drain_process();
+                break;
+            case Command::unready:
+                announce_stop();
+                spdlog::debug("unready command: /readyz answers 503, serving goes on until the drain");
                 break;
             case Command::reopen_logs:
                 spdlog::debug("reopen-logs: this worker logs through the supervisor; nothing to reopen");

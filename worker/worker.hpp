@@ -55,7 +55,7 @@ public:
 
     [[nodiscard]] const Config& config() const override { return config_; }
     [[nodiscard]] RouteContext route_context() const override {
-        return {draining_, config_.fault_injection, segment_, setup_.slot, &app_};
+        return {draining_ || stop_announced(), config_.fault_injection, segment_, setup_.slot, &app_};
     }
     [[nodiscard]] ReplyServices reply_services() override { return {*dispatcher_, app_, config_, &loop_}; }
     [[nodiscard]] SlotReporter& reporter() override { return counters_; }
@@ -72,6 +72,9 @@ private:
     static void on_heartbeat(uv_timer_t* timer);
     static void on_command_wake(uv_poll_t* poll, int status, int events);
     void read_commands();
+    // An unready command arrived (--drain-delay): every loop of this process
+    // answers /readyz 503 from now on, while it still accepts and serves.
+    [[nodiscard]] static bool stop_announced();
 
     // One inherited listening socket and its poll handle (usually one; socket
     // activation may pass several).

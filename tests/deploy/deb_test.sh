@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make deb` in the suite: cpack builds the package(s) from the install rules
+# of this build tree, lintian reports no errors, and the package holds what
+# an operator expects where Debian keeps it, with its runtime Depends.
+#   deb_test.sh BUILD_DIR
+. "$(dirname "$0")/lib.sh"
+build=$1
+
+command -v cpack >/dev/null || fail "cpack is missing"
+command -v dpkg-shlibdeps >/dev/null || skip "dpkg-shlibdeps is not installed (apt-get install dpkg-dev)"
+command -v lintian >/dev/null || skip "lintian is not installed (apt-get install lintian)"
+
+rm -f "$build"/deb/*.deb
+say "cpack -G DEB"
+(cd "$build" && cpack --config CPackConfig.cmake) || fail "cpack failed"
+deb=$(ls "$build"/deb/clusterd_*.deb)
+[ "$(echo "$deb" | wc -l)" -eq 1 ] || fail "expected one clusterd_*.deb, found: $deb"
+echo "$deb: $(du -k "$deb" | cut -f1) KiB"
+
+say "dpkg-deb --info"
+dpkg-deb --info "$deb"
+depends=$(dpkg-deb --field "$deb" Depends)
+names=$(sed -e 's/([^)]*)//g' -e 's/[ |]//g' <<<"$depends" | tr ',' '\n')
+for library in libc6 'libstdc++6' libuv1 'libspdlog1[.]10.*' libssl3 libfmt9; do
+    grep -q -x "$library" <<<"$names" || fail "Depends lacks $library: $depends"
+done
+
+say "contents"
+contents=$(dpkg-deb --contents "$deb" | awk '{print $6}')
+echo "$contents"
+for path in ./usr/bin/clusterd ./usr/lib/systemd/system/clusterd.service ./usr/lib/systemd/system/clusterd.socket \
+            ./usr/share/man/man1/clusterd.1.gz ./usr/share/doc/clusterd/copyright \
+            ./usr/share/doc/clusterd/changelog.Debian.gz ./usr/share/doc/clusterd/OPERATING.md; do
+    grep -q -x -F "$path" <<<"$contents" || fail "the package lacks $path"
+done
+if grep -q -F "$build" <<<"$contents"; then fail "the package holds paths of the build tree"; fi
+
+# The units as installed name the installed binary, not /usr/local or the staging tree.
+unpacked=$(mktemp -d)
+trap 'rm -rf "$unpacked"' EXIT
+dpkg-deb --extract "$deb" "$unpacked"
+grep -q '^ExecStart=/usr/bin/clusterd ' "$unpacked/usr/lib/systemd/system/clusterd.service" \
+    || fail "clusterd.service does not start /usr/bin/clusterd: $(grep ExecStart "$unpacked/usr/lib/systemd/system/clusterd.service")"
+if grep -r -q -e /usr/local -e "$build" "$unpacked/usr/lib/systemd/system"; then
+    fail "an installed unit names /usr/local or the build tree"
+fi
+grep -q 'drain\\-delay' <<<"$(zcat "$unpacked/usr/share/man/man1/clusterd.1.gz")" || fail "the man page lacks --drain-delay (not made from --help?)"
+
+say "lintian"
+# Errors fail; warnings and infos are shown.
+lintian --fail-on error --display-info "$build"/deb/*.deb || fail "lintian reports errors"
+echo "PASSED: $deb"
