@@ -114,7 +114,7 @@ if(clusterd_dev_components)
   set(CPACK_DEBIAN_DEVELOPMENT_FILE_NAME DEB-DEFAULT)
   set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
   set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
-      "clusterd (= ${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}), libuv1-dev, libspdlog-dev")
+      "clusterd (= ${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}), libuv1-dev, libspdlog-dev, pkg-config")
   set(CPACK_DEBIAN_DEVELOPMENT_DESCRIPTION
       "multi-process HTTP supervisor (application API, development files)
 clusterd keeps N HTTP worker processes alive on one listening socket and
