@@ -588,10 +588,12 @@ void Daemon::teardown(Millis grace, bool quiet) {
 }
 
 std::optional<RunResult> run_clusterd(const std::vector<std::string>& args,
-                                      const std::vector<std::pair<std::string, std::string>>& env, Millis timeout) {
+                                      const std::vector<std::pair<std::string, std::string>>& env, Millis timeout,
+                                      const std::vector<std::string>& launcher) {
     int log_fd = -1;
     const std::string path = make_log_file(log_fd);
-    std::vector<std::string> argv{binary()};
+    std::vector<std::string> argv = launcher;
+    argv.push_back(binary());
     argv.insert(argv.end(), args.begin(), args.end());
     pid_t pid = -1;
     try {

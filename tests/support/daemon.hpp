@@ -172,7 +172,8 @@ struct RunResult {
 };
 [[nodiscard]] std::optional<RunResult> run_clusterd(const std::vector<std::string>& args,
                                                     const std::vector<std::pair<std::string, std::string>>& env = {},
-                                                    Millis timeout = startup_timeout);
+                                                    Millis timeout = startup_timeout,
+                                                    const std::vector<std::string>& launcher = {});
 
 // The serving model under test (CLUSTERD_TEST_MODEL=threads), and the
 // arguments that select it; empty for the default, processes.

@@ -307,7 +307,7 @@ TEST_CASE("a reload asked for during an upgrade runs once the upgrade has failed
     CHECK(FakeCluster::has(failed, Kind::load_configuration));
 }
 
-TEST_CASE("a draining worker past its deadline is killed, one that is not draining is not",
+TEST_CASE("a draining worker past its deadline is killed, and one that is not draining is not",
           "[supervisor][rotation]") {
     FakeCluster cluster;
     cluster.start(2);
