@@ -23,7 +23,7 @@ namespace clusterd {
 // reload, upgrade: `clusterd reload|upgrade`, which signal a running instance.
 enum class Role { supervisor, worker, compute, status, reload, upgrade };
 
-// Where /compute jobs run (worker/compute/): on the event loop, on a pool of
+// Where the application's tasks run (worker/compute/): on the event loop, on a pool of
 // threads in each worker, or in compute processes fed through the job ring.
 enum class ComputeMode { inline_loop, threads, processes };
 [[nodiscard]] const char* to_string(ComputeMode mode);
