@@ -186,7 +186,7 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
     add_byte_size(app, "--max-body-size", cfg.max_body_size, "Largest request body in bytes (else 413)");
 
     app.add_option("--compute", compute,
-                   "Where /compute jobs run: inline (on the event loop, blocking it), threads (a pool per worker) "
+                   "Where the application's tasks run: inline (on the event loop, blocking it), threads (a pool per worker) "
                    "or processes (compute processes fed through shared memory)")
         ->capture_default_str()
         ->check(CLI::IsMember({"inline", "threads", "processes"}));

@@ -27,7 +27,7 @@ namespace clusterd {
 // scale N`, which ask a running instance over its control socket and exit.
 enum class Role { supervisor, worker, compute, status, reload, upgrade, stop, scale };
 
-// Where /compute jobs run (worker/compute/): on the event loop, on a pool of
+// Where the application's tasks run (worker/compute/): on the event loop, on a pool of
 // threads in each worker, or in compute processes fed through the job ring.
 enum class ComputeMode { inline_loop, threads, processes };
 [[nodiscard]] const char* to_string(ComputeMode mode);
