@@ -13,10 +13,10 @@
       "Worker deaths by whether the worker had reported ready: before ready is a crash loop's evidence (backoff, " \
       "breaker), after ready is not (it is replaced at once)")                                                       \
     X(died_after_ready, "clusterd_worker_deaths_by_readiness_total", "readiness=\"after_ready\"", "")                \
-    X(respawned_at_once, "clusterd_worker_restarts_total", "how=\"at_once\"",                                         \
+    X(respawned_at_once, "clusterd_restarts_total", "how=\"at_once\"",                                         \
       "Slots refilled after a death, by how: at once, after a backoff, or after the breaker's cooldown")             \
-    X(respawned_after_backoff, "clusterd_worker_restarts_total", "how=\"after_backoff\"", "")                        \
-    X(respawned_after_cooldown, "clusterd_worker_restarts_total", "how=\"after_cooldown\"", "")
+    X(respawned_after_backoff, "clusterd_restarts_total", "how=\"after_backoff\"", "")                        \
+    X(respawned_after_cooldown, "clusterd_restarts_total", "how=\"after_cooldown\"", "")
 
 namespace clusterd {
 

@@ -130,11 +130,11 @@ scrape_configs:
                               "2xx requests counted")
         assert requests >= 6, requests
         # The compute histogram: buckets with le labels, and a quantile from them.
-        buckets = api.query('clusterd_compute_seconds_bucket{job="clusterd"}')
+        buckets = api.query('clusterd_task_run_seconds_bucket{job="clusterd"}')
         assert buckets and all("le" in b["metric"] for b in buckets), buckets
         assert any(b["metric"]["le"] == "+Inf" for b in buckets), buckets
-        assert api.value('sum(clusterd_compute_seconds_count{job="clusterd"})') >= 1
-        quantile = api.value('histogram_quantile(0.5, sum by (le) (clusterd_compute_seconds_bucket{job="clusterd"}))')
+        assert api.value('sum(clusterd_task_run_seconds_count{job="clusterd"})') >= 1
+        quantile = api.value('histogram_quantile(0.5, sum by (le) (clusterd_task_run_seconds_bucket{job="clusterd"}))')
         assert quantile is not None and quantile >= 0, quantile
         print("fib p50 from the histogram:", quantile, "s")
 
@@ -164,7 +164,7 @@ scrape_configs:
         metadata = json.loads(get(api.base + '/api/v1/metadata'))["data"]
         families = sorted(name for name in metadata if name.startswith("clusterd_"))
         print(len(families), "clusterd families:", ", ".join(families))
-        assert metadata["clusterd_compute_seconds"][0]["type"] == "histogram", metadata["clusterd_compute_seconds"]
+        assert metadata["clusterd_task_run_seconds"][0]["type"] == "histogram", metadata["clusterd_task_run_seconds"]
         assert metadata["clusterd_requests_total"][0]["type"] == "counter"
         assert metadata["clusterd_workers_ready"][0]["type"] == "gauge"
         print("PASSED")
