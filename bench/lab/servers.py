@@ -136,9 +136,13 @@ class Clusterd(Server):
               "processes": f"{self.executors} compute processes"}[self.compute]
         return f"{self.units} {unit}, {ex}"
 
+    def control_socket(self) -> str:
+        # One per lab instance: side-by-side runs never answer for each other.
+        return f"/tmp/clusterd-lab-{os.getpid()}-{id(self)}.sock"
+
     def argv(self) -> list:
-        return [self.binary, "--listen", "127.0.0.1:0", "--log-level", "info",
-                "--compute-timeout", "120s", *self.config_args()]
+        return [self.binary, "--listen", "127.0.0.1:0", "--log-level", "info", "--control-socket",
+                self.control_socket(), "--compute-timeout", "120s", *self.config_args()]
 
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLUSTERD_") and k != "JOURNAL_STREAM"}
@@ -147,9 +151,10 @@ class Clusterd(Server):
         return env
 
     def status(self):
-        """The scoreboard, read from shared memory by `clusterd status --json`."""
+        """The scoreboard, as `clusterd status --json` reports it over the instance's control socket."""
         try:
-            out = subprocess.run([self.binary, "status", "--pid", str(self.pid), "--json"], capture_output=True,
+            out = subprocess.run([self.binary, "status", "--control-socket", self.control_socket(), "--json"],
+                                 capture_output=True,
                                  text=True, timeout=5)
             return json.loads(out.stdout) if out.returncode == 0 else None
         except (subprocess.TimeoutExpired, ValueError):
