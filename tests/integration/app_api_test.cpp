@@ -1,5 +1,5 @@
 // The application API (include/clusterd/) as a user's program sees it: the
-// test app (tests/app/api_test_app.cpp) under a real daemon, with real
+// test app (tests/apps/api_app.cpp) under a real daemon, with real
 // clients, under each executor: routes with parameters, 405/404, async
 // replies, tasks with variable payloads, hooks, errors in user code and
 // their statuses, per-route and per-task metrics, application counters.
@@ -20,7 +20,7 @@ DaemonOptions app_options(const std::string& mode, std::vector<std::string> extr
     DaemonOptions options;
     options.args = {"--workers", "2", "--compute", mode, "--compute-threads", "2", "--compute-processes", "2"};
     options.args.insert(options.args.end(), extra.begin(), extra.end());
-    options.binary = CLUSTERD_API_TEST_APP;
+    options.binary = CLUSTERD_API_APP;
     return options;
 }
 

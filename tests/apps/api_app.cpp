@@ -1,4 +1,4 @@
-// An application built on the public API only (include/clusterd/), for the
+// Not a test: an application built on the public API only (include/clusterd/), for the
 // integration tests of that API (tests/integration/app_api_test.cpp): every
 // kind of route, task, hook and error an application can have.
 //
