@@ -135,6 +135,7 @@ private:
     // supervisor_exec.cpp: exec mode (`clusterd -- COMMAND`)
     struct ExecSlot {
         bool pinged = false;               // sent WATCHDOG=1 at least once: watched from then on
+        std::int64_t started_ms = 0;       // monotonic ms of the spawn, for --ready=delay
         std::int64_t start_deadline_ms = 0;  // monotonic ms; --start-timeout after the spawn, or extended
         std::string status;                // its last STATUS=
         std::deque<std::string> last_lines;  // its last lines of output, for the death line

@@ -68,7 +68,8 @@ std::optional<ExecSpec> Supervisor::exec_spec(const Slot& slot) const {
 void Supervisor::begin_exec_slot(unsigned index) {
     ExecSlot& exec = exec_slots_[index];
     exec = ExecSlot{};
-    exec.start_deadline_ms = monotonic_ms() + config_.start_timeout.count();
+    exec.started_ms = monotonic_ms();
+    exec.start_deadline_ms = exec.started_ms + config_.start_timeout.count();
     // The supervisor writes this slot's heartbeat for the program: claim it
     // as a native worker would (zero first, then the generation, released).
     ScoreboardSlot& board = segment_.slot(index);
@@ -126,14 +127,14 @@ void Supervisor::check_exec_workers(std::int64_t now_ms) {
         // Not watched until it pings: keep its heartbeat fresh for it.
         if (!exec.pinged) segment_.slot(index).heartbeat_ms.store(now_ms, std::memory_order_relaxed);
         if (slot.state != SlotState::starting || slot.kill_reason != nullptr) continue;
-        const auto lived_ms = now_ms - (exec.start_deadline_ms - config_.start_timeout.count());
+        const auto lived_ms = now_ms - exec.started_ms;
         if (config_.ready_delay.count() > 0 && lived_ms >= config_.ready_delay.count()) {
             on_worker_ready(index, slot.generation);
             continue;
         }
         if (now_ms < exec.start_deadline_ms) continue;
         spdlog::error("worker {} (pid {}) is not ready {} after it started (--start-timeout{}); killing it", index,
-                      slot.pid, format_duration(Millis{now_ms - (exec.start_deadline_ms - config_.start_timeout.count())}),
+                      slot.pid, format_duration(Millis{lived_ms}),
                       config_.ready_delay.count() > 0 ? "" : ": it never sent READY=1");
         slots_[index].kill_reason = "start timeout";
         slots_[index].killed_at_ms = now_ms;

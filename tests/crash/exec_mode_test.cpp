@@ -21,6 +21,7 @@
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/wrk_load.hpp"
 
 using namespace clusterd::test;
 
@@ -61,15 +62,6 @@ std::set<std::string> workers_answering(std::uint16_t port, std::size_t want) {
         if (response.status == 200 && response.header("X-Served-By")) seen.insert(*response.header("X-Served-By"));
     }
     return seen;
-}
-
-bool replaced(Daemon& daemon, const std::vector<pid_t>& before, std::size_t n) {
-    return eventually(
-        [&] {
-            auto now = daemon.worker_pids();
-            return now.size() == n && now != before;
-        },
-        15s);
 }
 
 void skip_without(const char* program) {
@@ -122,7 +114,7 @@ TEST_CASE("a killed program is replaced at once and one whose watchdog pings sto
     REQUIRE(before.size() == 2);
     REQUIRE(::kill(before[0], SIGKILL) == 0);
     CHECK(daemon.wait_for_log(std::regex(R"(worker \d+ \(pid \d+\) killed by SIGKILL)")));
-    CHECK(replaced(daemon, before, 2));
+    CHECK(daemon.wait_for_replacement(before, 2));
     CHECK(daemon.wait_for_log("all 2 workers ready", startup_timeout, 2));
 
     before = daemon.wait_for_workers(2);
@@ -132,7 +124,7 @@ TEST_CASE("a killed program is replaced at once and one whose watchdog pings sto
     }
     CHECK(HttpClient(daemon.port()).get("/stop-pinging").status == 200);
     CHECK(daemon.wait_for_log(std::regex(R"(worker \d+ \(pid \d+\) hung: no heartbeat for .*; its last output: )")));
-    CHECK(replaced(daemon, before, 2));
+    CHECK(daemon.wait_for_replacement(before, 2));
     CHECK(workers_answering(daemon.port(), 1).size() == 1);
     CHECK(daemon.stop_and_check_clean());
 }
@@ -141,28 +133,21 @@ TEST_CASE("rolling reloads of a program under keep-alive load fail no request", 
     const App app = GENERATE(node_app(), python_app());
     INFO(app.name);
     skip_without(app.command[0].c_str());
-    skip_without("wrk");
+    if (!wrk_installed()) FAIL("wrk is not installed (make test installs it)");
     Daemon daemon(with_command({"--workers", "2"}, app));
-    const std::string report = daemon.log_path() + ".wrk";
-    const std::string command = "timeout 60 wrk -t1 -c8 -d6s http://127.0.0.1:" + std::to_string(daemon.port()) +
-                                "/ > " + report + " 2>&1";
-    std::thread load([&] { (void)std::system(command.c_str()); });
+    WrkLoad load(daemon.port(), 8, 6s);
     std::this_thread::sleep_for(500ms);
     int completed = 0;
     for (int i = 1; i <= 3; ++i) {
         if (!daemon.send_signal(SIGHUP) || !daemon.wait_for_log("reload complete", 20s, static_cast<unsigned>(i))) break;
         completed = i;
     }
-    load.join();
-    std::ifstream in(report);
-    std::stringstream wrk;
-    wrk << in.rdbuf();
-    std::remove(report.c_str());
-    INFO(wrk.str());
+    const std::string wrk = load.finish();
+    INFO(wrk);
     CHECK(completed == 3);
-    CHECK(wrk.str().find(" requests in ") != std::string::npos);
-    CHECK(wrk.str().find("Socket errors") == std::string::npos);
-    CHECK(wrk.str().find("Non-2xx") == std::string::npos);
+    CHECK(wrk.find(" requests in ") != std::string::npos);
+    CHECK(wrk.find("Socket errors") == std::string::npos);
+    CHECK(wrk.find("Non-2xx") == std::string::npos);
     CHECK(daemon.stop_and_check_clean());
 }
 

@@ -15,16 +15,6 @@ namespace {
 
 std::size_t open_fds(pid_t pid) { return proc_entries(pid, "fd"); }
 
-// Waits until the supervisor again has n workers and they are not `before`.
-bool replaced(Daemon& daemon, const std::vector<pid_t>& before, std::size_t n) {
-    return eventually(
-        [&] {
-            auto now = daemon.worker_pids();
-            return now.size() == n && now != before;
-        },
-        15s);
-}
-
 }  // namespace
 
 TEST_CASE("the --max-requests limit replaces a worker gracefully and no request fails", "[crash][faults]") {
@@ -36,7 +26,7 @@ TEST_CASE("the --max-requests limit replaces a worker gracefully and no request 
     CHECK(daemon.wait_for_log(std::regex(R"(served 2\d requests \(--max-requests\))")));
     CHECK(daemon.wait_for_log("asked to be replaced: it served --max-requests"));
     CHECK(daemon.wait_for_log(std::regex(R"(worker \d+ is ready; worker 0 \(pid \d+\) drains and leaves)")));
-    CHECK(replaced(daemon, before, 1));
+    CHECK(daemon.wait_for_replacement(before, 1));
     for (int i = 0; i < 5; ++i) CHECK(client.get("/").status == 200);
     CHECK(daemon.stop_and_check_clean());
 }
@@ -49,7 +39,7 @@ TEST_CASE("the --max-worker-memory limit replaces a worker that grew past it", "
     REQUIRE(client.get("/debug/crash?mode=leak&mib=128").status == 200);
     CHECK(daemon.wait_for_log(std::regex(R"(worker 0 \(pid \d+\): RSS \d+ MiB is above --max-worker-memory 96 MiB)")));
     CHECK(daemon.wait_for_log(std::regex(R"(worker 0 \(pid \d+\) exited with code 0 .*\(draining\))")));
-    CHECK(replaced(daemon, before, 1));
+    CHECK(daemon.wait_for_replacement(before, 1));
     CHECK(HttpClient(daemon.port()).get("/").status == 200);
     CHECK(daemon.stop_and_check_clean());
 }
@@ -61,7 +51,7 @@ TEST_CASE("a worker that stops itself is killed by the watchdog and replaced", "
     HttpClient client(daemon.port(), 2s);
     (void)client.get("/debug/crash?mode=stop");  // never answered: the process is stopped
     CHECK(daemon.wait_for_log(std::regex(R"(worker 0 \(pid \d+\) hung: .*; killing it)")));
-    CHECK(replaced(daemon, before, 1));
+    CHECK(daemon.wait_for_replacement(before, 1));
     CHECK(daemon.stop_and_check_clean());
 }
 
@@ -73,7 +63,7 @@ TEST_CASE("a worker that scribbles over its own shared memory is not believed an
     (void)client.get("/debug/crash?mode=scribble");  // the worker spins after scribbling
     CHECK(daemon.wait_for_log(std::regex(R"(worker [01] \(pid \d+\) (is not trustworthy|hung): .*; killing it)")));
     CHECK(daemon.wait_for_log(std::regex(R"(worker [01] \(pid \d+\) killed by SIGKILL)")));
-    CHECK(replaced(daemon, before, 2));
+    CHECK(daemon.wait_for_replacement(before, 2));
     HttpClient fresh(daemon.port());
     CHECK(fresh.get("/metrics").status == 200);
     CHECK(fresh.get("/status").status == 200);

@@ -15,48 +15,35 @@
 #include "tests/support/config_file.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/wrk_load.hpp"
 
 using namespace clusterd::test;
 
 namespace {
 
-std::string read_all(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 }  // namespace
 
 TEST_CASE("ten reloads in a row under keep-alive load cause zero failed requests", "[crash][reload]") {
-    if (std::system("command -v wrk >/dev/null 2>&1") != 0) {
+    if (!wrk_installed()) {
         WARN("wrk is not installed (Debian package wrk; make test installs it); skipping");
         return;
     }
     ConfigFile config;
     config.write("workers = 2\n");
     Daemon daemon({"--config", config.path()});
-    const std::string report = config.path() + ".wrk";
-    // Bounded in time and connections; loopback only.
-    const std::string command = "timeout 60 wrk -t1 -c20 -d10s http://127.0.0.1:" + std::to_string(daemon.port()) +
-                                "/ > " + report + " 2>&1";
-    std::thread load([&] { (void)std::system(command.c_str()); });
+    WrkLoad load(daemon.port(), 20, 10s);
     std::this_thread::sleep_for(500ms);  // wrk is connected and busy before the first reload
 
-    // A failure must not leave the load thread running (std::terminate would
-    // swallow the daemon's log): note it, let wrk finish, then fail.
     int completed = 0;
     for (int i = 1; i <= 10; ++i) {
         config.write(i % 2 == 1 ? "workers = 3\n" : "workers = 2\n");
         if (!daemon.send_signal(SIGHUP) || !daemon.wait_for_log("reload complete", 20s, static_cast<unsigned>(i))) break;
         completed = i;
     }
-    load.join();
+    const std::string wrk = load.finish();
     INFO("reloads completed: " << completed);
     REQUIRE(completed == 10);
-    const std::string wrk = read_all(report);
-    std::remove(report.c_str());
     INFO(wrk);
     std::smatch requests;
     REQUIRE(std::regex_search(wrk, requests, std::regex(R"((\d+) requests in)")));

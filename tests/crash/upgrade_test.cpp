@@ -19,6 +19,7 @@
 #include "tests/support/binary_copy.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/wrk_load.hpp"
 
 using namespace clusterd::test;
 
@@ -55,7 +56,7 @@ bool stop_successor(pid_t successor) {
 }  // namespace
 
 TEST_CASE("a binary upgrade under keep-alive load hands over with zero failed requests", "[crash][upgrade]") {
-    if (std::system("command -v wrk >/dev/null 2>&1") != 0) {
+    if (!wrk_installed()) {
         WARN("wrk is not installed (Debian package wrk; make test installs it); skipping");
         return;
     }
@@ -63,10 +64,7 @@ TEST_CASE("a binary upgrade under keep-alive load hands over with zero failed re
     Daemon daemon({"--workers", "2"});
     const auto old_workers = daemon.wait_for_workers(2);
     REQUIRE(old_workers.size() == 2);
-    const std::string report = "/tmp/clusterd-upgrade-wrk-" + std::to_string(::getpid());
-    const std::string command = "timeout 60 wrk -t1 -c20 -d4s http://127.0.0.1:" + std::to_string(daemon.port()) +
-                                "/ > " + report + " 2>&1";
-    std::thread load([&] { (void)std::system(command.c_str()); });
+    WrkLoad load(daemon.port(), 20, 4s);
     std::this_thread::sleep_for(500ms);
 
     REQUIRE(daemon.send_signal(SIGUSR2));
@@ -78,16 +76,11 @@ TEST_CASE("a binary upgrade under keep-alive load hands over with zero failed re
     REQUIRE(old_exit);
     CHECK(old_exit->clean());
     CHECK(daemon.no_worker_left());  // the old cluster's workers are gone
-    load.join();
-
-    std::ifstream in(report);
-    std::stringstream wrk;
-    wrk << in.rdbuf();
-    std::remove(report.c_str());
-    INFO(wrk.str());
-    CHECK(wrk.str().find("requests in") != std::string::npos);
-    CHECK(wrk.str().find("Socket errors") == std::string::npos);
-    CHECK(wrk.str().find("Non-2xx") == std::string::npos);
+    const std::string wrk = load.finish();
+    INFO(wrk);
+    CHECK(wrk.find("requests in") != std::string::npos);
+    CHECK(wrk.find("Socket errors") == std::string::npos);
+    CHECK(wrk.find("Non-2xx") == std::string::npos);
 
     // The new cluster serves on the same port, on its own.
     CHECK(workers_of(successor).size() == 2);

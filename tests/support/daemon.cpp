@@ -426,6 +426,15 @@ std::vector<pid_t> Daemon::wait_for_workers(unsigned n, Millis timeout) {
     return ok ? workers : std::vector<pid_t>{};
 }
 
+bool Daemon::wait_for_replacement(const std::vector<pid_t>& before, unsigned n, Millis timeout) {
+    return eventually(
+        [&] {
+            const auto now = worker_pids();
+            return now.size() == n && now != before;
+        },
+        timeout);
+}
+
 unsigned Daemon::count_log(const std::string& substring) const {
     unsigned count = 0;
     for (const auto& line : split_lines(log_text())) {

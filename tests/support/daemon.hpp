@@ -106,6 +106,9 @@ public:
     // Waits until the supervisor has exactly n live worker children and returns
     // them; empty on timeout.
     [[nodiscard]] std::vector<pid_t> wait_for_workers(unsigned n, Millis timeout = startup_timeout);
+    // Waits until there are again n workers and they are not exactly `before`
+    // (one or more were replaced); false on timeout.
+    [[nodiscard]] bool wait_for_replacement(const std::vector<pid_t>& before, unsigned n, Millis timeout = startup_timeout);
 
     // Waits until at least `count` log lines contain substring (or match the
     // regex, searched per line). True when they do within timeout.
