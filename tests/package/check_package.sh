@@ -44,8 +44,9 @@ start_app() {
     binary=$1 mode=$2
     as_root=""
     [ "$(id -u)" = 0 ] && as_root=--allow-root
-    "$binary" $as_root --listen 127.0.0.1:0 --workers 1 --compute "$mode" --compute-threads 1 \
-        --compute-processes 1 >"$work/log" 2>&1 &
+    # Its own control socket: another instance on this machine may hold the default one.
+    "$binary" $as_root --listen 127.0.0.1:0 --control-socket "$work/control.sock" --workers 1 --compute "$mode" \
+        --compute-threads 1 --compute-processes 1 >"$work/log" 2>&1 &
     pid=$!
     port=""
     for _ in $(seq 100); do
@@ -65,9 +66,10 @@ stop_app() {
 # Runs BINARY with --compute MODE and checks both of its routes.
 check_app() {
     start_app "$1" "$2"
-    greeting=$(curl -sS --max-time 10 "http://127.0.0.1:$port/greet/package")
+    greeting=$(curl -sS --max-time 10 "http://127.0.0.1:$port/greet/package") || fail "$binary ($mode): GET /greet failed"
     [ "$greeting" = "hello, package" ] || fail "$binary ($mode): /greet answered '$greeting'"
-    upper=$(curl -sS --max-time 10 --data-binary "make me loud" "http://127.0.0.1:$port/upper")
+    upper=$(curl -sS --max-time 10 --data-binary "make me loud" "http://127.0.0.1:$port/upper") ||
+        fail "$binary ($mode): POST /upper failed"
     [ "$upper" = "MAKE ME LOUD" ] || fail "$binary ($mode): /upper answered '$upper'"
     stop_app
     echo "ok: $(basename "$binary") under --compute $mode"
