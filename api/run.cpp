@@ -28,6 +28,7 @@ int run(const App& app, int argc, char** argv) {
     const auto& config = std::get<Config>(parsed);
     if (config.role == Role::worker) return worker::run_worker(config, app.model());
     if (config.role == Role::compute) return worker::run_compute_process(config, app.model());
+    if (config.role == Role::admin) return worker::run_admin_worker(config, app.model());
     if (config.role != Role::supervisor) return supervisor::run_control_command(config);  // reload, status, ...
     return supervisor::run_supervisor(config);
 }

@@ -75,6 +75,7 @@ CLI::Option* add_number(CLI::App& app, const std::string& name, T& target, T min
 // What the options write before it is turned into Config's types.
 struct Texts {
     std::string listen = "127.0.0.1:8080";
+    std::string admin_listen;  // empty: no admin listener
     std::string log_level = "info";
     std::string compute = "threads";
     std::string model = "processes";
@@ -148,6 +149,22 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
                 return error ? *error : "";
             },
             "HOST:PORT"));
+    app.add_option("--admin-listen", texts.admin_listen,
+                   "Also serve /metrics, /status, /healthz and /readyz for the whole cluster on this HOST:PORT, "
+                   "from one small supervised admin worker (off by default; a program run with '--' serves no "
+                   "metrics of its own)")
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                if (text.empty()) return "";
+                auto parsed = parse_listen_address(text);
+                auto* error = std::get_if<std::string>(&parsed);
+                return error ? *error : "";
+            },
+            "HOST:PORT"));
+    app.add_flag("--admin-only-metrics", cfg.admin_only_metrics,
+                 "Serve /metrics and /status only on --admin-listen, not on the public port (they show pids "
+                 "and the requests workers died on; without --admin-listen only 'clusterd status' shows them); "
+                 "/healthz and /readyz stay on both");
     add_number(app, "--workers", cfg.workers, 1u, 1024u,
                "HTTP event loops: worker processes with --model=processes, threads of the one worker process "
                "with --model=threads (default: CPU count, bounded by the cgroup's CPU quota)");
@@ -364,6 +381,8 @@ std::optional<std::string> complete(Config& cfg, const Texts& texts) {
         if (value > task_payload_limit) return std::string(name) + " must be at most 64MiB";
     }
     cfg.listen = std::get<ListenAddress>(parse_listen_address(texts.listen));
+    cfg.admin_listen.reset();
+    if (!texts.admin_listen.empty()) cfg.admin_listen = std::get<ListenAddress>(parse_listen_address(texts.admin_listen));
     cfg.log_level = spdlog::level::from_str(texts.log_level);
     cfg.compute = texts.compute == "inline"      ? ComputeMode::inline_loop
                   : texts.compute == "processes" ? ComputeMode::processes
@@ -426,7 +445,7 @@ std::variant<Config, ExitRequest> parse_child(int argc, const char* const* argv)
     std::string role;
     std::string accepted;
     CLI::App contract{"a clusterd child process, started by the supervisor", "clusterd"};
-    contract.add_option(child::role_option, role)->required()->check(CLI::IsMember({"worker", "compute"}));
+    contract.add_option(child::role_option, role)->required()->check(CLI::IsMember({"worker", "compute", "admin"}));
     contract.add_option(child::slot_option, cfg.slot)->required();
     contract.add_option(child::generation_option, cfg.generation)->required();
     contract.add_option(child::supervisor_pid_option, cfg.supervisor_pid)->required();
@@ -444,7 +463,7 @@ std::variant<Config, ExitRequest> parse_child(int argc, const char* const* argv)
         return refusal(std::string("the supervisor's arguments for this child are wrong: ") + e.what());
     }
     if (auto error = complete(cfg, texts)) return refusal(*error);
-    cfg.role = role == "compute" ? Role::compute : Role::worker;
+    cfg.role = role == "compute" ? Role::compute : role == "admin" ? Role::admin : Role::worker;
     cfg.accepted = std::move(accepted);
     return cfg;
 }

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -25,7 +26,7 @@ namespace clusterd {
 // compute: a compute process (--compute=processes), started by the supervisor.
 // status, reload, upgrade, stop, scale: `clusterd status|reload|upgrade|stop|
 // scale N`, which ask a running instance over its control socket and exit.
-enum class Role { supervisor, worker, compute, status, reload, upgrade, stop, scale };
+enum class Role { supervisor, worker, compute, admin, status, reload, upgrade, stop, scale };
 
 // Where the application's tasks run (worker/compute/): on the event loop, on a pool of
 // threads in each worker, or in compute processes fed through the job ring.
@@ -50,6 +51,11 @@ struct ListenAddress {
 struct Config {
     Role role = Role::supervisor;
     ListenAddress listen;
+    // --admin-listen: /metrics, /status, /healthz and /readyz for the whole
+    // cluster from one small native worker process on its own socket (the
+    // admin worker, supervisor/admin_worker.hpp); none when unset.
+    std::optional<ListenAddress> admin_listen;
+    bool admin_only_metrics = false;  // /metrics and /status on the admin listener only, not the public port
     unsigned workers = 1;  // default: CPU count, set by parse_config; event loops in all
     ServingModel model = ServingModel::processes;
 

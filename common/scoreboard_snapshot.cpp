@@ -98,7 +98,12 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
         worker.generation = generation;
         worker.restarts = slot.restarts.load(relaxed);
         if (auto note = slot.last_exit.try_read()) worker.last_exit = bounded_text(note->text);
-        if (worker.pid != 0) worker.uptime_seconds = seconds_between(slot.started_ms.load(relaxed), now_ms);
+        if (worker.pid != 0) {
+            worker.uptime_seconds = seconds_between(slot.started_ms.load(relaxed), now_ms);
+            worker.rss_bytes = slot.rss_bytes.load(relaxed);
+            worker.cpu_seconds = static_cast<double>(slot.cpu_ms.load(relaxed)) / 1000.0;
+            if (auto status = slot.program_status.try_read()) worker.program_status = bounded_text(status->text);
+        }
         // The worker's half counts only if the current generation wrote it.
         if (slot.worker_generation.load(relaxed) == generation) {
             const auto heartbeat = slot.heartbeat_ms.load(relaxed);

@@ -64,6 +64,9 @@ struct WorkerSnapshot {
     std::uint64_t log_drops = 0;
     std::optional<RequestInFlight> current;
     std::string last_exit;  // how the previous occupant ended; empty if none
+    std::uint64_t rss_bytes = 0;  // of its process, from /proc via the supervisor; 0: not read yet
+    double cpu_seconds = 0;       // user + system, likewise
+    std::string program_status;   // exec mode: the program's last STATUS=
     ComputeSnapshot compute;
     RouteSnapshot routes[max_routes];
     std::uint64_t app_counters[max_app_counters]{};

@@ -41,7 +41,7 @@
 namespace clusterd {
 
 inline constexpr std::uint64_t shm_magic = 0x4b4f4f4c43445343;  // "CSDCLOOK"
-inline constexpr std::uint32_t shm_layout_version = 5;
+inline constexpr std::uint32_t shm_layout_version = 6;
 
 // What a worker is doing right now; all zero when idle.
 struct CurrentRequest {
@@ -52,7 +52,12 @@ struct CurrentRequest {
 
 // How the previous worker of a slot ended, for /status: "killed by SIGSEGV after 2.1 s".
 struct ExitNote {
-    char text[120] = {};
+    char text[256] = {};  // room for a program's last lines of output (exec mode)
+};
+
+// What a program run with `clusterd -- COMMAND` last said in STATUS= (sd_notify).
+struct ProgramStatus {
+    char text[128] = {};
 };
 
 // One log line travelling from a worker to the supervisor, which writes it
@@ -162,6 +167,12 @@ struct alignas(64) ScoreboardSlot {
     std::atomic<std::int64_t> started_ms{0};   // monotonic_ms() at spawn
     std::atomic<std::uint64_t> restarts{0};     // spawns after the first
     Seqlock<ExitNote> last_exit;
+    // Its process as /proc tells the supervisor (about once a second; 0 until
+    // read): a worker cannot misreport them, and a program run with '--' has
+    // no other way into /status and /metrics.
+    std::atomic<std::uint64_t> rss_bytes{0};  // resident set
+    std::atomic<std::uint64_t> cpu_ms{0};     // user + system CPU time
+    Seqlock<ProgramStatus> program_status;    // exec mode: its last STATUS=; empty otherwise
 
     // --- written by the worker of this generation (own cache line) ---
     alignas(64) std::atomic<std::int64_t> heartbeat_ms{0};  // monotonic_ms(), refreshed while the loop runs

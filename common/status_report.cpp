@@ -75,6 +75,9 @@ std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& 
             {"parse_errors", w.parse_errors},
             {"log_drops", w.log_drops},
             {"last_exit", w.last_exit},
+            {"rss_bytes", w.rss_bytes},
+            {"cpu_seconds", w.cpu_seconds},
+            {"program_status", w.program_status},
             {"compute_queued", w.compute.queued},
             {"compute_running", w.compute.running},
         };
@@ -118,17 +121,23 @@ std::string status_table(const ClusterSnapshot& cluster) {
     std::string out = fmt::format("supervisor pid {}, up {:.0f} s, {}/{} workers ready, {} failed\n",
                                   cluster.supervisor_pid, cluster.uptime_seconds, cluster.workers_ready,
                                   cluster.workers_configured, cluster.workers_failed);
-    out += fmt::format("{:>4} {:<7} {:>8} {:>4} {:<9} {:>9} {:>10} {:>6} {:>9}  {}\n", "slot", "role", "pid", "gen",
-                       "state", "uptime", "requests", "conns", "heartbeat", "now serving / last exit");
+    out += fmt::format("{:>4} {:<7} {:>8} {:>4} {:<9} {:>9} {:>10} {:>6} {:>9} {:>8} {:>8}  {}\n", "slot", "role",
+                       "pid", "gen", "state", "uptime", "requests", "conns", "heartbeat", "rss", "cpu",
+                       "now serving / status / last exit");
     for (const auto& w : cluster.workers) {
         const std::string heartbeat =
             w.heartbeat_age_seconds ? fmt::format("{:.1f}s ago", *w.heartbeat_age_seconds) : "-";
         std::string doing = w.current ? fmt::format("{} {} ({:.1f} s)", w.current->method, w.current->target,
                                                     w.current->for_seconds)
-                                      : (w.pid == 0 ? w.last_exit : "idle");
-        out += fmt::format("{:>4} {:<7} {:>8} {:>4} {:<9} {:>8.0f}s {:>10} {:>6} {:>9}  {}\n", w.slot, w.role, w.pid,
-                           w.generation, w.state, w.uptime_seconds, total_requests(w), w.connections_open, heartbeat,
-                           doing);
+                                      : w.pid == 0                ? w.last_exit
+                                      : !w.program_status.empty() ? w.program_status
+                                                                  : "idle";
+        const std::string rss =
+            w.pid != 0 && w.rss_bytes > 0 ? fmt::format("{:.1f}M", static_cast<double>(w.rss_bytes) / 1048576.0) : "-";
+        const std::string cpu = w.pid != 0 && w.rss_bytes > 0 ? fmt::format("{:.2f}s", w.cpu_seconds) : "-";
+        out += fmt::format("{:>4} {:<7} {:>8} {:>4} {:<9} {:>8.0f}s {:>10} {:>6} {:>9} {:>8} {:>8}  {}\n", w.slot,
+                           w.role, w.pid, w.generation, w.state, w.uptime_seconds, total_requests(w), w.connections_open,
+                           heartbeat, rss, cpu, doing);
     }
     return out;
 }

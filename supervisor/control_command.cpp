@@ -24,7 +24,8 @@ std::string command_line(const Config& config) {
         case Role::scale: return "scale " + std::to_string(config.scale_to);
         case Role::supervisor:
         case Role::worker:
-        case Role::compute: break;
+        case Role::compute:
+        case Role::admin: break;
     }
     return "";
 }

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 namespace clusterd::supervisor {
@@ -20,19 +21,24 @@ constexpr std::size_t max_datagram = 4096;
 
 std::variant<NotifySocket*, std::string> NotifySocket::open(uv_loop_t* loop, const std::string& path,
                                                             Receiver receiver) {
+    // "@name" is an abstract socket (sd_notify's convention): sun_path starts
+    // with a NUL and the address length says where the name ends.
+    const bool abstract = !path.empty() && path.front() == '@';
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     if (path.size() >= sizeof address.sun_path) return "notify socket path '" + path + "' is too long for a unix socket";
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    if (abstract) address.sun_path[0] = '\0';
+    const auto length = static_cast<socklen_t>(abstract ? offsetof(sockaddr_un, sun_path) + path.size() : sizeof address);
     const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return std::string("socket(AF_UNIX, SOCK_DGRAM) failed for a notify socket: ") + std::strerror(errno);
     const int on = 1;
     std::string error;
     if (::setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
         error = std::string("setsockopt(SO_PASSCRED) failed: ") + std::strerror(errno);
-    } else if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    } else if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
         error = "bind() of notify socket " + path + " failed: " + std::strerror(errno);
-    } else if (::chmod(path.c_str(), 0600) != 0) {
+    } else if (!abstract && ::chmod(path.c_str(), 0600) != 0) {
         error = "chmod() of notify socket " + path + " failed: " + std::strerror(errno);
         ::unlink(path.c_str());
     }
@@ -53,7 +59,7 @@ NotifySocket::NotifySocket(std::string path, int fd, Receiver receiver)
 NotifySocket::~NotifySocket() { ::close(fd_); }
 
 void NotifySocket::close() {
-    ::unlink(path_.c_str());
+    if (!path_.starts_with('@')) ::unlink(path_.c_str());  // an abstract name goes with the socket
     receiver_ = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(&poll_), [](uv_handle_t* handle) {
         delete static_cast<NotifySocket*>(handle->data);

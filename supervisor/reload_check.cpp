@@ -6,6 +6,10 @@ std::string reload_refusal(const Config& now, const Config& next, unsigned http_
     if (next.listen.host != now.listen.host || next.listen.port != now.listen.port) {
         return "--listen cannot change on reload (use a binary upgrade or a restart)";
     }
+    if (next.admin_listen != now.admin_listen) {
+        return "--admin-listen cannot change on reload (the admin socket is bound at start; use a binary upgrade "
+               "or a restart)";
+    }
     if (next.compute != now.compute || next.compute_processes != now.compute_processes ||
         (now.compute == ComputeMode::processes && next.compute_queue != now.compute_queue)) {
         return "--compute, --compute-processes and (with processes) --compute-queue size the shared memory "

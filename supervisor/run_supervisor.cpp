@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -65,6 +66,28 @@ std::variant<std::vector<ListenSocket>, std::string> listen_sockets_for(const Co
         sockets.push_back(ListenSocket{std::move(socket.fd), socket.address});
     }
     return sockets;
+}
+
+// The admin worker's socket: the one socket activation named "admin" (taken
+// out of `inherited`, so the HTTP workers never serve it), else
+// --admin-listen bound here, else none.
+std::variant<std::optional<ListenSocket>, std::string> admin_socket_for(const Config& config,
+                                                                        std::vector<InheritedSocket>& inherited) {
+    const auto named = std::find_if(inherited.begin(), inherited.end(),
+                                    [](const InheritedSocket& s) { return s.name == admin_socket_name; });
+    if (named != inherited.end()) {
+        ListenSocket socket{std::move(named->fd), named->address};
+        inherited.erase(named);
+        if (inherited.empty()) return "socket activation passed only the admin socket; nothing to serve on";
+        spdlog::info("socket activation: the admin worker serves the inherited socket '{}' ({}); --admin-listen is "
+                     "ignored",
+                     admin_socket_name, socket.address);
+        return std::optional<ListenSocket>(std::move(socket));
+    }
+    if (!config.admin_listen) return std::optional<ListenSocket>{};
+    auto bound = bind_listen_socket(*config.admin_listen);
+    if (auto* error = std::get_if<std::string>(&bound)) return "cannot listen for --admin-listen: " + *error;
+    return std::optional<ListenSocket>(std::move(std::get<ListenSocket>(bound)));
 }
 
 // Whom to drop to after binding, if anyone: std::monostate means "stay as we are".
@@ -149,13 +172,21 @@ int run_supervisor(const Config& config) {
     }
     auto& segment = std::get<ShmSegment>(created);
 
-    auto bound = listen_sockets_for(config, std::get<std::vector<InheritedSocket>>(activation));
+    auto& inherited = std::get<std::vector<InheritedSocket>>(activation);
+    auto admin = admin_socket_for(config, inherited);
+    if (auto* error = std::get_if<std::string>(&admin)) {
+        spdlog::critical("{}", *error);
+        return exit_code::failure;
+    }
+    auto bound = listen_sockets_for(config, inherited);
     if (auto* error = std::get_if<std::string>(&bound)) {
         spdlog::critical("{}", *error);
         return exit_code::failure;
     }
     auto& listen = std::get<std::vector<ListenSocket>>(bound);
     for (const auto& socket : listen) spdlog::info("listening on {}", socket.address);
+    auto& admin_socket = std::get<std::optional<ListenSocket>>(admin);
+    if (admin_socket) spdlog::info("admin listener (metrics, status, probes) on {}", admin_socket->address);
     // A new supervisor of a binary upgrade takes the socket over from the old one.
     auto control = bind_control_socket(control_socket_path(config), static_cast<bool>(upgrade_ready));
     if (auto* error = std::get_if<std::string>(&control)) {
@@ -180,7 +211,8 @@ int run_supervisor(const Config& config) {
             return exit_code::failure;
         }
     }
-    Supervisor supervisor(config, std::move(listen), segment, std::move(upgrade_ready), std::move(bound_control));
+    Supervisor supervisor(config, std::move(listen), segment, std::move(upgrade_ready), std::move(bound_control),
+                          std::move(admin_socket));
     return supervisor.run();
     // The segment's destructor removes /dev/shm/clusterd.<pid>.
 }

@@ -30,6 +30,10 @@
 
 namespace clusterd::supervisor {
 
+// The name (FileDescriptorName= in a .socket unit; a binary upgrade uses it
+// too) of the socket the admin worker serves (--admin-listen), not the workers.
+inline constexpr const char* admin_socket_name = "admin";
+
 struct InheritedSocket {
     UniqueFd fd;           // listening, close-on-exec, non-blocking
     std::string name;      // from LISTEN_FDNAMES, "unknown" without it (as libsystemd says)

@@ -63,7 +63,7 @@ std::string executable_path() {
 }  // namespace
 
 Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegment& segment, UniqueFd upgrade_ready,
-                       std::optional<BoundControlSocket> control)
+                       std::optional<BoundControlSocket> control, std::optional<ListenSocket> admin)
     : config_(std::move(config)),
       loops_(config_.model == ServingModel::threads ? config_.workers : 1),
       listen_(std::move(listen)),
@@ -83,7 +83,6 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
     create_result_wakeups();
     if (config_.exec_mode()) {
         exec_slots_.resize(slots_.size());
-        create_notify_directory();
     }
     for (unsigned i = 0; i < slots_.size(); ++i) {
         uv_timer_init(&loop_, &slot_timers_[i].timer);
@@ -117,6 +116,9 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
             &loop_, std::move(*control),
             [this](ControlSocket::RequestId id, const std::string& line) { on_control_command(id, line); });
     }
+    if (admin) {
+        admin_ = std::make_unique<AdminWorker>(&loop_, std::move(*admin), executable_, [this] { finish_if_stopped(); });
+    }
     slots_.on_transition([this](const Slot& slot) {
         publish_slot(slot);
         notify_status();
@@ -134,7 +136,6 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
 }
 
 Supervisor::~Supervisor() {
-    remove_notify_directory();  // its sockets went with their workers
     // run() closes every handle before it returns; the loop must be empty here.
     if (uv_loop_close(&loop_) != 0) spdlog::error("BUG: supervisor loop closed with handles still open");
 }
@@ -159,6 +160,7 @@ int Supervisor::run() {
     start_systemd_watchdog();
     rotate(rotation_event::Start{config_.workers / loops_});
     manage_compute();
+    if (admin_) admin_->start(config_.accepted, admin_policy());
     arm_watchdog();
     uv_timer_start(&reconcile_, on_reconcile, reconcile_period_ms, reconcile_period_ms);
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -315,6 +317,7 @@ void Supervisor::begin_immediate_stop(const char* why) {
     for (auto* process : processes_) {
         if (process != nullptr) process->kill(SIGKILL);
     }
+    if (admin_) admin_->kill_now();
 }
 
 void Supervisor::on_shutdown_deadline(uv_timer_t* timer) {
@@ -326,6 +329,14 @@ void Supervisor::on_shutdown_deadline(uv_timer_t* timer) {
             process->kill(SIGKILL);
         }
     }
+    if (self->admin_ && self->admin_->running()) {
+        spdlog::warn("the admin worker is still busy after the shutdown timeout; killing it");
+        self->admin_->kill_now();
+    }
+}
+
+AdminWorker::Policy Supervisor::admin_policy() const {
+    return {config_.min_uptime, config_.backoff_initial, config_.backoff_max};
 }
 
 // Every compute slot occupied (the HTTP slots are the rotation's).
@@ -342,7 +353,7 @@ std::vector<int> Supervisor::listen_fds() const {
     return fds;
 }
 
-SpawnRequest Supervisor::spawn_request(const Slot& slot) const {
+SpawnRequest Supervisor::spawn_request(const Slot& slot) {
     SpawnRequest request{executable_, config_.accepted, "worker", slot.index, slot.generation, listen_fds(), {}, {}};
     if (slot.role == SlotRole::compute) {
         request.role = "compute";
@@ -394,6 +405,9 @@ void Supervisor::spawn_worker(unsigned index) {
         ScoreboardSlot& board = segment_.slot(index + l);
         board.generation.store(slot.generation, std::memory_order_relaxed);
         board.pid.store(slot.pid, std::memory_order_relaxed);
+        board.rss_bytes.store(0, std::memory_order_relaxed);  // the next sample is this process's
+        board.cpu_ms.store(0, std::memory_order_relaxed);
+        board.program_status.write(ProgramStatus{});
         if (slot.generation > 1) board.restarts.fetch_add(1, std::memory_order_relaxed);
     }
     spdlog::info("{} {} (pid {}{}) started, generation {}", noun(index), index, slot.pid, loops_note(index),
@@ -612,6 +626,12 @@ void Supervisor::finish_if_stopped() {
     if (phase_ == Phase::running) return;
     drain_compute_when_http_gone();
     if (slots_.count(SlotState::empty) != slots_.size()) return;
+    // The admin worker goes last, so the drain could be watched on it.
+    if (admin_) {
+        admin_->stop();
+        if (admin_->running()) return;  // its exit calls us again
+        admin_->close();
+    }
     uv_timer_stop(&shutdown_deadline_);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_deadline_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_delay_), ignore_close);

@@ -35,6 +35,7 @@
 #include "common/config.hpp"
 #include "common/shm_segment.hpp"
 #include "common/unique_fd.hpp"
+#include "supervisor/admin_worker.hpp"
 #include "supervisor/control_socket.hpp"
 #include "supervisor/listen_socket.hpp"
 #include "supervisor/rotation.hpp"
@@ -54,8 +55,10 @@ public:
     // upgrade_ready: when this supervisor was started by a binary upgrade, the
     // pipe on which it tells the old one that its cluster is ready.
     // control: the bound control socket (control_socket.hpp), if any.
+    // admin: the --admin-listen socket (or the one socket activation named "admin"), if any.
     Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegment& segment, UniqueFd upgrade_ready = {},
-               std::optional<BoundControlSocket> control = std::nullopt);
+               std::optional<BoundControlSocket> control = std::nullopt,
+               std::optional<ListenSocket> admin = std::nullopt);
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
     ~Supervisor();
@@ -94,7 +97,7 @@ private:
     void arm_watchdog();
     static void on_reconcile(uv_timer_t* timer);
     void spawn_worker(unsigned slot);
-    [[nodiscard]] SpawnRequest spawn_request(const Slot& slot) const;
+    [[nodiscard]] SpawnRequest spawn_request(const Slot& slot);
     [[nodiscard]] bool is_http(unsigned slot) const { return slots_[slot].role == SlotRole::http; }
     [[nodiscard]] const char* noun(unsigned slot) const {
         return !is_http(slot) ? "compute process" : loops_ > 1 ? "worker process" : "worker";
@@ -125,6 +128,7 @@ private:
 
     // supervisor_limits.cpp
     void check_memory_limits();
+    void sample_process_usage();  // RSS and CPU time of every child, into the scoreboard
 
     // supervisor_notify.cpp
     void start_systemd_watchdog();
@@ -141,9 +145,8 @@ private:
         std::deque<std::string> last_lines;  // its last lines of output, for the death line
         bool malformed_logged = false;
     };
-    void create_notify_directory();
-    void remove_notify_directory();
-    [[nodiscard]] std::optional<ExecSpec> exec_spec(const Slot& slot) const;
+    [[nodiscard]] std::string new_notify_socket_name(const Slot& slot);
+    [[nodiscard]] std::optional<ExecSpec> exec_spec(const Slot& slot);
     void begin_exec_slot(unsigned slot);
     void check_exec_workers(std::int64_t now_ms);
     [[nodiscard]] std::string last_words(unsigned slot) const;
@@ -233,7 +236,8 @@ private:
     bool compute_draining_ = false;
     std::mt19937_64 random_{std::random_device{}()};
     std::vector<ExecSlot> exec_slots_;  // by slot; exec mode only
-    std::string notify_directory_;      // exec mode: where the workers' NOTIFY_SOCKETs are
+    std::unique_ptr<AdminWorker> admin_;  // --admin-listen: the metrics process
+    [[nodiscard]] AdminWorker::Policy admin_policy() const;
 };
 
 }  // namespace clusterd::supervisor

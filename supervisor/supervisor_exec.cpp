@@ -30,36 +30,21 @@ constexpr std::size_t last_lines_kept = 5;
 
 }  // namespace
 
-void Supervisor::create_notify_directory() {
-    // Private to the supervisor's uid (the workers run as it): the per-worker
-    // sockets are created in it, so nobody else can plant or take a path.
-    const char* runtime = std::getenv("RUNTIME_DIRECTORY");
-    std::string pattern = std::string(runtime != nullptr && *runtime != '\0' ? runtime : "/tmp") +
-                          "/clusterd-notify-" + std::to_string(getpid()) + "-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) {
-        spdlog::warn("mkdtemp() of a directory for the workers' NOTIFY_SOCKETs failed ({}): programs can still "
-                     "notify on CLUSTERD_NOTIFY_FD",
-                     std::strerror(errno));
-        return;
-    }
-    notify_directory_ = pattern;
+// Each worker's NOTIFY_SOCKET is an abstract unix socket ("@..."): no file
+// anywhere, so nothing is left behind when the supervisor is SIGKILLed, and
+// nothing in a shared directory to plant or take. Abstract names are
+// visible to anyone (/proc/net/unix), which is why every datagram's sender is
+// checked (SO_PASSCRED, exec_channels.cpp); and each name carries fresh
+// random bits, so nobody can bind a worker's name before it exists.
+std::string Supervisor::new_notify_socket_name(const Slot& slot) {
+    return fmt::format("@clusterd/{}/worker-{}-{}-{:016x}", getpid(), slot.index, slot.generation, random_());
 }
 
-void Supervisor::remove_notify_directory() {
-    if (notify_directory_.empty()) return;
-    if (::rmdir(notify_directory_.c_str()) != 0) {
-        spdlog::warn("rmdir() of {} failed: {}", notify_directory_, std::strerror(errno));
-    }
-}
-
-std::optional<ExecSpec> Supervisor::exec_spec(const Slot& slot) const {
+std::optional<ExecSpec> Supervisor::exec_spec(const Slot& slot) {
     if (!config_.exec_mode() || !is_http(slot.index)) return std::nullopt;
     ExecSpec spec;
     spec.command = config_.exec;
-    if (!notify_directory_.empty()) {
-        spec.notify_socket = notify_directory_ + "/worker-" + std::to_string(slot.index) + "-" +
-                             std::to_string(slot.generation);
-    }
+    spec.notify_socket = new_notify_socket_name(slot);
     // systemd's meaning: the program should ping at least this often (half of it is advised).
     spec.watchdog_usec = static_cast<std::uint64_t>(config_.hang_timeout.count()) * 1000u;
     return spec;
@@ -87,7 +72,13 @@ void Supervisor::on_worker_notify(unsigned index, std::uint64_t generation, cons
                      index, slot.pid);
         exec.malformed_logged = true;
     }
-    if (message.status) exec.status = *message.status;
+    if (message.status) {
+        exec.status = *message.status;
+        ProgramStatus shown;  // for /status and `clusterd status`, escaped: it is the program's text
+        const std::string text = escape_control_characters(exec.status);
+        text.copy(shown.text, sizeof shown.text - 1);
+        segment_.slot(index).program_status.write(shown);
+    }
     if (message.extend_start && slot.state == SlotState::starting) {
         const auto extended = monotonic_ms() + message.extend_start->count() / 1000;
         exec.start_deadline_ms = std::max(exec.start_deadline_ms, extended);

@@ -133,6 +133,7 @@ void Supervisor::apply_reloaded() {
     segment_.header().workers = config_.workers;
     spdlog::set_level(config_.log_level);
     arm_watchdog();
+    if (admin_) admin_->replace(config_.accepted, admin_policy());
 }
 
 void Supervisor::report(Outcome outcome, const std::string& why) {
@@ -180,6 +181,7 @@ void Supervisor::on_reconcile(uv_timer_t* timer) {
     if (self->phase_ != Phase::running) return;
     self->rotate(rotation_event::Tick{});
     self->manage_compute();
+    self->sample_process_usage();
 }
 
 }  // namespace clusterd::supervisor

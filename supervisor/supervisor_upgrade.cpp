@@ -17,7 +17,8 @@ constexpr std::uint64_t upgrade_timeout_ms = 30'000;
 }  // namespace
 
 void Supervisor::start_upgrade() {
-    UpgradeRequest request{executable_, config_.args, listen_fds(), notifier_.socket()};
+    UpgradeRequest request{executable_, config_.args, listen_fds(), admin_ ? admin_->socket_fd() : -1,
+                           notifier_.socket()};
     UpgradeProcess::Events events{[this] { on_upgrade_ready(); },
                                   [this](std::string how) { on_upgrade_failed(std::move(how)); }};
     auto spawned = UpgradeProcess::spawn(&loop_, request, std::move(events));

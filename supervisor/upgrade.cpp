@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "supervisor/exit_info.hpp"
+#include "supervisor/socket_activation.hpp"
 
 extern char** environ;
 
@@ -18,6 +19,13 @@ namespace clusterd::supervisor {
 namespace {
 
 constexpr char ready_byte = 'R';
+
+// The sockets the new supervisor gets from fd 3 on: the served ones, then the admin socket.
+std::vector<int> passed_fds(const UpgradeRequest& request) {
+    std::vector<int> fds = request.listen_fds;
+    if (request.admin_fd >= 0) fds.push_back(request.admin_fd);
+    return fds;
+}
 
 // Our environment without what the new process must get fresh, plus the
 // socket-activation and upgrade variables.
@@ -31,9 +39,10 @@ std::vector<std::string> child_environment(const UpgradeRequest& request) {
         }
         env.emplace_back(text);
     }
-    const std::size_t count = request.listen_fds.size();
+    const std::size_t count = passed_fds(request).size();
     std::string names;
-    for (std::size_t i = 0; i < count; ++i) names += i == 0 ? "http" : ":http";
+    for (std::size_t i = 0; i < request.listen_fds.size(); ++i) names += i == 0 ? "http" : ":http";
+    if (request.admin_fd >= 0) names += std::string(names.empty() ? "" : ":") + admin_socket_name;
     env.emplace_back("LISTEN_FDS=" + std::to_string(count));
     env.emplace_back("LISTEN_FDNAMES=" + names);
     env.emplace_back(std::string(upgrade_ready_env) + "=" + std::to_string(3 + count));
@@ -62,16 +71,17 @@ std::variant<UpgradeProcess*, int> UpgradeProcess::spawn(uv_loop_t* loop, const 
     for (auto& word : env_words) env.push_back(word.data());
     env.push_back(nullptr);
 
-    const std::size_t ready_fd = 3 + request.listen_fds.size();
+    const std::vector<int> passed = passed_fds(request);
+    const std::size_t ready_fd = 3 + passed.size();
     std::vector<uv_stdio_container_t> stdio(ready_fd + 1);
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_INHERIT_FD;
     stdio[1].data.fd = 1;
     stdio[2].flags = UV_INHERIT_FD;
     stdio[2].data.fd = 2;
-    for (std::size_t i = 0; i < request.listen_fds.size(); ++i) {
+    for (std::size_t i = 0; i < passed.size(); ++i) {
         stdio[3 + i].flags = UV_INHERIT_FD;
-        stdio[3 + i].data.fd = request.listen_fds[i];
+        stdio[3 + i].data.fd = passed[i];
     }
     stdio[ready_fd].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
     stdio[ready_fd].data.stream = reinterpret_cast<uv_stream_t*>(&upgrade->ready_);

@@ -31,6 +31,7 @@ struct UpgradeRequest {
     std::string executable;
     std::vector<std::string> args;  // without argv[0]
     std::vector<int> listen_fds;    // handed on as fds 3, 4, ... (LISTEN_FDNAMES: "http" each)
+    int admin_fd = -1;              // --admin-listen's socket, after them, named "admin"; -1: none
     std::string notify_socket;      // handed on, so the new supervisor can speak to systemd once it is main
 };
 

@@ -253,6 +253,12 @@ std::string prometheus_text(const ClusterSnapshot& cluster, const detail::AppMod
     per_worker(out, cluster, "clusterd_log_records_dropped_total", "counter",
                "Log lines that found the worker's ring full and went to stderr instead.",
                [](const WorkerSnapshot& w) { return w.log_drops; });
+    per_worker(out, cluster, "clusterd_worker_resident_bytes", "gauge",
+               "Resident set of the slot's process, read from /proc by the supervisor about once a second.",
+               [](const WorkerSnapshot& w) { return w.rss_bytes; });
+    per_worker(out, cluster, "clusterd_worker_cpu_seconds_total", "counter",
+               "User and system CPU time of the slot's process, read from /proc by the supervisor.",
+               [](const WorkerSnapshot& w) { return w.cpu_seconds; });
     per_worker(out, cluster, "clusterd_worker_restarts_total", "counter", "Times the slot's worker was replaced.",
                [](const WorkerSnapshot& w) { return w.restarts; });
     compute_metrics(out, cluster, app);

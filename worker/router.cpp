@@ -36,23 +36,34 @@ Response status(const Target&, const RouteContext& context) {
     return response;
 }
 
+enum class Exposure { always, admin, fault_injection };
+
 struct BuiltinRoute {
     std::string_view path;
     Response (*handler)(const Target&, const RouteContext&);
-    bool fault_injection_only;
+    Exposure exposure;
 };
 
 constexpr BuiltinRoute builtin_routes[] = {
-    {"/healthz", healthz, false},
-    {"/readyz", readyz, false},
-    {"/metrics", metrics, false},
-    {"/status", status, false},
-    {"/debug/crash", crash, true},
+    {"/healthz", healthz, Exposure::always},
+    {"/readyz", readyz, Exposure::always},
+    {"/metrics", metrics, Exposure::admin},
+    {"/status", status, Exposure::admin},
+    {"/debug/crash", crash, Exposure::fault_injection},
 };
+
+bool exposed(Exposure exposure, const RouteContext& context) {
+    switch (exposure) {
+        case Exposure::always: return true;
+        case Exposure::admin: return context.admin_routes;
+        case Exposure::fault_injection: return context.fault_injection && context.app_routes;
+    }
+    return false;
+}
 
 const BuiltinRoute* find_builtin(const std::string& path, const RouteContext& context) {
     for (const auto& route : builtin_routes) {
-        if (route.path == path && (!route.fault_injection_only || context.fault_injection)) return &route;
+        if (route.path == path && exposed(route.exposure, context)) return &route;
     }
     return nullptr;
 }
@@ -76,7 +87,7 @@ RouteResult route(const Request& request, const RouteContext& context) {
         if (request.method != "GET" && request.method != "HEAD") return method_not_allowed(request, "GET, HEAD");
         return builtin->handler(*target, context);
     }
-    if (context.app == nullptr) return not_found(*target);
+    if (context.app == nullptr || !context.app_routes) return not_found(*target);
     auto found = context.app->routes.find(request.method, target->path);
     if (std::holds_alternative<NoRoute>(found)) return not_found(*target);
     if (auto* refused = std::get_if<MethodNotAllowed>(&found)) return method_not_allowed(request, refused->allow);

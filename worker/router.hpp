@@ -4,8 +4,8 @@
 //
 //   GET|HEAD /healthz     200 liveness, never queued behind anything
 //   GET|HEAD /readyz      200 ready, 503 while draining
-//   GET|HEAD /metrics     Prometheus text for the whole cluster
-//   GET|HEAD /status      JSON for the whole cluster
+//   GET|HEAD /metrics     Prometheus text for the whole cluster (the admin routes:
+//   GET|HEAD /status      JSON for the whole cluster         off with --admin-only-metrics)
 //   GET|HEAD /debug/crash?mode= only with --enable-fault-injection (404 otherwise)
 //   other methods on those → 405 with Allow
 //
@@ -32,6 +32,8 @@ struct RouteContext {
     const ShmSegment* segment = nullptr;  // the cluster's scoreboard, for /metrics and /status
     unsigned slot = 0;                    // this worker's slot in it (fault injection's scribble mode)
     const detail::AppModel* app = nullptr;  // the application's routes; null: none
+    bool app_routes = true;    // false on the admin listener: the application's routes are not served there
+    bool admin_routes = true;  // /metrics and /status; false on the public port with --admin-only-metrics
 };
 
 // The application route a request goes to.

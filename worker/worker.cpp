@@ -22,6 +22,7 @@
 #include "common/monotonic.hpp"
 #include "common/slot_state.hpp"
 #include "worker/app_counters.hpp"
+#include "worker/child_start.hpp"
 #include "worker/compute/inline_backend.hpp"
 #include "worker/compute/processes_backend.hpp"
 #include "worker/compute/threads_backend.hpp"
@@ -137,6 +138,7 @@ Worker::~Worker() {
 // The application's worker hooks, on this loop's thread, before it takes
 // work; one that throws fails the start (exit 2: the breaker, not a loop).
 bool Worker::run_start_hooks() {
+    if (setup_.admin) return true;  // the application's code runs in its HTTP workers only
     bind_app_counters(counters_.app_counters());
     try {
         for (const auto& hook : app_.worker_hooks) hook();
@@ -501,26 +503,7 @@ int run_loops(const Config& config, const detail::AppModel& app, const ShmSegmen
 
 int run_worker(const Config& config, const detail::AppModel& app) {
     init_logging("[worker " + std::to_string(config.slot) + " " + std::to_string(getpid()) + "]", config.log_level);
-    // Die with the supervisor, whatever kills it: an orphaned worker would
-    // keep serving the old configuration on a socket nobody supervises.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (config.supervisor_pid == 0 || getppid() != config.supervisor_pid) {
-        // Either started by hand, or the supervisor died before prctl().
-        spdlog::critical("the worker role is started by the supervisor only (parent {} is not supervisor {})",
-                         getppid(), config.supervisor_pid);
-        return exit_code::config_error;
-    }
-    // uv_spawn reset every disposition; these are the supervisor's business.
-    std::signal(SIGPIPE, SIG_IGN);
-    std::signal(SIGHUP, SIG_IGN);
-    std::signal(SIGUSR1, SIG_IGN);
-    std::signal(SIGUSR2, SIG_IGN);
-    struct stat listen_stat{};
-    if (fstat(listen_fd, &listen_stat) != 0 || !S_ISSOCK(listen_stat.st_mode)) {
-        spdlog::critical("fd {} is not the listening socket; the worker role is started by the supervisor only",
-                         listen_fd);
-        return exit_code::config_error;
-    }
+    if (!start_as_supervisors_child(config, "worker")) return exit_code::config_error;
     if (config.crash_at_start) crash_at_start();
     auto attached = ShmSegment::attach(segment_name_for(config.supervisor_pid), ShmSegment::Access::read_write);
     if (auto* error = std::get_if<std::string>(&attached)) {

@@ -33,6 +33,9 @@ struct LoopSetup {
     std::vector<int> listen_fds;   // its own descriptors of the listening socket(s); it closes them when draining
     int result_wake_fd = -1;       // --compute=processes: its job ring result eventfd
     bool reads_commands = true;    // owns the command ring and its eventfd (one loop per process)
+    // The admin worker's loop (--admin-listen): serves /metrics, /status and
+    // the probes only, runs no application hook and owns no scoreboard slot.
+    bool admin = false;
     // Called once this loop listens; false means there is no supervisor to serve.
     std::function<bool()> report_ready;
     // A drain command arrived (on the loop that reads commands): drains the
@@ -55,7 +58,8 @@ public:
 
     [[nodiscard]] const Config& config() const override { return config_; }
     [[nodiscard]] RouteContext route_context() const override {
-        return {draining_ || stop_announced(), config_.fault_injection, segment_, setup_.slot, &app_};
+        return {draining_ || stop_announced(), config_.fault_injection, segment_, setup_.slot, &app_,
+                !setup_.admin, setup_.admin || !config_.admin_only_metrics};
     }
     [[nodiscard]] ReplyServices reply_services() override { return {*dispatcher_, app_, config_, &loop_}; }
     [[nodiscard]] SlotReporter& reporter() override { return counters_; }
@@ -126,5 +130,11 @@ private:
 
 // Entry point of the worker role: serves app.
 [[nodiscard]] int run_worker(const Config& config, const detail::AppModel& app);
+
+// Entry point of the admin role (--admin-listen): the cluster's /metrics,
+// /status and probes on the admin socket (fd 3), read from the scoreboard
+// without writing it. app only names the application's routes and tasks in
+// /metrics; none of its code runs here.
+[[nodiscard]] int run_admin_worker(const Config& config, const detail::AppModel& app);
 
 }  // namespace clusterd::worker

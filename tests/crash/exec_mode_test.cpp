@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <cstddef>
 #include <cstdlib>
 #include <map>
 #include <cstring>
@@ -181,9 +182,13 @@ TEST_CASE("a notify message from outside a worker's process tree is refused", "[
     const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    REQUIRE(path.front() == '@');  // abstract: nothing on disk to leave behind or plant
+    REQUIRE(path.size() < sizeof address.sun_path);
+    std::memcpy(address.sun_path, path.c_str(), path.size());
+    address.sun_path[0] = '\0';
+    const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
     const std::string forged = "WATCHDOG=trigger";
-    CHECK(::sendto(fd, forged.data(), forged.size(), 0, reinterpret_cast<const sockaddr*>(&address), sizeof address) ==
+    CHECK(::sendto(fd, forged.data(), forged.size(), 0, reinterpret_cast<const sockaddr*>(&address), length) ==
           static_cast<ssize_t>(forged.size()));
     ::close(fd);
     CHECK(daemon.wait_for_log("which is not the worker"));
