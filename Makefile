@@ -79,6 +79,7 @@ bench:
 	build-ring-bench/wakeup_bench
 	bench/task_dispatch.sh
 	bench/similarity.sh
+	bench/exec_peers.py
 	bench/lab/lab.py $(LAB_ARGS)
 
 # The parallelism lab alone: table on stdout, lab.json, lab.md, lab.svg in LAB_OUT.
