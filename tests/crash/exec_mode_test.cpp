@@ -3,6 +3,7 @@
 // never says it is ready) run under `clusterd -- COMMAND`, get the socket by
 // systemd's socket-activation protocol, speak sd_notify, and are killed,
 // hung, reloaded under load and stopped with real signals.
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/binary_copy.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/wrk_load.hpp"
@@ -247,5 +249,59 @@ TEST_CASE("exec in the config file runs the program, and a reload to one that ca
         CHECK(HttpClient(daemon.port()).get("/").body.find("hello from node worker") == 0);
     }
     std::filesystem::remove(path);
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("with --user the program runs as that user, gets the socket and stops cleanly", "[crash][exec]") {
+    skip_without("python3");
+    if (::geteuid() != 0) {
+        WARN("not running as root; the privilege drop cannot be tested here");
+        return;
+    }
+    const passwd* nobody = ::getpwnam("nobody");
+    REQUIRE(nobody != nullptr);
+    BinaryCopy binary;  // in a directory `nobody` may enter, as the program must be
+    const std::string script = std::filesystem::path(binary.path()).parent_path() / "python_server.py";
+    std::filesystem::copy_file(CLUSTERD_TEST_APPS "/python_server.py", script);
+    Daemon daemon({"--workers", "2", "--user", "nobody", "--", "python3", script});
+    const auto workers = daemon.wait_for_workers(2);
+    REQUIRE(workers.size() == 2);
+    for (pid_t pid : workers) {
+        std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+        std::string line;
+        while (std::getline(status, line) && line.rfind("Uid:", 0) != 0) {
+        }
+        std::istringstream ids(line.substr(4));
+        long real = -1;
+        long effective = -1;
+        ids >> real >> effective;
+        CHECK(real == static_cast<long>(nobody->pw_uid));
+        CHECK(effective == static_cast<long>(nobody->pw_uid));
+        CHECK(environment_of(pid)["LISTEN_PID"] == std::to_string(pid));
+    }
+    CHECK(workers_answering(daemon.port(), 2).size() == 2);
+    REQUIRE(daemon.send_signal(SIGTERM));
+    const auto status = daemon.wait_exit(15s);
+    REQUIRE(status);
+    CHECK(status->clean());
+    CHECK(daemon.no_worker_left());
+}
+
+TEST_CASE("a program past --max-worker-memory is replaced successor first, and no request fails", "[crash][exec]") {
+    skip_without("python3");
+    if (!wrk_installed()) FAIL("wrk is not installed (make test installs it)");
+    // Every python is above 1 MiB: each is recycled as soon as the supervisor reads its RSS.
+    Daemon daemon(with_command({"--workers", "2", "--max-worker-memory", "1MiB"}, python_app()));
+    const auto first = daemon.wait_for_workers(2);
+    REQUIRE(first.size() == 2);
+    WrkLoad load(daemon.port(), 8, 4s);
+    CHECK(daemon.wait_for_log(std::regex(R"(worker \d+ \(pid \d+\): RSS \d+ MiB is above --max-worker-memory)"),
+                              startup_timeout, 2));
+    CHECK(daemon.wait_for_replacement(first, 2));
+    const std::string wrk = load.finish();
+    INFO(wrk);
+    CHECK(wrk.find(" requests in ") != std::string::npos);
+    CHECK(wrk.find("Socket errors") == std::string::npos);
+    CHECK(wrk.find("Non-2xx") == std::string::npos);
     CHECK(daemon.stop_and_check_clean());
 }
