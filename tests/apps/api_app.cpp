@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
     app.post("/strict", clusterd::offload("strict"));
     app.post("/grow", clusterd::offload("grow"));
     app.post("/small", clusterd::offload("small"));
+    app.post("/tiny", clusterd::offload("reverse"), clusterd::RouteOptions{16});
     app.get("/missing-task", clusterd::offload("no-such-task"));
     app.get("/hooks", [](const Request&, Reply reply) {
         reply.run_task("hooked", "", [](Reply done, TaskResult result) {
