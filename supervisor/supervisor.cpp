@@ -388,6 +388,7 @@ void Supervisor::spawn_worker(unsigned index) {
     // Before the spawn: a fast worker writes its first heartbeat before
     // uv_spawn returns, and a start time after it would look impossible.
     const auto started_ms = monotonic_ms();
+    slot.started_ms = started_ms;
     for (unsigned l = 0; l < loops_of(index); ++l) {
         segment_.slot(index + l).started_ms.store(started_ms, std::memory_order_relaxed);
     }
