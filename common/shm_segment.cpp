@@ -11,6 +11,8 @@
 #include <new>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "common/monotonic.hpp"
 
 namespace clusterd {
@@ -159,7 +161,15 @@ std::variant<ShmSegment, std::string> ShmSegment::create(const SegmentShape& sha
 
     // The header: our mapping stays writable, no other can become so, by any
     // descriptor (F_SEAL_FUTURE_WRITE); children get a read-only one too.
-    if (auto error = seal(header_rw.get(), F_SEAL_FUTURE_WRITE)) return "the shared memory header: " + *error;
+    if (::fcntl(header_rw.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) != 0) {
+        // Linux before 5.1 has no F_SEAL_FUTURE_WRITE: children still get a
+        // read-only descriptor, but a process of our uid could reopen it
+        // read-write through /proc. Say so rather than refuse to start.
+        if (errno != EINVAL) return errno_text("fcntl(F_ADD_SEALS) of the shared memory header");
+        if (auto error = seal(header_rw.get(), 0)) return "the shared memory header: " + *error;
+        spdlog::warn("this kernel cannot seal the shared memory header against new writable mappings "
+                     "(F_SEAL_FUTURE_WRITE, Linux 5.1): a process of this uid could write it");
+    }
     if (auto error = seal(segment.body_read_write_.get(), 0)) return "the shared memory segment: " + *error;
     segment.header_read_only_ = reopen_read_only(header_rw.get());
     if (!segment.header_read_only_) segment.header_read_only_ = std::move(header_rw);
