@@ -79,6 +79,7 @@ inline void read_like_the_supervisor(const ShmSegment& segment) {
     FUZZ_CHECK(cluster.workers.size() <= layout.slot_count, "no more workers than slots");
     for (const auto& worker : cluster.workers) {
         FUZZ_CHECK(worker.slot < layout.slot_count, "a slot index from the private layout");
+        FUZZ_CHECK(worker.uptime_seconds >= 0, "a worker started before now");
         if (worker.current) {
             FUZZ_CHECK(worker.current->method.size() < sizeof(CurrentRequest{}.method) + 1, "method cut");
             FUZZ_CHECK(worker.current->target.size() < sizeof(CurrentRequest{}.target) + 1, "target cut");

@@ -10,10 +10,12 @@
 
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <variant>
 
+#include "common/scoreboard_snapshot.hpp"
 #include "common/shm_segment.hpp"
 #include "tests/unit/common/fork_child.hpp"
 
@@ -172,4 +174,40 @@ TEST_CASE("a child refuses descriptors that are not the segment's memfds", "[com
     REQUIRE(std::holds_alternative<std::string>(small));
     CHECK_THAT(std::get<std::string>(small), Catch::Contains("smaller than a header"));
     ::close(tiny);
+}
+
+// corpus/scribbled_segment/regression-uptime-overflow: a start time of
+// INT64_MIN made the uptime's subtraction overflow (UBSan).
+TEST_CASE("scribbled times, states and strings in the scoreboard read as unknown, never as garbage", "[common][shm]") {
+    ShmSegment segment = make_segment();
+    const std::int64_t now = 1'000'000;
+    ScoreboardSlot& board = segment.slot(1);
+    board.generation.store(3);
+    board.pid.store(77);
+    board.state.store(0xdeadbeef);
+    board.started_ms.store(INT64_MIN);
+    board.worker_generation.store(3);
+    board.heartbeat_ms.store(INT64_MAX);
+    CurrentRequest request;
+    request.started_ms = INT64_MIN;
+    std::memset(request.method, 'G', sizeof request.method);  // no NUL anywhere
+    board.current.write(request);
+    ExitNote note;
+    std::memset(note.text, '\n', sizeof note.text);
+    board.last_exit.write(note);
+
+    const ClusterSnapshot cluster = take_snapshot(segment, now);
+    REQUIRE(cluster.workers.size() == 1);
+    const WorkerSnapshot& worker = cluster.workers[0];
+    CHECK(worker.state == "invalid");
+    CHECK(worker.uptime_seconds == 0);
+    CHECK_FALSE(worker.heartbeat_age_seconds);
+    CHECK_FALSE(worker.current);
+    CHECK(worker.last_exit == std::string(sizeof note.text, '?'));
+
+    // A start in the future is no uptime either.
+    board.started_ms.store(now + 5);
+    CHECK(take_snapshot(segment, now).workers[0].uptime_seconds == 0);
+    board.started_ms.store(now - 2500);
+    CHECK(take_snapshot(segment, now).workers[0].uptime_seconds == Approx(2.5));
 }
