@@ -13,6 +13,7 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <vector>
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
@@ -92,8 +93,11 @@ private:
 TEST_CASE("FIFOs, symlinks and squatters planted in /dev/shm change nothing", "[integration][shm]") {
     Plantation plantation(300);
     REQUIRE(plantation.size() > 200);
+    const auto names_before = clusterd_shm_names();
+    std::vector<pid_t> supervisors;
     {
         Daemon daemon({"--workers", "2", "--name", "shm-planting-test"});
+        supervisors.push_back(daemon.pid());
         HttpClient client(daemon.port());
         CHECK(client.get("/healthz").status == 200);
         auto status = run_clusterd({"status", "--name", "shm-planting-test"});
@@ -111,12 +115,22 @@ TEST_CASE("FIFOs, symlinks and squatters planted in /dev/shm change nothing", "[
         // A SIGKILLed supervisor leaves nothing behind, and the next start
         // has nothing to clean up: the planted names are still not touched.
         Daemon killed({"--workers", "1", "--name", "shm-planting-test"});
+        supervisors.push_back(killed.pid());
         REQUIRE(killed.send_signal(SIGKILL));
         REQUIRE(killed.wait_exit(15s));
         CHECK(killed.no_worker_left());
         Daemon next({"--workers", "1", "--name", "shm-planting-test-2"});
+        supervisors.push_back(next.pid());
         CHECK(HttpClient(next.port()).get("/healthz").status == 200);
         CHECK(next.stop_and_check_clean());
     }
     CHECK(plantation.untouched());
+    // Nothing added by any of ours, not even the SIGKILLed one. (Only names
+    // of our pids count: an older clusterd elsewhere on the machine still
+    // makes /dev/shm/clusterd.<pid>.)
+    const auto names_after = clusterd_shm_names();
+    for (pid_t pid : supervisors) {
+        const std::string name = "clusterd." + std::to_string(pid);
+        CHECK(names_after.count(name) == names_before.count(name));
+    }
 }
