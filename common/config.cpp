@@ -452,6 +452,8 @@ std::variant<Config, ExitRequest> parse_child(int argc, const char* const* argv)
     contract.add_option(child::generation_option, cfg.generation)->required();
     contract.add_option(child::supervisor_pid_option, cfg.supervisor_pid)->required();
     contract.add_option(child::listen_fds_option, cfg.listen_fds)->check(CLI::Range(1u, 16u));
+    contract.add_option(child::shm_header_fd_option, cfg.shm_header_fd)->required()->check(CLI::Range(3, 1 << 20));
+    contract.add_option(child::shm_body_fd_option, cfg.shm_body_fd)->required()->check(CLI::Range(3, 1 << 20));
     contract.add_option(child::accepted_config_option, accepted)->required();
     Texts texts;
     CLI::App options{"the accepted configuration", "clusterd"};

@@ -125,6 +125,8 @@ struct Config {
     std::uint64_t generation = 0;
     pid_t supervisor_pid = 0;
     unsigned listen_fds = 1;  // listening sockets inherited: fd 3, then fds 8, 9, ...
+    int shm_header_fd = -1;   // the segment's descriptors (common/child_contract.hpp)
+    int shm_body_fd = -1;
 
     // The instance: its name, and its control socket (empty: the default path
     // for the name, see supervisor/control_socket.hpp).

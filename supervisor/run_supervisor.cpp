@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include <boost/interprocess/shared_memory_object.hpp>
 #include <csignal>
 
 #include "common/exit_codes.hpp"
@@ -105,11 +104,10 @@ std::variant<std::monostate, RunAs, std::string> who_runs_the_cluster(const Conf
            std::to_string(::geteuid()) + ")";
 }
 
-// Gives the segment to the user the cluster will run as, then drops to it.
-std::optional<std::string> hand_over_to(const RunAs& ids, const ShmSegment& segment) {
-    UniqueFd shm(::open(("/dev/shm/" + segment.name()).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!shm) return "open() of /dev/shm/" + segment.name() + " failed: " + std::strerror(errno);
-    if (auto error = give_to(shm.get(), ids, "the shared memory segment")) return error;
+// Drops to the user the cluster will run as. The segment stays ours: its
+// children map it through the descriptors they inherit, which need no
+// permission on the memfd's inode.
+std::optional<std::string> hand_over_to(const RunAs& ids) {
     if (auto error = drop_privileges(ids)) return error;
     spdlog::info("running as {}:{} (uid {}, gid {})", ids.user, ids.group, ids.uid, ids.gid);
     return std::nullopt;
@@ -143,13 +141,9 @@ int run_supervisor(const Config& config) {
     // Whatever our own parent leaked to us must not reach the workers.
     uv_disable_stdio_inheritance();
 
-    for (const auto& stale : remove_stale_segments()) {
-        spdlog::info("removed shared memory /dev/shm/{} left by a supervisor that is gone", stale);
-    }
-    // A segment under our own name can only be a leftover of a dead process
-    // that had our pid; the header check above trusts the pid, so drop it here.
-    const std::string name = segment_name_for(getpid());
-    boost::interprocess::shared_memory_object::remove(name.c_str());
+    // The segment has no name (two memfds, common/shm_segment.hpp): nothing
+    // in /dev/shm to clean up after a killed supervisor, nothing anyone can
+    // plant there to hang, fail or delete.
     // Two slots per worker (at least 16): a replacement starts before its
     // predecessor leaves, and a reload may add workers.
     SegmentShape shape;
@@ -165,7 +159,7 @@ int run_supervisor(const Config& config) {
         shape.task_max_input = static_cast<std::uint32_t>(config.task_max_input);
         shape.task_max_output = static_cast<std::uint32_t>(config.task_max_output);
     }
-    auto created = ShmSegment::create(name, shape, getpid());
+    auto created = ShmSegment::create(shape, getpid());
     if (auto* error = std::get_if<std::string>(&created)) {
         spdlog::critical("{}", *error);
         return exit_code::failure;
@@ -205,7 +199,7 @@ int run_supervisor(const Config& config) {
             return exit_code::failure;
         }
         // After the bind (a port below 1024 needs root), before any worker.
-        if (auto error = hand_over_to(*ids, segment)) {
+        if (auto error = hand_over_to(*ids)) {
             spdlog::critical("{}", *error);
             remove_control_socket(bound_control);
             return exit_code::failure;
@@ -214,7 +208,6 @@ int run_supervisor(const Config& config) {
     Supervisor supervisor(config, std::move(listen), segment, std::move(upgrade_ready), std::move(bound_control),
                           std::move(admin_socket));
     return supervisor.run();
-    // The segment's destructor removes /dev/shm/clusterd.<pid>.
 }
 
 }  // namespace clusterd::supervisor

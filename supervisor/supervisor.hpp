@@ -176,7 +176,8 @@ private:
     void log_capacity() const;
     [[nodiscard]] bool fully_ready() const;
     void check_heartbeats();
-    [[nodiscard]] HeartbeatReading read_heartbeat(unsigned scoreboard_slot, std::uint64_t generation) const;
+    // Loop `scoreboard_slot` of the process in `process` (its first slot).
+    [[nodiscard]] HeartbeatReading read_heartbeat(unsigned scoreboard_slot, const Slot& process) const;
     void publish_slot(const Slot& slot);
     void check_recycle_request(unsigned slot);
     void count_death(const ExitInfo& exit);
