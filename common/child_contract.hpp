@@ -16,7 +16,9 @@
 //
 // Arguments: argv[0] is the binary, then exactly
 //   --role worker|compute --slot S --generation G --supervisor-pid P
-//   [--listen-fds K] --accepted-config TEXT
+//   [--listen-fds K] [--spare] --accepted-config TEXT
+// (--spare: an HTTP worker started as a hot spare, which accepts only once
+// the supervisor's promote command arrives)
 // where TEXT is the configuration the supervisor accepted for this
 // generation, serialised by serialise_accepted (common/config.hpp). A child
 // parses nothing else: no other argument, no --config file, no CLUSTERD_*
@@ -78,6 +80,7 @@ inline constexpr const char* generation_option = "--generation";
 inline constexpr const char* supervisor_pid_option = "--supervisor-pid";
 inline constexpr const char* listen_fds_option = "--listen-fds";
 inline constexpr const char* accepted_config_option = "--accepted-config";
+inline constexpr const char* spare_option = "--spare";
 inline constexpr const char* notify_socket_option = "--notify-socket";  // exec role only
 inline constexpr const char* watchdog_usec_option = "--watchdog-usec";  // exec role only
 
@@ -88,6 +91,7 @@ struct Arguments {
     int supervisor_pid = 0;
     unsigned listen_count = 0;
     std::string accepted_config;
+    bool spare = false;  // --spare
 };
 
 // argv[1..] for a child.

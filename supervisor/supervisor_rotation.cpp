@@ -55,11 +55,17 @@ void Supervisor::carry_out(const RotationAction& action) {
     Slot& slot = slots_[index];
     switch (action.kind) {
         case RotationAction::Kind::spawn:
+        case RotationAction::Kind::spawn_spare:
             if (slot.state != SlotState::empty) return;  // taken meanwhile: the next tick decides again
-            if (!action.why.empty() && action.why != "a worker is missing") {
+            if (action.kind == RotationAction::Kind::spawn_spare) {
+                spdlog::info("worker {} starts as a hot spare", index);
+            } else if (!action.why.empty() && action.why != "a worker is missing") {
                 spdlog::info("worker {} starts: {}", index, action.why);
             }
             spawn_worker(index);
+            return;
+        case RotationAction::Kind::promote:
+            promote_spare(index, action.why);
             return;
         case RotationAction::Kind::drain:
             if (slot.state != SlotState::starting && slot.state != SlotState::ready) return;
@@ -79,6 +85,11 @@ void Supervisor::carry_out(const RotationAction& action) {
             return;
         case RotationAction::Kind::restart:
             if (!slot.replacing_since) slot.replacing_since = std::chrono::steady_clock::now();
+            handle_death(index, slot.last_exit);
+            return;
+        case RotationAction::Kind::restart_as_spare:
+            // No capacity gap to measure: the promoted spare already serves.
+            spdlog::info("worker {}: restarted as the next hot spare", index);
             handle_death(index, slot.last_exit);
             return;
         case RotationAction::Kind::kill:
@@ -123,7 +134,7 @@ void Supervisor::load_configuration() {
     apply_reloaded();
     notifier_.reloading();
     notify_status();
-    rotate(rotation_event::ConfigurationAccepted{config_.workers / loops_});
+    rotate(rotation_event::ConfigurationAccepted{config_.workers / loops_, config_.spares});
 }
 
 // Everything the supervisor derived from the configuration, derived again:
@@ -172,6 +183,21 @@ void Supervisor::report(Outcome outcome, const std::string& why) {
     }
     notify_status();
     answer_control(outcome, why);
+}
+
+// The hot spare in `index` serves from now on: the scoreboard says so first
+// (readiness, /status), then its command ring tells it to accept. A ring
+// that refuses leaves it no way to hear it: it is told to drain instead,
+// and the slot restarts as a serving worker.
+void Supervisor::promote_spare(unsigned index, const std::string& why) {
+    Slot& slot = slots_[index];
+    if (slot.state != SlotState::ready || processes_[index] == nullptr) return;
+    for (unsigned l = 0; l < loops_of(index); ++l) segment_.slot(index + l).spare.store(0, std::memory_order_relaxed);
+    segment_.header().stats.spare_promotions.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("hot spare {} (pid {}) promoted: {}", index, slot.pid, why);
+    command_worker(index, Command::promote, SIGTERM);
+    publish_slot(slot);
+    notify_status();
 }
 
 // A reconcile now and then: whatever event was lost or came too early (a

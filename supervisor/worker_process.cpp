@@ -21,7 +21,7 @@ std::vector<std::string> native_argv(const SpawnRequest& request) {
     std::vector<std::string> words{request.executable};
     const auto listen_count = static_cast<unsigned>(request.listen_fds.size());
     for (auto& word : child::argv_for({request.role, request.slot, request.generation, getpid(), listen_count,
-                                       request.accepted_config})) {
+                                       request.accepted_config, request.spare})) {
         words.push_back(std::move(word));
     }
     return words;

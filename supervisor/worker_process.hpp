@@ -62,6 +62,7 @@ struct SpawnRequest {
     std::vector<int> listen_fds;    // empty: none (compute processes)
     std::vector<int> result_fds;    // inherited at child::result_fd_for(0..)
     std::optional<ExecSpec> exec;   // exec mode: the program instead of a native worker
+    bool spare = false;             // an HTTP worker started as a hot spare (--spares): accepts once promoted
 };
 
 class WorkerProcess final : private ExecListener {

@@ -41,6 +41,9 @@ struct LoopSetup {
     // A drain command arrived (on the loop that reads commands): drains the
     // whole process. Empty: this loop alone.
     std::function<void()> drain_process;
+    // A promote command arrived (a hot spare, --spares): every loop of the
+    // process starts accepting. Empty: this loop alone.
+    std::function<void()> promote_process;
 };
 
 class Worker final : public ConnectionHost {
@@ -65,6 +68,9 @@ public:
     [[nodiscard]] SlotReporter& reporter() override { return counters_; }
     [[nodiscard]] compute::Dispatcher& dispatcher() override { return *dispatcher_; }
     [[nodiscard]] HttpDate& date() override { return date_; }
+    [[nodiscard]] const std::string& worker_id() const override { return worker_id_; }
+    // A hot spare's loop starts accepting; callable from any thread (uv_async_send).
+    void promote_from_any_thread() { uv_async_send(&promote_wake_); }
     uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.data(), read_buffer_.size()); }
     void on_connection_closed(Connection& connection) override;
     void on_request_finished() override;
@@ -75,6 +81,9 @@ private:
     static void on_signal(uv_signal_t* handle, int signal);
     static void on_heartbeat(uv_timer_t* timer);
     static void on_command_wake(uv_poll_t* poll, int status, int events);
+    static void on_promote_wake(uv_async_t* async);
+    // Polls the listening socket(s): at once, or for a hot spare once promoted.
+    void start_accepting();
     void read_commands();
     // An unready command arrived (--drain-delay): every loop of this process
     // answers /readyz 503 from now on, while it still accepts and serves.
@@ -120,8 +129,11 @@ private:
     std::uint64_t requests_served_ = 0;
     std::uint64_t recycle_after_ = 0;  // --max-requests plus this worker's jitter; 0: never
     std::array<uv_signal_t, 3> signals_{};
-    bool listening_ = false;
+    bool listening_ = false;   // holds the listening socket(s)
+    bool accepting_ = false;   // polls them (a hot spare holds them without accepting)
     bool draining_ = false;
+    uv_async_t promote_wake_{};
+    std::string worker_id_;    // --worker-id-header's value, or empty
     std::unordered_set<Connection*> connections_;
     std::unordered_set<Connection*> admitted_connections_;  // counted against --max-connections
     HttpDate date_;
