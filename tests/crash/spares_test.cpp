@@ -190,7 +190,7 @@ TEST_CASE("spares: a reload replaces the spares with ones of the new configurati
     auto reload = run_clusterd({"reload", "--control-socket", daemon.control_socket()}, {}, 60s);
     REQUIRE(reload);
     CHECK(reload->status.clean());
-    CHECK_THAT(reload->output, Catch::Contains("reload complete"));
+    CHECK_THAT(reload->output, Catch::Contains("configuration generation 2"));
     CHECK(daemon.wait_for_log("reload: a new spare replaces it"));
     const auto after = daemon.wait_for_workers(3);
     REQUIRE(after.size() == 3);
