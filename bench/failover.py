@@ -12,8 +12,11 @@ clusterd's --min-uptime so the respawn path is the immediate one), take the serv
 worker's id (X-Clusterd-Worker: <slot>-<generation>, or Node's X-Pid), SIGKILL its pid,
 then send GET /healthz on fresh connections, one after another, until one is answered
 by another worker: kill -> that answer is the sample. A request sent into the gap waits
-in the listening socket's queue (clusterd's supervisor and Node's primary hold it), so
-the sample ends when the replacement serves, not when a retry happens to land.
+in the listening socket's queue (clusterd's supervisor holds it), so the sample ends when
+the replacement serves. Node's primary accepts connections itself and hands them to its
+workers round-robin: one handed to the dying worker is never answered, so every request
+gives up after 100 ms and the next one goes on a fresh connection (the sample's grain for
+Node; a clusterd request is never handed to a dead worker).
 
 Also, for clusterd with a spare: the spare's PSS and a serving worker's
 (/proc/PID/smaps_rollup), and the CPU time (utime+stime, /proc/PID/stat) both use
@@ -49,7 +52,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def ask(port, header, timeout=1.0):
+def ask(port, header, timeout=0.1):
     """One GET /healthz on a fresh connection: the value of `header` in a 200, or None."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
