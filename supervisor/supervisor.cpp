@@ -301,11 +301,11 @@ void Supervisor::begin_graceful_stop(const char* why) {
                 break;
             case SlotState::backoff:
             case SlotState::failed:
+            case SlotState::exited:  // waiting to restart as the next hot spare (restart_as_spare)
                 slots_.transition(slot.index, SlotState::empty, why);
                 break;
             case SlotState::empty:
             case SlotState::draining:
-            case SlotState::exited:
                 break;
         }
     }
@@ -592,7 +592,11 @@ void Supervisor::handle_death(unsigned index, const ExitInfo& exit) {
 void Supervisor::on_slot_timer(uv_timer_t* timer) {
     auto* slot_timer = static_cast<SlotTimer*>(timer->data);
     Supervisor* self = slot_timer->owner;
-    if (self->slots_[slot_timer->slot].state != SlotState::draining) {
+    const SlotState state = self->slots_[slot_timer->slot].state;
+    if (state == SlotState::exited) {
+        // A slot whose place a promoted spare took: its restart, deferred (restart_as_spare).
+        if (self->phase_ == Phase::running) self->handle_death(slot_timer->slot, self->slots_[slot_timer->slot].last_exit);
+    } else if (state != SlotState::draining) {
         self->retry_slot(slot_timer->slot);
     } else if (self->is_http(slot_timer->slot)) {
         self->rotate(rotation_event::DrainDeadline{slot_timer->slot});

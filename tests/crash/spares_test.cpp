@@ -230,3 +230,17 @@ TEST_CASE("spares: refused with a command to run, which gets its socket at exec 
     CHECK(run->status.code == 2);
     CHECK_THAT(run->output, Catch::Contains("--spares cannot be used with a command to run"));
 }
+
+TEST_CASE("spares: a graceful stop right after a promotion, with the next spare not yet started, ends cleanly",
+          "[crash][spares]") {
+    Daemon daemon({"--workers", "1", "--spares", "1"});
+    const auto roles = wait_for_roles(daemon, 2);
+    REQUIRE(roles);
+    REQUIRE(::kill(roles->serving.at(0), SIGKILL) == 0);
+    REQUIRE(daemon.wait_for_log("restarts as the next hot spare"));
+    REQUIRE(daemon.send_signal(SIGTERM));
+    const auto status = daemon.wait_exit(replace_timeout);
+    REQUIRE(status);
+    CHECK(status->clean());
+    CHECK(daemon.no_worker_left());
+}
