@@ -244,3 +244,23 @@ TEST_CASE("spares: a graceful stop right after a promotion, with the next spare 
     CHECK(status->clean());
     CHECK(daemon.no_worker_left());
 }
+
+TEST_CASE("spares: a worker past --max-requests is replaced by promoting the spare; it drains, every request is answered",
+          "[crash][spares]") {
+    Daemon daemon({"--workers", "1", "--spares", "1", "--max-requests", "20"});
+    const auto roles = wait_for_roles(daemon, 2);
+    REQUIRE(roles);
+    const pid_t first = roles->serving.at(0);
+    std::vector<pid_t> answered_by;
+    for (int i = 0; i < 60; ++i) {
+        const auto answer = answer_on_fresh_connection(daemon);
+        CHECK(answer.pid != 0);  // answered 200: nothing is lost across the promotions
+        answered_by.push_back(answer.pid);
+    }
+    CHECK(daemon.wait_for_log("hot spare " + std::to_string(roles->spare.slot) + " (pid " +
+                              std::to_string(roles->spare.pid) + ") promoted: replaces worker"));
+    CHECK(daemon.wait_for_log(std::regex("took its place \\(it served --max-requests\\); worker \\d+ \\(pid " +
+                                         std::to_string(first) + "\\) drains")));
+    CHECK(contains(answered_by, roles->spare.pid));  // the spare served after the promotion, no exec in between
+    CHECK(daemon.stop_and_check_clean());
+}
