@@ -90,12 +90,16 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def pss_kib(pid):
+def memory_kib(pid):
+    """PSS, private (USS) and RSS of pid in KiB, from /proc/PID/smaps_rollup."""
+    fields = {}
     with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    return 0
+            name, _, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                fields[name] = int(rest.split()[0])
+    return {"pss": fields.get("Pss", 0), "uss": fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0),
+            "rss": fields.get("Rss", 0)}
 
 
 def children(pid):
@@ -206,7 +210,7 @@ def idle_costs(binary, seconds, work):
         before = {pid: cpu_seconds(pid) for pid in (spare, serving)}
         time.sleep(seconds)
         used = {pid: cpu_seconds(pid) - before[pid] for pid in (spare, serving)}
-        return {"spare_pss_kib": pss_kib(spare), "serving_pss_kib": pss_kib(serving),
+        return {"spare": memory_kib(spare), "serving": memory_kib(serving),
                 "spare_cpu_s": used[spare], "serving_cpu_s": used[serving]}
     finally:
         stack.stop()
@@ -239,13 +243,15 @@ def main():
         results[stack.label] = statistics.median(samples)
         print(f"| {stack.label} | {statistics.median(samples):.2f} | {p90:.2f} | {samples[-1]:.2f} |", flush=True)
     costs = idle_costs(opts.binary, opts.idle, work)
-    print(f"\nhot spare: PSS {costs['spare_pss_kib'] / 1024:.1f} MiB (a serving worker: "
-          f"{costs['serving_pss_kib'] / 1024:.1f} MiB); CPU over {opts.idle:.0f} s idle: spare "
+    spare, serving = costs["spare"], costs["serving"]
+    print(f"\nhot spare: PSS {spare['pss'] / 1024:.1f} MiB, private {spare['uss'] / 1024:.1f} MiB, RSS "
+          f"{spare['rss'] / 1024:.1f} MiB (a serving worker: PSS {serving['pss'] / 1024:.1f}, private "
+          f"{serving['uss'] / 1024:.1f}, RSS {serving['rss'] / 1024:.1f} MiB); CPU over {opts.idle:.0f} s idle: spare "
           f"{costs['spare_cpu_s'] * 1000:.0f} ms, serving worker {costs['serving_cpu_s'] * 1000:.0f} ms "
           f"(clock ticks of {1000 / CLK_TCK:.0f} ms)")
     labels = list(results)
     print("FAILOVER " + " ".join(f"{label.replace(' ', '_')}={ms:.2f}ms" for label, ms in results.items()) +
-          f" spare_pss_kib={costs['spare_pss_kib']} spare_idle_cpu_ms={costs['spare_cpu_s'] * 1000:.0f}")
+          f" spare_pss_kib={spare['pss']} spare_idle_cpu_ms={costs['spare_cpu_s'] * 1000:.0f}")
     return 0 if labels else 1
 
 
