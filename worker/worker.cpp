@@ -79,6 +79,7 @@ Worker::Worker(const Config& config, const detail::AppModel& app, const ShmSegme
     accept_retry_.data = this;
     uv_async_init(&loop_, &promote_wake_, on_promote_wake);
     promote_wake_.data = this;
+    if (setup_.promote_fanout != nullptr) setup_.promote_fanout->join(this);
     if (config_.worker_id_header && !setup_.admin) {
         worker_id_ = std::to_string(setup_.slot) + "-" + std::to_string(config_.generation);
     }
@@ -382,10 +383,11 @@ void Worker::read_commands() {
                 spdlog::debug("reopen-logs: this worker logs through the supervisor; nothing to reopen");
                 break;
             case Command::promote:
-                if (setup_.promote_process) {
-                    setup_.promote_process();
+                if (setup_.promote_fanout != nullptr) {
+                    setup_.promote_fanout->promote_all();
                 } else {
-                    promote_from_any_thread();
+                    if (!accepting_ && !draining_) spdlog::info("promoted: accepting now");
+                    start_accepting();
                 }
                 break;
             default:
@@ -446,10 +448,26 @@ void Worker::finish_if_drained() {
     if (uv_is_closing(as_handle(&accept_retry_))) return;
     uv_close(as_handle(&accept_retry_), ignore_close);
     uv_close(as_handle(&heartbeat_), ignore_close);
+    if (setup_.promote_fanout != nullptr) setup_.promote_fanout->leave(this);
     uv_close(as_handle(&promote_wake_), ignore_close);
     if (setup_.reads_commands) uv_close(as_handle(&command_wake_), ignore_close);
     for (auto& signal : signals_) uv_close(as_handle(&signal), ignore_close);
     dispatcher_->close([] {});
+}
+
+void PromoteFanout::join(Worker* loop) {
+    std::lock_guard lock(mutex_);
+    loops_.push_back(loop);
+}
+
+void PromoteFanout::leave(Worker* loop) {
+    std::lock_guard lock(mutex_);
+    loops_.erase(std::remove(loops_.begin(), loops_.end(), loop), loops_.end());
+}
+
+void PromoteFanout::promote_all() {
+    std::lock_guard lock(mutex_);
+    for (Worker* loop : loops_) loop->promote_from_any_thread();
 }
 
 namespace {
@@ -479,6 +497,7 @@ private:
 int run_loops(const Config& config, const detail::AppModel& app, const ShmSegment& segment) {
     const unsigned loops = config.workers;
     ReadyBarrier ready(loops);
+    PromoteFanout promote_fanout;
     std::vector<std::unique_ptr<Worker>> workers;
     for (unsigned l = 0; l < loops; ++l) {
         LoopSetup setup;
@@ -498,11 +517,7 @@ int run_loops(const Config& config, const detail::AppModel& app, const ShmSegmen
         // A drain command reaches the first loop only; as a process-directed
         // SIGTERM it reaches every loop's uv_signal, as the supervisor's own would.
         if (l == 0) setup.drain_process = [] { ::kill(::getpid(), SIGTERM); };
-        if (l == 0) {
-            setup.promote_process = [&workers] {
-                for (auto& worker : workers) worker->promote_from_any_thread();
-            };
-        }
+        setup.promote_fanout = &promote_fanout;
         try {
             workers.push_back(std::make_unique<Worker>(config, app, &segment, std::move(setup)));
         } catch (const std::exception& error) {

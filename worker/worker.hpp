@@ -14,6 +14,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <unordered_set>
 
@@ -25,6 +26,23 @@
 #include "worker/connection.hpp"
 
 namespace clusterd::worker {
+
+class Worker;
+
+// The loops of one --model=threads process that a promote command reaches
+// (a hot spare, --spares): the first loop reads the command and wakes every
+// loop still running. A loop leaves before it closes its wake-up handle, under
+// the same lock, so none is woken through a closed handle.
+class PromoteFanout {
+public:
+    void join(Worker* loop);
+    void leave(Worker* loop);
+    void promote_all();
+
+private:
+    std::mutex mutex_;
+    std::vector<Worker*> loops_;
+};
 
 // What one event loop owns; a worker process has one (--model=processes) or
 // --workers of them (--model=threads).
@@ -41,9 +59,8 @@ struct LoopSetup {
     // A drain command arrived (on the loop that reads commands): drains the
     // whole process. Empty: this loop alone.
     std::function<void()> drain_process;
-    // A promote command arrived (a hot spare, --spares): every loop of the
-    // process starts accepting. Empty: this loop alone.
-    std::function<void()> promote_process;
+    // --model=threads: the loops a promote command reaches; null: this loop alone.
+    PromoteFanout* promote_fanout = nullptr;
 };
 
 class Worker final : public ConnectionHost {
