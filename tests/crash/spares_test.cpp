@@ -168,6 +168,7 @@ TEST_CASE("spares: a spare that is SIGKILLed is restarted and the serving worker
     REQUIRE(roles);
     const auto* spare = &roles->spare;
     const auto serving = roles->serving;
+    CHECK(answer_on_fresh_connection(daemon).worker_id.empty());  // no --worker-id-header: no such header
     REQUIRE(::kill(spare->pid, SIGKILL) == 0);
     const auto next = nth_ready_spare(daemon, 2);
     REQUIRE(next);
