@@ -612,3 +612,34 @@ TEST_CASE("stopping starts no spare and promotes none", "[supervisor][rotation][
     CHECK_FALSE(FakeCluster::has(died, Kind::spawn_spare));
     CHECK(FakeCluster::has(died, Kind::release));
 }
+
+TEST_CASE("a spare in backoff does not hold a reload up: it is discarded and a new spare starts",
+          "[supervisor][rotation][spares]") {
+    FakeCluster cluster(8);
+    (void)cluster.send(ev::Start{2, 1});
+    cluster.all_ready();
+    const unsigned spare = spares_of(cluster).at(0);
+    cluster.views[spare].state = S::backoff;  // its worker died young; the restart policy waits
+    REQUIRE(FakeCluster::has(cluster.send(ev::ReloadAsked{}), Kind::load_configuration));
+    const auto first = cluster.send(ev::ConfigurationAccepted{2, 1});
+    CHECK(slot_of(first, Kind::discard) == spare);
+    CHECK(FakeCluster::has(first, Kind::spawn_spare));
+    cluster.settle_until(Outcome::reload_complete);
+    CHECK(cluster.logged(Outcome::reload_complete));
+    CHECK(cluster.ready_on(2) == 3);
+}
+
+TEST_CASE("a serving worker that dies during a reload before the new spare is ready is restarted; the reload completes",
+          "[supervisor][rotation][spares]") {
+    FakeCluster cluster(8);
+    (void)cluster.send(ev::Start{2, 1});
+    cluster.all_ready();
+    REQUIRE(FakeCluster::has(cluster.send(ev::ReloadAsked{}), Kind::load_configuration));
+    (void)cluster.send(ev::ConfigurationAccepted{2, 1});
+    // The new spare is starting; a serving worker dies: no ready spare, the restart policy refills it.
+    const auto died = cluster.exit(serving_of(cluster).at(0));
+    CHECK_FALSE(FakeCluster::has(died, Kind::promote));
+    cluster.settle_until(Outcome::reload_complete);
+    CHECK(cluster.logged(Outcome::reload_complete));
+    CHECK(cluster.ready_on(2) == 3);
+}
