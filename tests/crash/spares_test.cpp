@@ -246,7 +246,7 @@ TEST_CASE("spares: a graceful stop right after a promotion, with the next spare 
     CHECK(daemon.no_worker_left());
 }
 
-TEST_CASE("spares: a worker past --max-requests is replaced by promoting the spare; it drains, every request is answered",
+TEST_CASE("spares: a worker past --max-requests is replaced by promoting the spare, it drains, every request is answered",
           "[crash][spares]") {
     Daemon daemon({"--workers", "1", "--spares", "1", "--max-requests", "20"});
     const auto roles = wait_for_roles(daemon, 2);

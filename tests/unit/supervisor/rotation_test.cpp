@@ -629,7 +629,7 @@ TEST_CASE("a spare in backoff does not hold a reload up: it is discarded and a n
     CHECK(cluster.ready_on(2) == 3);
 }
 
-TEST_CASE("a serving worker that dies during a reload before the new spare is ready is restarted; the reload completes",
+TEST_CASE("a serving worker that dies during a reload before the new spare is ready is restarted and the reload completes",
           "[supervisor][rotation][spares]") {
     FakeCluster cluster(8);
     (void)cluster.send(ev::Start{2, 1});
