@@ -80,6 +80,7 @@ bench:
 	bench/task_dispatch.sh
 	bench/similarity.sh
 	bench/exec_peers.py
+	bench/failover.py
 	bench/lab/lab.py $(LAB_ARGS)
 
 # The parallelism lab alone: table on stdout, lab.json, lab.md, lab.svg in LAB_OUT.

@@ -13,6 +13,7 @@ std::vector<std::string> argv_for(const Arguments& arguments) {
         words.emplace_back(listen_fds_option);
         words.push_back(std::to_string(arguments.listen_count));
     }
+    if (arguments.spare) words.emplace_back(spare_option);
     words.emplace_back(accepted_config_option);
     words.push_back(arguments.accepted_config);
     return words;

@@ -20,7 +20,9 @@
 //
 // Arguments: argv[0] is the binary, then exactly
 //   --role worker|compute|admin --slot S --generation G --supervisor-pid P
-//   --shm-header-fd H --shm-body-fd B [--listen-fds K] --accepted-config TEXT
+//   --shm-header-fd H --shm-body-fd B [--listen-fds K] [--spare] --accepted-config TEXT
+// (--spare: an HTTP worker started as a hot spare, which accepts only once
+// the supervisor's promote command arrives)
 // where TEXT is the configuration the supervisor accepted for this
 // generation, serialised by serialise_accepted (common/config.hpp). A child
 // parses nothing else: no other argument, no --config file, no CLUSTERD_*
@@ -84,6 +86,7 @@ inline constexpr const char* listen_fds_option = "--listen-fds";
 inline constexpr const char* shm_header_fd_option = "--shm-header-fd";
 inline constexpr const char* shm_body_fd_option = "--shm-body-fd";
 inline constexpr const char* accepted_config_option = "--accepted-config";
+inline constexpr const char* spare_option = "--spare";
 inline constexpr const char* notify_socket_option = "--notify-socket";  // exec role only
 inline constexpr const char* watchdog_usec_option = "--watchdog-usec";  // exec role only
 
@@ -96,6 +99,7 @@ struct Arguments {
     std::string accepted_config;
     int shm_header_fd = -1;
     int shm_body_fd = -1;
+    bool spare = false;  // --spare
 };
 
 // argv[1..] for a child.

@@ -174,6 +174,14 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
         ->capture_default_str()
         ->check(CLI::IsMember({"processes", "threads"}));
 
+    add_number(app, "--spares", cfg.spares, 0u, 64u,
+               "Hot spares: worker processes started, initialised and ready but not accepting; when a serving "
+               "worker dies or is replaced, a spare takes over at once (no exec on that path) and a new spare "
+               "starts behind it. Each costs one idle worker's memory (docs/OPERATING.md)");
+    app.add_flag("--worker-id-header", cfg.worker_id_header,
+                 "Name the worker on every response: X-Clusterd-Worker: <slot>-<generation> (off by default; "
+                 "it tells clients which process answered)");
+
     add_duration(app, "--min-uptime", cfg.min_uptime,
                  "A worker that dies sooner than this after start is backed off, not respawned at once");
     add_duration(app, "--backoff-initial", cfg.backoff_initial, "First backoff delay for a worker that died young");
@@ -397,6 +405,11 @@ std::optional<std::string> complete(Config& cfg, const Texts& texts) {
     cfg.stop_signal = *stop_signal_number(texts.stop_signal);
     if (cfg.exec_mode()) {
         if (cfg.model == ServingModel::threads) return "--model=threads has no meaning with a command to run";
+        if (cfg.spares > 0) {
+            return "--spares cannot be used with a command to run: a spare must start without accepting and "
+                   "accept when told, and a program run with '--' gets its listening socket at exec and "
+                   "accepts as it likes";
+        }
         if (auto error = unrunnable(cfg.exec.front())) return "the command cannot be run: " + *error;
     }
     return std::nullopt;
@@ -454,6 +467,7 @@ std::variant<Config, ExitRequest> parse_child(int argc, const char* const* argv)
     contract.add_option(child::listen_fds_option, cfg.listen_fds)->check(CLI::Range(1u, 16u));
     contract.add_option(child::shm_header_fd_option, cfg.shm_header_fd)->required()->check(CLI::Range(3, 1 << 20));
     contract.add_option(child::shm_body_fd_option, cfg.shm_body_fd)->required()->check(CLI::Range(3, 1 << 20));
+    contract.add_flag(child::spare_option, cfg.spare_start);
     contract.add_option(child::accepted_config_option, accepted)->required();
     Texts texts;
     CLI::App options{"the accepted configuration", "clusterd"};

@@ -58,6 +58,11 @@ struct Config {
     bool admin_only_metrics = false;  // /metrics and /status on the admin listener only, not the public port
     unsigned workers = 1;  // default: CPU count, set by parse_config; event loops in all
     ServingModel model = ServingModel::processes;
+    // Hot spares: worker processes started, initialised and ready but not
+    // accepting, promoted at once when a serving one dies or is replaced.
+    unsigned spares = 0;
+    // X-Clusterd-Worker: <slot>-<generation> on every response (off by default).
+    bool worker_id_header = false;
 
     // Restart policy (see supervisor/restart_policy.hpp).
     Millis min_uptime{1000};
@@ -127,6 +132,7 @@ struct Config {
     unsigned listen_fds = 1;  // listening sockets inherited: fd 3, then fds 8, 9, ...
     int shm_header_fd = -1;   // the segment's descriptors (common/child_contract.hpp)
     int shm_body_fd = -1;
+    bool spare_start = false;  // started as a hot spare: accept only once the supervisor promotes it
 
     // The instance: its name, and its control socket (empty: the default path
     // for the name, see supervisor/control_socket.hpp).

@@ -72,6 +72,8 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
     cluster.restart_latency_seconds_sum = static_cast<double>(stats.restart_latency_us_sum.load(relaxed)) / 1e6;
     cluster.restart_latency_seconds_max = static_cast<double>(stats.restart_latency_us_max.load(relaxed)) / 1e6;
     cluster.workers_ready = stats.workers_ready.load(relaxed);
+    cluster.spares_ready = stats.spares_ready.load(relaxed);
+    cluster.spare_promotions = stats.spare_promotions.load(relaxed);
     cluster.workers_failed = stats.workers_failed.load(relaxed);
     cluster.compute_mode = header.compute_mode <= static_cast<std::uint32_t>(ComputeMode::processes)
                                ? to_string(static_cast<ComputeMode>(header.compute_mode))
@@ -94,6 +96,7 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
         WorkerSnapshot worker;
         worker.slot = i;
         worker.role = i < segment.http_slots() ? "http" : "compute";
+        worker.spare = i < segment.http_slots() && slot.spare.load(relaxed) == 1;
         worker.pid = slot.pid.load(relaxed);
         const auto state = slot.state.load(relaxed);
         worker.state = state < static_cast<std::uint32_t>(slot_state_count) ? to_string(static_cast<SlotState>(state)) : "invalid";

@@ -49,6 +49,7 @@ struct RouteSnapshot {
 struct WorkerSnapshot {
     unsigned slot = 0;
     std::string role;  // "http" or "compute"
+    bool spare = false;  // an HTTP worker that is a hot spare (--spares): ready, not accepting until promoted
     pid_t pid = 0;
     std::string state;
     std::uint64_t generation = 0;
@@ -84,7 +85,9 @@ struct ClusterSnapshot {
     std::uint64_t restart_latency_count = 0;
     double restart_latency_seconds_sum = 0;
     double restart_latency_seconds_max = 0;
-    unsigned workers_ready = 0;
+    unsigned workers_ready = 0;  // serving; hot spares count once promoted
+    unsigned spares_ready = 0;
+    std::uint64_t spare_promotions = 0;
     unsigned workers_failed = 0;
     std::string compute_mode;  // inline, threads or processes
     std::uint64_t compute_process_deaths = 0;

@@ -21,7 +21,8 @@
 // and keeps it in private memory; the header's copy is for children.
 //
 // Slots [0, http_slots) belong to HTTP workers (2 per configured worker, so a
-// replacement can start before its predecessor leaves); slots
+// replacement can start before its predecessor leaves, plus one process's
+// worth per hot spare, --spares); slots
 // [http_slots, slot_count) to compute processes.
 //
 // Rules (../shared/DESIGN.md): no pointers, only indices; every atomic is
@@ -51,7 +52,7 @@
 namespace clusterd {
 
 inline constexpr std::uint64_t shm_magic = 0x4b4f4f4c43445343;  // "CSDCLOOK"
-inline constexpr std::uint32_t shm_layout_version = 7;
+inline constexpr std::uint32_t shm_layout_version = 8;
 
 // What a worker is doing right now; all zero when idle.
 struct CurrentRequest {
@@ -86,7 +87,8 @@ using LogRing = SpscRing<LogRecord, log_ring_capacity>;
 // A command from the supervisor to one worker. The channel first, a signal as
 // the fallback (nginx's ngx_signal_worker_processes does the same).
 // unready: answer /readyz 503 from now on, and keep serving (--drain-delay).
-enum class Command : std::uint32_t { drain = 1, reopen_logs = 2, unready = 3 };
+// promote: a hot spare (--spares) starts accepting on the listening socket(s).
+enum class Command : std::uint32_t { drain = 1, reopen_logs = 2, unready = 3, promote = 4 };
 struct CommandRecord {
     std::uint32_t command = 0;  // a Command; the worker ignores anything else
     std::uint32_t reserved = 0;
@@ -176,6 +178,9 @@ struct alignas(64) ScoreboardSlot {
     std::atomic<std::uint64_t> generation{0};
     std::atomic<std::int64_t> started_ms{0};   // monotonic_ms() at spawn
     std::atomic<std::uint64_t> restarts{0};     // spawns after the first
+    // 1: its worker is a hot spare (--spares): started and ready, not
+    // accepting until promoted; it serves nothing and counts toward no readiness.
+    std::atomic<std::uint32_t> spare{0};
     Seqlock<ExitNote> last_exit;
     // Its process as /proc tells the supervisor (about once a second; 0 until
     // read): a worker cannot misreport them, and a program run with '--' has
@@ -218,7 +223,9 @@ struct SupervisorStats {
     std::atomic<std::uint64_t> restart_latency_count{0};
     std::atomic<std::uint64_t> restart_latency_us_sum{0};
     std::atomic<std::uint64_t> restart_latency_us_max{0};
-    std::atomic<std::uint32_t> workers_ready{0};
+    std::atomic<std::uint32_t> workers_ready{0};   // serving HTTP workers (event loops) ready; spares not counted
+    std::atomic<std::uint32_t> spares_ready{0};    // hot spares ready to be promoted (event loops)
+    std::atomic<std::uint64_t> spare_promotions{0};  // hot spares promoted to serving
     std::atomic<std::uint32_t> workers_failed{0};
     std::atomic<std::uint64_t> restarts[restart_stat_count]{};  // by RestartStat (restart_stats.hpp)
     std::atomic<std::uint64_t> reloads_completed{0};  // rolling reloads, by how they ended

@@ -28,7 +28,7 @@ namespace clusterd {
 // What the supervisor sizes the segment for.
 struct SegmentShape {
     std::uint32_t workers = 1;        // configured HTTP workers
-    std::uint32_t http_slots = 2;     // scoreboard slots for HTTP workers (2 per worker)
+    std::uint32_t http_slots = 2;     // scoreboard slots for HTTP workers (2 per worker, + the spares')
     std::uint32_t compute_slots = 0;  // scoreboard slots for compute processes
     std::uint32_t job_capacity = 0;   // job ring records; 0: no job ring
     std::uint32_t task_max_input = 0;   // bytes of input per job in the ring's payload area

@@ -60,6 +60,7 @@ std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& 
         nlohmann::json worker = {
             {"slot", w.slot},
             {"role", w.role},
+            {"spare", w.spare},
             {"pid", w.pid},
             {"generation", w.generation},
             {"state", w.state},
@@ -96,6 +97,8 @@ std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& 
         {"workers_configured", cluster.workers_configured},
         {"workers_ready", cluster.workers_ready},
         {"workers_failed", cluster.workers_failed},
+        {"spares_ready", cluster.spares_ready},
+        {"spare_promotions", cluster.spare_promotions},
         {"deaths", {{"signal", cluster.deaths_by_signal}, {"exit", cluster.deaths_by_exit}}},
         {"hang_kills", cluster.hang_kills},
         {"spawn_failures", cluster.spawn_failures},
@@ -119,9 +122,13 @@ std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& 
 }
 
 std::string status_table(const ClusterSnapshot& cluster) {
-    std::string out = fmt::format("supervisor pid {}, up {:.0f} s, {}/{} workers ready, {} failed\n",
+    std::string out = fmt::format("supervisor pid {}, up {:.0f} s, {}/{} workers ready, {} failed{}\n",
                                   cluster.supervisor_pid, cluster.uptime_seconds, cluster.workers_ready,
-                                  cluster.workers_configured, cluster.workers_failed);
+                                  cluster.workers_configured, cluster.workers_failed,
+                                  cluster.spares_ready > 0 || cluster.spare_promotions > 0
+                                      ? fmt::format(", {} hot spares ready, {} promoted", cluster.spares_ready,
+                                                    cluster.spare_promotions)
+                                      : "");
     if (cluster.fault_injection) out += "FAULT INJECTION ENABLED: any client can crash, hang or scribble on workers\n";
     out += fmt::format("{:>4} {:<7} {:>8} {:>4} {:<9} {:>9} {:>10} {:>6} {:>9} {:>8} {:>8}  {}\n", "slot", "role",
                        "pid", "gen", "state", "uptime", "requests", "conns", "heartbeat", "rss", "cpu",
@@ -138,7 +145,7 @@ std::string status_table(const ClusterSnapshot& cluster) {
             w.pid != 0 && w.rss_bytes > 0 ? fmt::format("{:.1f}M", static_cast<double>(w.rss_bytes) / 1048576.0) : "-";
         const std::string cpu = w.pid != 0 && w.rss_bytes > 0 ? fmt::format("{:.2f}s", w.cpu_seconds) : "-";
         out += fmt::format("{:>4} {:<7} {:>8} {:>4} {:<9} {:>8.0f}s {:>10} {:>6} {:>9} {:>8} {:>8}  {}\n", w.slot,
-                           w.role, w.pid, w.generation, w.state, w.uptime_seconds, total_requests(w), w.connections_open,
+                           w.spare ? "spare" : w.role, w.pid, w.generation, w.state, w.uptime_seconds, total_requests(w), w.connections_open,
                            heartbeat, rss, cpu, doing);
     }
     return out;

@@ -29,9 +29,18 @@ std::string reload_refusal(const Config& now, const Config& next, unsigned http_
         return "with --model=threads, --workers sizes the worker process's event loops and cannot change on "
                "reload (restart to change it)";
     }
-    if (next.workers + 1 > http_slots) {
-        return "--workers " + std::to_string(next.workers) + " needs more slots than this instance has (" +
-               std::to_string(http_slots - 1) + " workers at most; restart to grow further)";
+    // Serving processes, hot spares and one successor must fit the slots laid out at start.
+    const unsigned loops = now.model == ServingModel::threads ? now.workers : 1;
+    const unsigned processes = http_slots / loops;
+    if (next.workers / loops + next.spares + 1 > processes) {
+        if (next.spares == 0 || next.spares == now.spares) {
+            return "--workers " + std::to_string(next.workers) + " needs more slots than this instance has (" +
+                   std::to_string((processes - 1 - std::min(processes - 1, next.spares)) * loops) +
+                   " workers at most with --spares " + std::to_string(next.spares) + "; restart to grow further)";
+        }
+        return "--spares " + std::to_string(next.spares) + " with --workers " + std::to_string(next.workers) +
+               " needs more slots than this instance has (" + std::to_string(processes - 1) +
+               " worker processes and spares together at most; restart to grow further)";
     }
     // Privileges were dropped at start: there is no way back to choose others.
     if (next.user != now.user || next.group != now.group || next.allow_root != now.allow_root) {

@@ -56,11 +56,14 @@ const char* to_string(Outcome outcome) {
 void Rotation::Step::act(Kind kind, unsigned slot, std::string why) {
     actions.push_back({kind, slot, Outcome::note, std::move(why)});
     switch (kind) {
-        case Kind::spawn: slots[slot] = {S::starting, generation}; break;
+        case Kind::spawn:
+        case Kind::spawn_spare: slots[slot] = {S::starting, generation}; break;
         case Kind::drain: slots[slot].state = S::draining; break;
         case Kind::discard:
         case Kind::release: slots[slot].state = S::empty; break;
+        case Kind::promote:
         case Kind::restart:
+        case Kind::restart_as_spare:
         case Kind::kill:
         case Kind::load_configuration:
         case Kind::start_upgrade:
@@ -90,7 +93,33 @@ bool Rotation::successor_in_flight() const {
 bool Rotation::serving(unsigned slot, const Step& step) const {
     const Duty& duty = duties_[slot];
     return occupied(step.slots[slot].state) && step.slots[slot].state != S::draining && !duty.retiring &&
-           !duty.replaces;
+           !duty.replaces && !duty.spare;
+}
+
+std::vector<unsigned> Rotation::spare_slots(const Step& step) const {
+    std::vector<unsigned> out;
+    for (unsigned slot : process_slots_) {
+        const Duty& duty = duties_[slot];
+        const S state = step.slots[slot].state;
+        if (duty.spare && !duty.retiring && occupied(state) && state != S::draining) out.push_back(slot);
+    }
+    return out;
+}
+
+// A spare that can take over now, of the current configuration if there is one.
+std::optional<unsigned> Rotation::ready_spare(const Step& step) const {
+    std::optional<unsigned> older;
+    for (unsigned slot : spare_slots(step)) {
+        if (step.slots[slot].state != S::ready) continue;
+        if (step.slots[slot].config_generation == generation_) return slot;
+        if (!older) older = slot;
+    }
+    return older;
+}
+
+void Rotation::promote(unsigned spare, const std::string& why, Step& step) {
+    duties_[spare].spare = false;
+    step.act(Kind::promote, spare, why);
 }
 
 std::vector<unsigned> Rotation::serving_slots(const Step& step) const {
@@ -110,6 +139,7 @@ std::optional<unsigned> Rotation::free_slot(const Step& step) const {
 
 void Rotation::on_event(const rotation_event::Start& event, Step& step) {
     wanted_ = event.wanted;
+    spares_ = event.spares;
     reconcile(step);
 }
 
@@ -138,6 +168,7 @@ void Rotation::on_event(const rotation_event::ConfigurationAccepted& event, Step
     generation_ += 1;
     step.generation = generation_;
     wanted_ = event.wanted;
+    spares_ = event.spares;
     reconcile(step);
 }
 
@@ -161,6 +192,13 @@ void Rotation::on_event(const rotation_event::ScaleAsked& event, Step& step) {
 void Rotation::on_event(const rotation_event::ReplaceAsked& event, Step& step) {
     if (phase_ == Phase::stopping || !serving(event.slot, step) || step.slots[event.slot].state != S::ready ||
         has_successor(event.slot)) {
+        return;
+    }
+    if (const auto spare = ready_spare(step)) {
+        // The spare serves at once; the replaced worker drains, and a new spare starts in a free slot.
+        promote(*spare, "replaces worker " + std::to_string(event.slot) + ": " + event.why, step);
+        retire(event.slot, "hot spare " + std::to_string(*spare) + " took its place (" + event.why + ")", step);
+        reconcile(step);
         return;
     }
     (void)start_successor(event.slot, event.why, step);
@@ -195,8 +233,14 @@ void Rotation::on_event(const rotation_event::Exited& event, Step& step) {
                                                  " of the new configuration died before it was ready; the workers "
                                                  "not yet replaced keep serving");
         finish_phase(step);
+    } else if (const auto spare = serving(event.slot, step) ? ready_spare(step) : std::nullopt) {
+        // A serving worker died: the ready spare takes its place now, and the
+        // dead slot, restarted by the policy (backoff, breaker), is the next spare.
+        promote(*spare, "worker " + std::to_string(event.slot) + " died", step);
+        duty.spare = true;
+        step.act(Kind::restart_as_spare, event.slot);
     } else {
-        step.act(Kind::restart, event.slot);
+        step.act(Kind::restart, event.slot);  // a spare that died, too: nothing else moves
     }
     reconcile(step);
 }
@@ -272,6 +316,7 @@ void Rotation::finish_phase(Step& step) {
 void Rotation::retire(unsigned slot, const std::string& why, Step& step) {
     const S state = step.slots[slot].state;
     if (state == S::backoff || state == S::failed) {
+        duties_[slot].spare = false;
         step.act(Kind::discard, slot, why);
         return;
     }
@@ -288,6 +333,7 @@ bool Rotation::start_successor(unsigned slot, const std::string& why, Step& step
         return false;
     }
     duties_[*spare].replaces = slot;
+    duties_[*spare].spare = false;
     step.act(Kind::spawn, *spare, "replaces worker " + std::to_string(slot) + ": " + why);
     return true;
 }
@@ -313,8 +359,10 @@ void Rotation::reconcile(Step& step) {
          missing > 0; --missing) {
         const auto slot = free_slot(step);
         if (!slot) break;
+        duties_[*slot].spare = false;
         step.act(Kind::spawn, *slot, "a worker is missing");
     }
+    reconcile_spares(step);
     if (phase_ == Phase::reloading) continue_reload(step);
     if (phase_ == Phase::idle && scale_pending_) {
         const auto now = serving_slots(step);
@@ -327,8 +375,40 @@ void Rotation::reconcile(Step& step) {
     }
 }
 
+// Brings the hot spares to spares_: during a reload the older
+// configuration's spares leave first (new ones start in their place), then
+// surplus ones (those not ready first), and missing ones start in free slots.
+void Rotation::reconcile_spares(Step& step) {
+    if (phase_ == Phase::stopping) return;
+    if (phase_ == Phase::reloading) {
+        for (unsigned slot : spare_slots(step)) {
+            if (step.slots[slot].config_generation != generation_) retire(slot, "reload: a new spare replaces it", step);
+        }
+    }
+    auto spares = spare_slots(step);
+    if (spares.size() > spares_) {
+        std::stable_sort(spares.begin(), spares.end(), [&](unsigned a, unsigned b) {
+            if (leave_rank(step.slots[a]) != leave_rank(step.slots[b])) {
+                return leave_rank(step.slots[a]) < leave_rank(step.slots[b]);
+            }
+            return a > b;
+        });
+        for (std::size_t i = 0; i < spares.size() - spares_; ++i) retire(spares[i], "fewer spares wanted", step);
+    }
+    for (auto missing = spares_ - std::min<unsigned>(spares_, static_cast<unsigned>(spares.size())); missing > 0;
+         --missing) {
+        const auto slot = free_slot(step);
+        if (!slot) break;
+        duties_[*slot].spare = true;
+        step.act(Kind::spawn_spare, *slot, "a hot spare is missing");
+    }
+}
+
 // One replacement at a time: the next serving worker of an older generation
-// gets a successor once none is in flight.
+// gets a successor once none is in flight. With hot spares, the spares are
+// replaced first; each step then promotes a ready spare of the new
+// configuration, drains the old worker, and waits until the next spare is
+// ready before the following step.
 void Rotation::continue_reload(Step& step) {
     // Not up (backoff, failed): nothing to hand over; its place starts anew
     // with the new configuration, at once.
@@ -339,18 +419,34 @@ void Rotation::continue_reload(Step& step) {
         if (const auto free = free_slot(step)) step.act(Kind::spawn, *free, "reload");
     }
     if (successor_in_flight()) return;
+    const auto spares = spare_slots(step);
+    // A spare still starting (a new one) is what the next step promotes: wait for it.
+    if (std::any_of(spares.begin(), spares.end(), [&](unsigned slot) { return step.slots[slot].state == S::starting; })) {
+        return;
+    }
     const auto serving_now = serving_slots(step);
     for (unsigned slot : serving_now) {
         const SlotView& view = step.slots[slot];
         if (view.config_generation == generation_) continue;
-        // Ready: its successor starts; starting on the old configuration:
-        // replaced once it is ready.
-        if (view.state == S::ready) (void)start_successor(slot, "reload", step);
+        // Ready: a new spare takes its place, or its successor starts;
+        // starting on the old configuration: replaced once it is ready.
+        if (view.state != S::ready) return;
+        const auto spare = ready_spare(step);
+        if (spare && step.slots[*spare].config_generation == generation_) {
+            promote(*spare, "reload: replaces worker " + std::to_string(slot), step);
+            retire(slot, "reload: hot spare " + std::to_string(*spare) + " took its place", step);
+            reconcile_spares(step);
+        } else {
+            (void)start_successor(slot, "reload", step);
+        }
         return;
     }
     const bool done = serving_now.size() == wanted_ &&
                       std::all_of(serving_now.begin(), serving_now.end(), [&](unsigned slot) {
                           return step.slots[slot].state == S::ready && step.slots[slot].config_generation == generation_;
+                      }) &&
+                      std::all_of(spares.begin(), spares.end(), [&](unsigned slot) {
+                          return step.slots[slot].config_generation == generation_;
                       });
     if (!done) return;
     phase_ = Phase::idle;

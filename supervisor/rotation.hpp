@@ -31,7 +31,16 @@
 //    the restart policy, like any worker;
 //  - a reload or an upgrade asked for while one runs is queued and runs
 //    after it, never dropped; the periodic tick repeats the step, so no lost
-//    event leaves a slot stuck.
+//    event leaves a slot stuck;
+//  - hot spares (--spares K): K more slots run a worker that is initialised
+//    and ready but does not accept. When a serving worker dies, the ready
+//    spare is promoted (it starts accepting: no exec on that path) and the
+//    dead slot is restarted by the restart policy as the next spare; when
+//    one is replaced (recycling), the spare is promoted and the old one
+//    drains. A spare that dies is restarted like any worker, nothing else
+//    moves. A reload replaces the spares first (old ones drain, new ones
+//    start), then each replacement step promotes a ready new spare and
+//    drains the old worker, and waits for the next spare to be ready.
 #pragma once
 
 #include <cstdint>
@@ -51,9 +60,9 @@ struct SlotView {
 };
 
 namespace rotation_event {
-struct Start { unsigned wanted; };                 // the supervisor's loop starts
+struct Start { unsigned wanted; unsigned spares = 0; };  // the supervisor's loop starts
 struct ReloadAsked {};                             // SIGHUP, `clusterd reload`
-struct ConfigurationAccepted { unsigned wanted; };  // the answer to load_configuration
+struct ConfigurationAccepted { unsigned wanted; unsigned spares = 0; };  // the answer to load_configuration
 struct ConfigurationRefused { std::string why; };   // the other answer
 struct ScaleAsked { unsigned wanted; };            // `clusterd scale N`
 struct ReplaceAsked { unsigned slot; std::string why; };  // recycle, --max-requests, memory
@@ -89,10 +98,14 @@ enum class Outcome {
 struct RotationAction {
     enum class Kind {
         spawn,               // start a worker in `slot` (empty), with the current generation
+        spawn_spare,         // start a hot spare in `slot` (empty): initialised, ready, not accepting
+        promote,             // the hot spare in `slot` (ready) starts accepting: it serves from now on
         drain,               // tell the worker in `slot` (starting or ready) to drain and leave
         discard,             // `slot` (backoff or failed) is not to be restarted: make it empty
         release,             // `slot` (exited) becomes empty, no restart
         restart,             // `slot` (exited): the restart policy decides when it starts again
+        restart_as_spare,    // `slot` (exited), whose place a promoted spare took: restarted (by the
+                             // policy) as the next hot spare
         kill,                // SIGKILL the worker in `slot`
         load_configuration,  // parse and check the configuration; answer Accepted or Refused
         start_upgrade,       // start the new binary
@@ -122,6 +135,9 @@ public:
     [[nodiscard]] Phase phase() const { return phase_; }
     [[nodiscard]] std::uint64_t generation() const { return generation_; }
     [[nodiscard]] unsigned wanted() const { return wanted_; }
+    [[nodiscard]] unsigned spares_wanted() const { return spares_; }
+    // The worker in `slot` is (or, once started, will be) a hot spare: not accepting.
+    [[nodiscard]] bool spare(unsigned slot) const { return duties_.at(slot).spare; }
     [[nodiscard]] bool retiring(unsigned slot) const { return duties_.at(slot).retiring; }
     [[nodiscard]] std::optional<unsigned> replaces(unsigned slot) const { return duties_.at(slot).replaces; }
     [[nodiscard]] bool has_successor(unsigned slot) const;
@@ -132,6 +148,7 @@ private:
     struct Duty {
         bool retiring = false;
         std::optional<unsigned> replaces;  // this slot's worker is the successor of that slot's
+        bool spare = false;                 // a hot spare: started, not accepting until promoted
     };
     // The work of one event: the actions so far and the slots as they will be
     // once those are carried out, so one step never spawns twice into a slot.
@@ -165,6 +182,10 @@ private:
     void finish_phase(Step& step);
     bool start_successor(unsigned slot, const std::string& why, Step& step);
     void retire(unsigned slot, const std::string& why, Step& step);
+    void reconcile_spares(Step& step);
+    [[nodiscard]] std::vector<unsigned> spare_slots(const Step& step) const;
+    [[nodiscard]] std::optional<unsigned> ready_spare(const Step& step) const;
+    void promote(unsigned spare, const std::string& why, Step& step);
     [[nodiscard]] bool serving(unsigned slot, const Step& step) const;
     [[nodiscard]] std::vector<unsigned> serving_slots(const Step& step) const;
     [[nodiscard]] std::optional<unsigned> free_slot(const Step& step) const;
@@ -175,6 +196,7 @@ private:
     Phase phase_ = Phase::idle;
     std::uint64_t generation_ = 1;
     unsigned wanted_ = 0;
+    unsigned spares_ = 0;
     bool reload_queued_ = false;
     bool upgrade_queued_ = false;
     bool scale_pending_ = false;

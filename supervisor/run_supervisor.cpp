@@ -145,10 +145,12 @@ int run_supervisor(const Config& config) {
     // in /dev/shm to clean up after a killed supervisor, nothing anyone can
     // plant there to hang, fail or delete.
     // Two slots per worker (at least 16): a replacement starts before its
-    // predecessor leaves, and a reload may add workers.
+    // predecessor leaves, and a reload may add workers; and one process's
+    // slots per hot spare (a --model=threads process has --workers of them).
     SegmentShape shape;
     shape.workers = config.workers;
-    shape.http_slots = 2 * std::max(config.workers, 8u);
+    const unsigned loops = config.model == ServingModel::threads ? config.workers : 1;
+    shape.http_slots = 2 * std::max(config.workers, 8u) + config.spares * loops;
     shape.compute_mode = static_cast<std::uint32_t>(config.compute);
     if (config.compute == ComputeMode::processes && !config.exec_mode()) {  // a program computes on its own
         shape.compute_slots = config.compute_processes;

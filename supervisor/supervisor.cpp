@@ -161,7 +161,11 @@ int Supervisor::run() {
     }
     if (notifier_.enabled()) spdlog::info("systemd notify socket: {}", notifier_.socket());
     start_systemd_watchdog();
-    rotate(rotation_event::Start{config_.workers / loops_});
+    if (config_.spares > 0) {
+        spdlog::info("{} hot spare{}: started and ready, not accepting until a serving worker leaves",
+                     config_.spares, config_.spares == 1 ? "" : "s");
+    }
+    rotate(rotation_event::Start{config_.workers / loops_, config_.spares});
     manage_compute();
     if (admin_) admin_->start(config_.accepted, admin_policy());
     arm_watchdog();
@@ -300,11 +304,11 @@ void Supervisor::begin_graceful_stop(const char* why) {
                 break;
             case SlotState::backoff:
             case SlotState::failed:
+            case SlotState::exited:  // waiting to restart as the next hot spare (restart_as_spare)
                 slots_.transition(slot.index, SlotState::empty, why);
                 break;
             case SlotState::empty:
             case SlotState::draining:
-            case SlotState::exited:
                 break;
         }
     }
@@ -370,6 +374,7 @@ SpawnRequest Supervisor::spawn_request(const Slot& slot) {
     }
     request.exec = exec_spec(slot);
     if (!request.exec) request.segment = segment_.child_fds(ShmSegment::Access::read_write);
+    request.spare = slot.role == SlotRole::http && rotation_.spare(slot.index);
     return request;
 }
 
@@ -413,10 +418,11 @@ void Supervisor::spawn_worker(unsigned index) {
         board.rss_bytes.store(0, std::memory_order_relaxed);  // the next sample is this process's
         board.cpu_ms.store(0, std::memory_order_relaxed);
         board.program_status.write(ProgramStatus{});
+        board.spare.store(rotation_.spare(index) && is_http(index) ? 1 : 0, std::memory_order_relaxed);
         if (slot.generation > 1) board.restarts.fetch_add(1, std::memory_order_relaxed);
     }
-    spdlog::info("{} {} (pid {}{}) started, generation {}", noun(index), index, slot.pid, loops_note(index),
-                 slot.generation);
+    spdlog::info("{} {} (pid {}{}) started, generation {}{}", noun(index), index, slot.pid, loops_note(index),
+                 slot.generation, is_http(index) && rotation_.spare(index) ? " (hot spare)" : "");
 }
 
 void Supervisor::on_worker_log(unsigned index, std::uint64_t generation) {
@@ -459,8 +465,9 @@ void Supervisor::on_worker_ready(unsigned index, std::uint64_t generation) {
     // A replacement that becomes ready during --drain-delay is not ready for new clients either.
     if (delayed_stop_why_ != nullptr && is_http(index)) command_worker(index, Command::unready, 0);
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - slot.started_at);
-    spdlog::info("{} {} (pid {}) ready in {:.1f} ms", noun(index), index, slot.pid,
-                 static_cast<double>(ms.count()) / 1000.0);
+    spdlog::info("{} {} (pid {}) ready in {:.1f} ms{}", noun(index), index, slot.pid,
+                 static_cast<double>(ms.count()) / 1000.0,
+                 is_http(index) && rotation_.spare(index) ? " (hot spare, not accepting)" : "");
     if (is_http(index)) rotate(rotation_event::Ready{index});
     if (slot.replacing_since) {
         // Death of the predecessor to readiness of this one: the capacity gap.
@@ -493,7 +500,10 @@ bool Supervisor::fully_ready() const {
     for (unsigned i = 0; i < slots_.size(); ++i) {
         const Slot& slot = slots_[i];
         if (slot.role == SlotRole::compute && slot.state != SlotState::ready) return false;
-        if (slot.role == SlotRole::http && slot.state == SlotState::ready && !rotation_.retiring(i)) ++http_ready;
+        if (slot.role == SlotRole::http && slot.state == SlotState::ready && !rotation_.retiring(i) &&
+            !rotation_.spare(i)) {
+            ++http_ready;  // spares count once promoted
+        }
     }
     return http_ready >= rotation_.wanted();
 }
@@ -587,7 +597,11 @@ void Supervisor::handle_death(unsigned index, const ExitInfo& exit) {
 void Supervisor::on_slot_timer(uv_timer_t* timer) {
     auto* slot_timer = static_cast<SlotTimer*>(timer->data);
     Supervisor* self = slot_timer->owner;
-    if (self->slots_[slot_timer->slot].state != SlotState::draining) {
+    const SlotState state = self->slots_[slot_timer->slot].state;
+    if (state == SlotState::exited) {
+        // A slot whose place a promoted spare took: its restart, deferred (restart_as_spare).
+        if (self->phase_ == Phase::running) self->handle_death(slot_timer->slot, self->slots_[slot_timer->slot].last_exit);
+    } else if (state != SlotState::draining) {
         self->retry_slot(slot_timer->slot);
     } else if (self->is_http(slot_timer->slot)) {
         self->rotate(rotation_event::DrainDeadline{slot_timer->slot});
@@ -618,7 +632,7 @@ void Supervisor::log_capacity() const {
     if (fully_ready()) return;
     for (SlotRole role : {SlotRole::http, SlotRole::compute}) {
         const unsigned wanted = role == SlotRole::http ? rotation_.wanted() : slots_.size() - segment_.http_slots();
-        const unsigned ready = slots_.count(role, SlotState::ready);
+        const unsigned ready = role == SlotRole::http ? serving_ready() : slots_.count(role, SlotState::ready);
         if (wanted == 0 || ready >= wanted) continue;
         spdlog::warn("capacity: {}/{} {} ready ({} starting, {} backing off, {} failed)", ready, wanted,
                      role == SlotRole::http ? (loops_ > 1 ? "worker processes" : "workers") : "compute processes",

@@ -113,6 +113,7 @@ private:
     void load_configuration();
     void apply_reloaded();
     void report(Outcome outcome, const std::string& why);
+    void promote_spare(unsigned slot, const std::string& why);
 
     // supervisor_control.cpp
     void on_control_command(ControlSocket::RequestId id, const std::string& line);
@@ -175,6 +176,9 @@ private:
     void finish_if_stopped();
     void log_capacity() const;
     [[nodiscard]] bool fully_ready() const;
+    // HTTP worker processes ready and serving (hot spares not counted), and ready hot spares.
+    [[nodiscard]] unsigned serving_ready() const;
+    [[nodiscard]] unsigned spares_ready() const;
     void check_heartbeats();
     // Loop `scoreboard_slot` of the process in `process` (its first slot).
     [[nodiscard]] HeartbeatReading read_heartbeat(unsigned scoreboard_slot, const Slot& process) const;

@@ -51,8 +51,21 @@ void Supervisor::publish_slot(const Slot& slot) {
         segment_.slot(slot.index + l).state.store(static_cast<std::uint32_t>(slot.state), std::memory_order_relaxed);
     }
     auto& stats = segment_.header().stats;
-    stats.workers_ready.store(slots_.count(SlotRole::http, SlotState::ready) * loops_, std::memory_order_relaxed);
+    stats.workers_ready.store(serving_ready() * loops_, std::memory_order_relaxed);
+    stats.spares_ready.store(spares_ready() * loops_, std::memory_order_relaxed);
     stats.workers_failed.store(slots_.count(SlotRole::http, SlotState::failed) * loops_, std::memory_order_relaxed);
+}
+
+unsigned Supervisor::serving_ready() const {
+    return slots_.count(SlotRole::http, SlotState::ready) - spares_ready();
+}
+
+unsigned Supervisor::spares_ready() const {
+    unsigned spares = 0;
+    for (unsigned i = 0; i < slots_.size(); ++i) {
+        if (slots_[i].role == SlotRole::http && slots_[i].state == SlotState::ready && rotation_.spare(i)) ++spares;
+    }
+    return spares;
 }
 
 void Supervisor::count_death(const ExitInfo& exit) {

@@ -20,6 +20,10 @@
 namespace clusterd::supervisor {
 namespace {
 
+// How long the slot of a worker whose place a hot spare took waits before it
+// restarts as the next spare.
+constexpr std::uint64_t spare_backfill_delay_ms = 20;
+
 std::vector<const char*> argv_of(const std::vector<std::string>& args) {
     std::vector<const char*> argv{"clusterd"};
     for (const auto& arg : args) argv.push_back(arg.c_str());
@@ -55,11 +59,17 @@ void Supervisor::carry_out(const RotationAction& action) {
     Slot& slot = slots_[index];
     switch (action.kind) {
         case RotationAction::Kind::spawn:
+        case RotationAction::Kind::spawn_spare:
             if (slot.state != SlotState::empty) return;  // taken meanwhile: the next tick decides again
-            if (!action.why.empty() && action.why != "a worker is missing") {
+            if (action.kind == RotationAction::Kind::spawn_spare) {
+                spdlog::info("worker {} starts as a hot spare", index);
+            } else if (!action.why.empty() && action.why != "a worker is missing") {
                 spdlog::info("worker {} starts: {}", index, action.why);
             }
             spawn_worker(index);
+            return;
+        case RotationAction::Kind::promote:
+            promote_spare(index, action.why);
             return;
         case RotationAction::Kind::drain:
             if (slot.state != SlotState::starting && slot.state != SlotState::ready) return;
@@ -80,6 +90,17 @@ void Supervisor::carry_out(const RotationAction& action) {
         case RotationAction::Kind::restart:
             if (!slot.replacing_since) slot.replacing_since = std::chrono::steady_clock::now();
             handle_death(index, slot.last_exit);
+            return;
+        case RotationAction::Kind::restart_as_spare:
+            // No capacity gap to measure: the promoted spare already serves.
+            // Its restart (by the policy, on_slot_timer) waits a moment, so
+            // that the next spare's start (fork, exec, linking: milliseconds
+            // of CPU) does not compete with the promoted one's first accepts
+            // on a small machine (on the loaded 2-core machine of
+            // docs/BENCHMARKS.md the difference was within the noise).
+            spdlog::info("worker {}: restarts as the next hot spare in {} ms", index, spare_backfill_delay_ms);
+            uv_timer_stop(&slot_timers_[index].timer);
+            uv_timer_start(&slot_timers_[index].timer, on_slot_timer, spare_backfill_delay_ms, 0);
             return;
         case RotationAction::Kind::kill:
             end_overdue_drain(index);
@@ -125,7 +146,7 @@ void Supervisor::load_configuration() {
     if (!fault_injection_was_on) warn_if_fault_injection();
     notifier_.reloading();
     notify_status();
-    rotate(rotation_event::ConfigurationAccepted{config_.workers / loops_});
+    rotate(rotation_event::ConfigurationAccepted{config_.workers / loops_, config_.spares});
 }
 
 // Everything the supervisor derived from the configuration, derived again:
@@ -174,6 +195,21 @@ void Supervisor::report(Outcome outcome, const std::string& why) {
     }
     notify_status();
     answer_control(outcome, why);
+}
+
+// The hot spare in `index` serves from now on: the scoreboard says so first
+// (readiness, /status), then its command ring tells it to accept. A ring
+// that refuses leaves it no way to hear it: it is told to drain instead,
+// and the slot restarts as a serving worker.
+void Supervisor::promote_spare(unsigned index, const std::string& why) {
+    Slot& slot = slots_[index];
+    if (slot.state != SlotState::ready || processes_[index] == nullptr) return;
+    for (unsigned l = 0; l < loops_of(index); ++l) segment_.slot(index + l).spare.store(0, std::memory_order_relaxed);
+    segment_.header().stats.spare_promotions.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("hot spare {} (pid {}) promoted: {}", index, slot.pid, why);
+    command_worker(index, Command::promote, SIGTERM);
+    publish_slot(slot);
+    notify_status();
 }
 
 // A reconcile now and then: whatever event was lost or came too early (a

@@ -22,7 +22,7 @@ std::vector<std::string> native_argv(const SpawnRequest& request, int shm_at) {
     std::vector<std::string> words{request.executable};
     const auto listen_count = static_cast<unsigned>(request.listen_fds.size());
     for (auto& word : child::argv_for({request.role, request.slot, request.generation, getpid(), listen_count,
-                                       request.accepted_config, shm_at, shm_at + 1})) {
+                                       request.accepted_config, shm_at, shm_at + 1, request.spare})) {
         words.push_back(std::move(word));
     }
     return words;

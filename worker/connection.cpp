@@ -244,6 +244,7 @@ void Connection::respond_late(const Response& response) {
 void Connection::send(const Response& response, WireOptions options) {
     std::string wire;
     wire.reserve(256 + response.body.size());
+    options.worker_id = &host_.worker_id();
     serialize(response, options, host_.date().now(), wire);
     if (app_route_) {
         host_.reporter().route_finished(*app_route_, response.status,

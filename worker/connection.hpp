@@ -42,6 +42,8 @@ public:
     [[nodiscard]] virtual const Config& config() const = 0;
     [[nodiscard]] virtual RouteContext route_context() const = 0;
     [[nodiscard]] virtual HttpDate& date() = 0;
+    // "<slot>-<generation>" with --worker-id-header, else empty.
+    [[nodiscard]] virtual const std::string& worker_id() const = 0;
     [[nodiscard]] virtual SlotReporter& reporter() = 0;
     [[nodiscard]] virtual compute::Dispatcher& dispatcher() = 0;
     [[nodiscard]] virtual ReplyServices reply_services() = 0;

@@ -60,6 +60,12 @@ void serialize(const Response& response, const WireOptions& options, const std::
         out += value;
         out += "\r\n";
     }
+    if (options.worker_id != nullptr && !options.worker_id->empty()) {
+        out += worker_id_header_name;
+        out += ": ";
+        out += *options.worker_id;
+        out += "\r\n";
+    }
     if (!options.keep_alive) {
         out += "Connection: close\r\n";
     } else if (options.http10) {

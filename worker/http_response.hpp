@@ -39,7 +39,12 @@ struct WireOptions {
     bool head = false;        // HEAD: headers with the GET's Content-Length, no body
     bool keep_alive = true;   // false: "Connection: close"
     bool http10 = false;      // a 1.0 client that keeps alive needs "Connection: keep-alive"
+    // --worker-id-header: "<slot>-<generation>" of the worker answering, sent
+    // as X-Clusterd-Worker; null or empty: no such header.
+    const std::string* worker_id = nullptr;
 };
+
+inline constexpr const char* worker_id_header_name = "X-Clusterd-Worker";
 
 // Appends the wire form of response to out.
 void serialize(const Response& response, const WireOptions& options, const std::string& date, std::string& out);

@@ -196,7 +196,14 @@ std::string prometheus_text(const ClusterSnapshot& cluster, const detail::AppMod
     Exposition out;
     out.single("clusterd_workers_configured", "gauge", "HTTP workers the supervisor keeps running.",
                cluster.workers_configured);
-    out.single("clusterd_workers_ready", "gauge", "HTTP workers that reported ready.", cluster.workers_ready);
+    out.single("clusterd_workers_ready", "gauge", "HTTP workers that reported ready and serve (a hot spare counts once promoted).",
+               cluster.workers_ready);
+    out.single("clusterd_spare_workers", "gauge",
+               "Hot spares (--spares) ready to take over: started, not accepting; not counted as ready workers.",
+               cluster.spares_ready);
+    out.single("clusterd_spare_promotions_total", "counter",
+               "Hot spares promoted to serving (a serving worker died, was replaced, or a reload step).",
+               cluster.spare_promotions);
     out.single("clusterd_workers_failed", "gauge", "Worker slots whose circuit breaker is open.",
                cluster.workers_failed);
     out.single("clusterd_uptime_seconds", "gauge", "Seconds since the supervisor started.", cluster.uptime_seconds);

@@ -77,6 +77,12 @@ Worker::Worker(const Config& config, const detail::AppModel& app, const ShmSegme
     }
     uv_timer_init(&loop_, &accept_retry_);
     accept_retry_.data = this;
+    uv_async_init(&loop_, &promote_wake_, on_promote_wake);
+    promote_wake_.data = this;
+    if (setup_.promote_fanout != nullptr) setup_.promote_fanout->join(this);
+    if (config_.worker_id_header && !setup_.admin) {
+        worker_id_ = std::to_string(setup_.slot) + "-" + std::to_string(config_.generation);
+    }
     for (std::size_t i = 0; i < handled_signals.size(); ++i) {
         uv_signal_init(&loop_, &signals_[i]);
         signals_[i].data = this;
@@ -186,7 +192,8 @@ int Worker::run() {
     reporter_.heartbeat(monotonic_ms());
     const auto period = std::clamp<std::int64_t>(config_.hang_timeout.count() / 8, 10, 500);
     uv_timer_start(&heartbeat_, on_heartbeat, static_cast<std::uint64_t>(period), static_cast<std::uint64_t>(period));
-    for (unsigned i = 0; i < listener_count_; ++i) uv_poll_start(&listeners_[i].poll, UV_READABLE, on_listen_readable);
+    // A hot spare is initialised and ready, and accepts only once promoted.
+    if (!config_.spare_start || setup_.admin) start_accepting();
     if (setup_.reads_commands) {
         uv_poll_start(&command_wake_, UV_READABLE, on_command_wake);
         read_commands();  // one may have been queued before we listened
@@ -199,6 +206,18 @@ int Worker::run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     spdlog::debug("drained; exiting");
     return exit_code::ok;
+}
+
+void Worker::start_accepting() {
+    if (accepting_ || !listening_ || draining_) return;
+    accepting_ = true;
+    for (unsigned i = 0; i < listener_count_; ++i) uv_poll_start(&listeners_[i].poll, UV_READABLE, on_listen_readable);
+}
+
+void Worker::on_promote_wake(uv_async_t* async) {
+    auto* self = static_cast<Worker*>(async->data);
+    if (!self->accepting_ && !self->draining_) spdlog::info("promoted: accepting now");
+    self->start_accepting();
 }
 
 void Worker::on_listen_readable(uv_poll_t* poll, int status, int) {
@@ -230,7 +249,7 @@ bool Worker::holds_more_than_its_share() const {
     std::uint64_t serving = 0;
     for (std::uint32_t i = 0; i < segment_->http_slots(); ++i) {
         const ScoreboardSlot& slot = segment_->slot(i);
-        if (slot.pid.load(std::memory_order_relaxed) == 0 ||
+        if (slot.pid.load(std::memory_order_relaxed) == 0 || slot.spare.load(std::memory_order_relaxed) != 0 ||
             slot.state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(SlotState::ready)) {
             continue;
         }
@@ -280,7 +299,7 @@ void Worker::pause_accepting(Millis how_long) {
 
 void Worker::on_accept_retry(uv_timer_t* timer) {
     auto* self = static_cast<Worker*>(timer->data);
-    if (!self->listening_) return;
+    if (!self->listening_ || !self->accepting_) return;
     for (unsigned i = 0; i < self->listener_count_; ++i) {
         uv_poll_start(&self->listeners_[i].poll, UV_READABLE, on_listen_readable);
     }
@@ -363,6 +382,14 @@ void Worker::read_commands() {
             case Command::reopen_logs:
                 spdlog::debug("reopen-logs: this worker logs through the supervisor; nothing to reopen");
                 break;
+            case Command::promote:
+                if (setup_.promote_fanout != nullptr) {
+                    setup_.promote_fanout->promote_all();
+                } else {
+                    if (!accepting_ && !draining_) spdlog::info("promoted: accepting now");
+                    start_accepting();
+                }
+                break;
             default:
                 spdlog::warn("ignoring unknown command {}", batch[i].command);
                 break;
@@ -392,8 +419,9 @@ void Worker::begin_drain(const char* why) {
     // Take what is already queued on the shared socket before closing our
     // copy: those clients connected while we were serving and deserve an
     // answer; a worker still running (a rolling reload) would serve them too.
+    // A hot spare that was never promoted takes nothing: it served no one.
     unsigned taken = 0;
-    for (unsigned i = 0; listening_ && i < listener_count_; ++i) {
+    for (unsigned i = 0; listening_ && accepting_ && i < listener_count_; ++i) {
         while (taken < config_.max_connections && accept_one(listeners_[i].fd) == AcceptOutcome::accepted) ++taken;
     }
     close_listener();
@@ -420,9 +448,26 @@ void Worker::finish_if_drained() {
     if (uv_is_closing(as_handle(&accept_retry_))) return;
     uv_close(as_handle(&accept_retry_), ignore_close);
     uv_close(as_handle(&heartbeat_), ignore_close);
+    if (setup_.promote_fanout != nullptr) setup_.promote_fanout->leave(this);
+    uv_close(as_handle(&promote_wake_), ignore_close);
     if (setup_.reads_commands) uv_close(as_handle(&command_wake_), ignore_close);
     for (auto& signal : signals_) uv_close(as_handle(&signal), ignore_close);
     dispatcher_->close([] {});
+}
+
+void PromoteFanout::join(Worker* loop) {
+    std::lock_guard lock(mutex_);
+    loops_.push_back(loop);
+}
+
+void PromoteFanout::leave(Worker* loop) {
+    std::lock_guard lock(mutex_);
+    loops_.erase(std::remove(loops_.begin(), loops_.end(), loop), loops_.end());
+}
+
+void PromoteFanout::promote_all() {
+    std::lock_guard lock(mutex_);
+    for (Worker* loop : loops_) loop->promote_from_any_thread();
 }
 
 namespace {
@@ -452,6 +497,7 @@ private:
 int run_loops(const Config& config, const detail::AppModel& app, const ShmSegment& segment) {
     const unsigned loops = config.workers;
     ReadyBarrier ready(loops);
+    PromoteFanout promote_fanout;
     std::vector<std::unique_ptr<Worker>> workers;
     for (unsigned l = 0; l < loops; ++l) {
         LoopSetup setup;
@@ -471,6 +517,7 @@ int run_loops(const Config& config, const detail::AppModel& app, const ShmSegmen
         // A drain command reaches the first loop only; as a process-directed
         // SIGTERM it reaches every loop's uv_signal, as the supervisor's own would.
         if (l == 0) setup.drain_process = [] { ::kill(::getpid(), SIGTERM); };
+        setup.promote_fanout = &promote_fanout;
         try {
             workers.push_back(std::make_unique<Worker>(config, app, &segment, std::move(setup)));
         } catch (const std::exception& error) {

@@ -14,6 +14,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <unordered_set>
 
@@ -25,6 +26,23 @@
 #include "worker/connection.hpp"
 
 namespace clusterd::worker {
+
+class Worker;
+
+// The loops of one --model=threads process that a promote command reaches
+// (a hot spare, --spares): the first loop reads the command and wakes every
+// loop still running. A loop leaves before it closes its wake-up handle, under
+// the same lock, so none is woken through a closed handle.
+class PromoteFanout {
+public:
+    void join(Worker* loop);
+    void leave(Worker* loop);
+    void promote_all();
+
+private:
+    std::mutex mutex_;
+    std::vector<Worker*> loops_;
+};
 
 // What one event loop owns; a worker process has one (--model=processes) or
 // --workers of them (--model=threads).
@@ -41,6 +59,8 @@ struct LoopSetup {
     // A drain command arrived (on the loop that reads commands): drains the
     // whole process. Empty: this loop alone.
     std::function<void()> drain_process;
+    // --model=threads: the loops a promote command reaches; null: this loop alone.
+    PromoteFanout* promote_fanout = nullptr;
 };
 
 class Worker final : public ConnectionHost {
@@ -65,6 +85,9 @@ public:
     [[nodiscard]] SlotReporter& reporter() override { return counters_; }
     [[nodiscard]] compute::Dispatcher& dispatcher() override { return *dispatcher_; }
     [[nodiscard]] HttpDate& date() override { return date_; }
+    [[nodiscard]] const std::string& worker_id() const override { return worker_id_; }
+    // A hot spare's loop starts accepting; callable from any thread (uv_async_send).
+    void promote_from_any_thread() { uv_async_send(&promote_wake_); }
     uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.data(), read_buffer_.size()); }
     void on_connection_closed(Connection& connection) override;
     void on_request_finished() override;
@@ -75,6 +98,9 @@ private:
     static void on_signal(uv_signal_t* handle, int signal);
     static void on_heartbeat(uv_timer_t* timer);
     static void on_command_wake(uv_poll_t* poll, int status, int events);
+    static void on_promote_wake(uv_async_t* async);
+    // Polls the listening socket(s): at once, or for a hot spare once promoted.
+    void start_accepting();
     void read_commands();
     // An unready command arrived (--drain-delay): every loop of this process
     // answers /readyz 503 from now on, while it still accepts and serves.
@@ -120,8 +146,11 @@ private:
     std::uint64_t requests_served_ = 0;
     std::uint64_t recycle_after_ = 0;  // --max-requests plus this worker's jitter; 0: never
     std::array<uv_signal_t, 3> signals_{};
-    bool listening_ = false;
+    bool listening_ = false;   // holds the listening socket(s)
+    bool accepting_ = false;   // polls them (a hot spare holds them without accepting)
     bool draining_ = false;
+    uv_async_t promote_wake_{};
+    std::string worker_id_;    // --worker-id-header's value, or empty
     std::unordered_set<Connection*> connections_;
     std::unordered_set<Connection*> admitted_connections_;  // counted against --max-connections
     HttpDate date_;

@@ -115,3 +115,18 @@ TEST_CASE("more workers than the instance has slots for, or --workers with --mod
                               parse({"--compute", "processes", "--task-max-output", "4KiB"}), http_slots),
                Catch::Contains("--task-max-output"));
 }
+
+TEST_CASE("more hot spares than the instance has slots for are refused, fewer or more within them applied",
+          "[supervisor][reload_check]") {
+    CHECK(reload_refusal(parse({"--workers", "2"}), parse({"--workers", "2", "--spares", "13"}), http_slots).empty());
+    CHECK_THAT(reload_refusal(parse({"--workers", "2"}), parse({"--workers", "2", "--spares", "14"}), http_slots),
+               Catch::Contains("--spares 14"));
+    CHECK(reload_refusal(parse({"--workers", "2", "--spares", "3"}), parse({"--workers", "2"}), http_slots).empty());
+    // --model=threads: one process is --workers slots; 16 slots of 4 loops hold 4 processes.
+    CHECK(reload_refusal(parse({"--workers", "4", "--model", "threads"}),
+                         parse({"--workers", "4", "--model", "threads", "--spares", "2"}), http_slots)
+              .empty());
+    CHECK_THAT(reload_refusal(parse({"--workers", "4", "--model", "threads"}),
+                              parse({"--workers", "4", "--model", "threads", "--spares", "3"}), http_slots),
+               Catch::Contains("--spares 3"));
+}

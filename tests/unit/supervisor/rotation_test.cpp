@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -110,8 +111,12 @@ private:
         SlotView& view = views[action.slot];
         switch (action.kind) {
             case Kind::spawn:
+            case Kind::spawn_spare:
                 REQUIRE(view.state == S::empty);
                 view = {S::starting, rotation.generation()};
+                break;
+            case Kind::promote:
+                REQUIRE(view.state == S::ready);
                 break;
             case Kind::drain:
                 REQUIRE((view.state == S::starting || view.state == S::ready));
@@ -126,6 +131,7 @@ private:
                 view.state = S::empty;
                 break;
             case Kind::restart:
+            case Kind::restart_as_spare:
                 REQUIRE(view.state == S::exited);
                 view = {S::starting, rotation.generation()};
                 break;
@@ -423,4 +429,217 @@ TEST_CASE("every event in every phase: no action on a slot in the wrong state, a
         const bool decided = FakeCluster::has(actions, Kind::release) || FakeCluster::has(actions, Kind::restart);
         CHECK(decided);
     }
+}
+
+// --- hot spares (--spares K) ---
+
+namespace {
+
+unsigned count_kind(const std::vector<RotationAction>& actions, Kind kind) {
+    return static_cast<unsigned>(
+        std::count_if(actions.begin(), actions.end(), [&](const auto& a) { return a.kind == kind; }));
+}
+
+std::optional<unsigned> slot_of(const std::vector<RotationAction>& actions, Kind kind) {
+    for (const auto& a : actions) {
+        if (a.kind == kind) return a.slot;
+    }
+    return std::nullopt;
+}
+
+// Slots whose worker is a hot spare, and serving ones (occupied, neither spare nor retiring).
+std::vector<unsigned> spares_of(const FakeCluster& cluster) {
+    std::vector<unsigned> out;
+    for (unsigned i = 0; i < cluster.views.size(); ++i) {
+        if (cluster.views[i].state != S::empty && cluster.rotation.spare(i) && !cluster.rotation.retiring(i)) {
+            out.push_back(i);
+        }
+    }
+    return out;
+}
+
+std::vector<unsigned> serving_of(const FakeCluster& cluster) {
+    std::vector<unsigned> out;
+    for (unsigned i = 0; i < cluster.views.size(); ++i) {
+        const S state = cluster.views[i].state;
+        if (state != S::empty && state != S::draining && !cluster.rotation.spare(i) &&
+            !cluster.rotation.retiring(i) && !cluster.rotation.replaces(i)) {
+            out.push_back(i);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("start spawns the serving workers and the hot spares, the spares as spares", "[supervisor][rotation][spares]") {
+    FakeCluster cluster(6);
+    const auto started = cluster.send(ev::Start{2, 1});
+    CHECK(count_kind(started, Kind::spawn) == 2);
+    CHECK(count_kind(started, Kind::spawn_spare) == 1);
+    cluster.all_ready();
+    CHECK(cluster.count(S::ready) == 3);
+    CHECK(spares_of(cluster).size() == 1);
+    CHECK(serving_of(cluster).size() == 2);
+}
+
+TEST_CASE("a serving worker that dies: the ready spare is promoted at once, the dead slot restarts as the next spare",
+          "[supervisor][rotation][spares]") {
+    FakeCluster spared(6);
+    (void)spared.send(ev::Start{2, 1});
+    spared.all_ready();
+    const unsigned spare = spares_of(spared).at(0);
+    const unsigned victim = serving_of(spared).at(0);
+    const auto died = spared.exit(victim);
+    REQUIRE(slot_of(died, Kind::promote) == spare);
+    CHECK(slot_of(died, Kind::restart_as_spare) == victim);
+    CHECK_FALSE(FakeCluster::has(died, Kind::restart));
+    CHECK_FALSE(FakeCluster::has(died, Kind::spawn));        // nothing is exec'd to serve again
+    CHECK_FALSE(FakeCluster::has(died, Kind::spawn_spare));  // the dead slot is the next spare
+    CHECK(spared.rotation.spare(victim));
+    CHECK_FALSE(spared.rotation.spare(spare));
+    spared.all_ready();
+    CHECK(serving_of(spared).size() == 2);
+    CHECK(spares_of(spared) == std::vector<unsigned>{victim});
+}
+
+TEST_CASE("a spare that dies is restarted and nothing else moves", "[supervisor][rotation][spares]") {
+    FakeCluster cluster(6);
+    (void)cluster.send(ev::Start{2, 1});
+    cluster.all_ready();
+    const auto serving_before = serving_of(cluster);
+    const unsigned spare = spares_of(cluster).at(0);
+    const auto died = cluster.exit(spare);
+    CHECK(slot_of(died, Kind::restart) == spare);
+    CHECK(died.size() == 1);  // no promotion, no drain, no spawn
+    cluster.all_ready();
+    CHECK(serving_of(cluster) == serving_before);
+    CHECK(spares_of(cluster) == std::vector<unsigned>{spare});
+}
+
+TEST_CASE("with no spare ready, a death goes to the restart policy as without spares", "[supervisor][rotation][spares]") {
+    FakeCluster cluster(6);
+    (void)cluster.send(ev::Start{2, 1});
+    // The serving ones are ready; the spare is still starting.
+    for (unsigned slot : serving_of(cluster)) (void)cluster.ready(slot);
+    const auto died = cluster.exit(serving_of(cluster).at(0));
+    CHECK(FakeCluster::has(died, Kind::restart));
+    CHECK_FALSE(FakeCluster::has(died, Kind::promote));
+}
+
+TEST_CASE("a replacement asked for (recycling) promotes the spare, drains the old one, and starts a new spare",
+          "[supervisor][rotation][spares]") {
+    FakeCluster cluster(6);
+    (void)cluster.send(ev::Start{2, 1});
+    cluster.all_ready();
+    const unsigned spare = spares_of(cluster).at(0);
+    const unsigned old = serving_of(cluster).at(0);
+    const auto step = cluster.send(ev::ReplaceAsked{old, "--max-requests"});
+    CHECK(slot_of(step, Kind::promote) == spare);
+    CHECK(slot_of(step, Kind::drain) == old);
+    const auto next = slot_of(step, Kind::spawn_spare);
+    REQUIRE(next);
+    CHECK(*next != old);
+    CHECK(cluster.count(S::ready) == 2);  // the promoted spare and the other one serve; capacity never dips
+    cluster.all_ready();
+    cluster.drained_exit();
+    CHECK(serving_of(cluster).size() == 2);
+    CHECK(spares_of(cluster) == std::vector<unsigned>{*next});
+}
+
+TEST_CASE("a reload replaces the spares first, then promotes a new spare per step", "[supervisor][rotation][spares]") {
+    FakeCluster cluster(8);
+    (void)cluster.send(ev::Start{2, 1});
+    cluster.all_ready();
+    const unsigned old_spare = spares_of(cluster).at(0);
+    REQUIRE(FakeCluster::has(cluster.send(ev::ReloadAsked{}), Kind::load_configuration));
+    const auto first = cluster.send(ev::ConfigurationAccepted{2, 1});
+    // The old spare drains and a new-generation spare starts; no serving worker moves yet.
+    CHECK(slot_of(first, Kind::drain) == old_spare);
+    CHECK(count_kind(first, Kind::spawn_spare) == 1);
+    CHECK_FALSE(FakeCluster::has(first, Kind::promote));
+    CHECK_FALSE(FakeCluster::has(first, Kind::spawn));
+    // Each step: the new spare becomes ready, is promoted, an old worker drains, the next spare starts.
+    for (int round = 0; round < 2; ++round) {
+        const auto spares = spares_of(cluster);
+        REQUIRE(spares.size() == 1);
+        REQUIRE(cluster.views[spares[0]].state == S::starting);
+        CHECK(cluster.views[spares[0]].config_generation == 2);
+        const auto step = cluster.ready(spares[0]);
+        CHECK(slot_of(step, Kind::promote) == spares[0]);
+        CHECK(FakeCluster::has(step, Kind::drain));
+        CHECK(FakeCluster::has(step, Kind::spawn_spare));
+        CHECK_FALSE(FakeCluster::has(step, Kind::spawn));
+        cluster.drained_exit();
+    }
+    const auto last = spares_of(cluster);
+    REQUIRE(last.size() == 1);
+    (void)cluster.ready(last[0]);
+    CHECK(cluster.logged(Outcome::reload_complete));
+    CHECK(cluster.ready_on(2) == 3);
+    CHECK(cluster.rotation.phase() == Rotation::Phase::idle);
+}
+
+TEST_CASE("a reload can change the number of spares", "[supervisor][rotation][spares]") {
+    FakeCluster cluster(8);
+    (void)cluster.send(ev::Start{2, 1});
+    cluster.all_ready();
+    (void)cluster.send(ev::ReloadAsked{});
+    (void)cluster.send(ev::ConfigurationAccepted{2, 0});
+    cluster.settle_until(Outcome::reload_complete);
+    CHECK(cluster.logged(Outcome::reload_complete));
+    CHECK(spares_of(cluster).empty());
+    CHECK(cluster.ready_on(2) == 2);
+
+    (void)cluster.send(ev::ReloadAsked{});
+    (void)cluster.send(ev::ConfigurationAccepted{2, 2});
+    for (int i = 0; i < 8 && cluster.rotation.phase() != Rotation::Phase::idle; ++i) {
+        cluster.all_ready();
+        cluster.drained_exit();
+    }
+    CHECK(cluster.rotation.phase() == Rotation::Phase::idle);
+    CHECK(spares_of(cluster).size() == 2);
+    CHECK(cluster.ready_on(3) == 4);
+}
+
+TEST_CASE("stopping starts no spare and promotes none", "[supervisor][rotation][spares]") {
+    FakeCluster cluster(6);
+    (void)cluster.send(ev::Start{2, 1});
+    cluster.all_ready();
+    (void)cluster.send(ev::StopAsked{});
+    const auto died = cluster.exit(serving_of(cluster).at(0));
+    CHECK_FALSE(FakeCluster::has(died, Kind::promote));
+    CHECK_FALSE(FakeCluster::has(died, Kind::spawn_spare));
+    CHECK(FakeCluster::has(died, Kind::release));
+}
+
+TEST_CASE("a spare in backoff does not hold a reload up: it is discarded and a new spare starts",
+          "[supervisor][rotation][spares]") {
+    FakeCluster cluster(8);
+    (void)cluster.send(ev::Start{2, 1});
+    cluster.all_ready();
+    const unsigned spare = spares_of(cluster).at(0);
+    cluster.views[spare].state = S::backoff;  // its worker died young; the restart policy waits
+    REQUIRE(FakeCluster::has(cluster.send(ev::ReloadAsked{}), Kind::load_configuration));
+    const auto first = cluster.send(ev::ConfigurationAccepted{2, 1});
+    CHECK(slot_of(first, Kind::discard) == spare);
+    CHECK(FakeCluster::has(first, Kind::spawn_spare));
+    cluster.settle_until(Outcome::reload_complete);
+    CHECK(cluster.logged(Outcome::reload_complete));
+    CHECK(cluster.ready_on(2) == 3);
+}
+
+TEST_CASE("a serving worker that dies during a reload before the new spare is ready is restarted and the reload completes",
+          "[supervisor][rotation][spares]") {
+    FakeCluster cluster(8);
+    (void)cluster.send(ev::Start{2, 1});
+    cluster.all_ready();
+    REQUIRE(FakeCluster::has(cluster.send(ev::ReloadAsked{}), Kind::load_configuration));
+    (void)cluster.send(ev::ConfigurationAccepted{2, 1});
+    // The new spare is starting; a serving worker dies: no ready spare, the restart policy refills it.
+    const auto died = cluster.exit(serving_of(cluster).at(0));
+    CHECK_FALSE(FakeCluster::has(died, Kind::promote));
+    cluster.settle_until(Outcome::reload_complete);
+    CHECK(cluster.logged(Outcome::reload_complete));
+    CHECK(cluster.ready_on(2) == 3);
 }

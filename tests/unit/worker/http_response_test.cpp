@@ -37,3 +37,21 @@ TEST_CASE("the Date header is an IMF-fixdate", "[worker][http_response]") {
     REQUIRE(now.size() == 29);
     REQUIRE_THAT(now, Catch::EndsWith(" GMT"));
 }
+
+TEST_CASE("--worker-id-header names the worker; without it there is no such header", "[worker][http_response]") {
+    const std::string id = "3-7";
+    WireOptions named;
+    named.worker_id = &id;
+    std::string wire;
+    serialize(text_response(200, "ok"), named, "d", wire);
+    REQUIRE_THAT(wire, Catch::Contains("\r\nX-Clusterd-Worker: 3-7\r\n"));
+    std::string plain;
+    serialize(text_response(200, "ok"), WireOptions{}, "d", plain);
+    REQUIRE_THAT(plain, !Catch::Contains("X-Clusterd-Worker"));
+    const std::string none;
+    WireOptions empty;
+    empty.worker_id = &none;
+    std::string unnamed;
+    serialize(text_response(200, "ok"), empty, "d", unnamed);
+    REQUIRE_THAT(unnamed, !Catch::Contains("X-Clusterd-Worker"));
+}
