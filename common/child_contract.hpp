@@ -15,8 +15,10 @@
 //            then the further result eventfds (result_fd_for)
 //
 // Arguments: argv[0] is the binary, then exactly
-//   --role worker|compute --slot S --generation G --supervisor-pid P
-//   [--listen-fds K] --accepted-config TEXT
+//   --role worker|compute|admin [--run-as UID:GID --dumpable 0|1]
+//   --slot S --generation G --supervisor-pid P [--listen-fds K] --accepted-config TEXT
+// where --run-as (a supervisor started as root with --user) is whom the
+// child becomes before anything else (common/child_privileges.hpp)
 // where TEXT is the configuration the supervisor accepted for this
 // generation, serialised by serialise_accepted (common/config.hpp). A child
 // parses nothing else: no other argument, no --config file, no CLUSTERD_*
@@ -26,9 +28,12 @@
 // Environment: the supervisor's, without CLUSTERD_* and NOTIFY_SOCKET.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/child_privileges.hpp"
 
 namespace clusterd::child {
 
@@ -80,6 +85,8 @@ inline constexpr const char* listen_fds_option = "--listen-fds";
 inline constexpr const char* accepted_config_option = "--accepted-config";
 inline constexpr const char* notify_socket_option = "--notify-socket";  // exec role only
 inline constexpr const char* watchdog_usec_option = "--watchdog-usec";  // exec role only
+inline constexpr const char* run_as_option = "--run-as";      // UID:GID (common/child_privileges.hpp)
+inline constexpr const char* dumpable_option = "--dumpable";  // 0 or 1, with --run-as
 
 struct Arguments {
     std::string role;  // "worker" or "compute"
@@ -88,7 +95,11 @@ struct Arguments {
     int supervisor_pid = 0;
     unsigned listen_count = 0;
     std::string accepted_config;
+    std::optional<Identity> run_as;  // whom the child becomes; none: it keeps the supervisor's ids
 };
+
+// "--run-as UID:GID --dumpable 0|1", or nothing without an identity.
+[[nodiscard]] std::vector<std::string> run_as_words(const std::optional<Identity>& run_as);
 
 // argv[1..] for a child.
 [[nodiscard]] std::vector<std::string> argv_for(const Arguments& arguments);

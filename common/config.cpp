@@ -221,10 +221,15 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
                   "Largest output of a task in bytes, for every executor (else 502); a task may set less");
 
     app.add_option("--user", cfg.user,
-                   "Started as root: bind, then run the supervisor and every worker as this user (name or uid)");
+                   "Started as root: the supervisor keeps root (binds, reads the configuration, writes the log) and "
+                   "runs every worker and compute process as this user (name or uid), with no capabilities, no new "
+                   "privileges and not dumpable; use a dedicated user, not nobody");
     app.add_option("--group", cfg.group, "With --user: this group instead of the user's primary group");
     app.add_flag("--allow-root", cfg.allow_root,
                  "Let the workers run as root when started as root without --user (refused otherwise)");
+    app.add_flag("--core-dumps", cfg.core_dumps,
+                 "With --user: leave the workers dumpable, so they can dump core (and processes of their user can "
+                 "ptrace them); --core-on-hang implies it");
 
     app.add_flag("--enable-fault-injection", cfg.fault_injection,
                  "Serve /debug/crash?mode=segv|abort|exit|hang|slow (never in production)");
@@ -451,6 +456,11 @@ std::variant<Config, ExitRequest> parse_child(int argc, const char* const* argv)
     contract.add_option(child::supervisor_pid_option, cfg.supervisor_pid)->required();
     contract.add_option(child::listen_fds_option, cfg.listen_fds)->check(CLI::Range(1u, 16u));
     contract.add_option(child::accepted_config_option, accepted)->required();
+    // Acted on before anything was parsed (api/run.cpp, common/child_privileges.hpp).
+    std::string run_as;
+    std::string dumpable;
+    contract.add_option(child::run_as_option, run_as);
+    contract.add_option(child::dumpable_option, dumpable);
     Texts texts;
     CLI::App options{"the accepted configuration", "clusterd"};
     add_options(options, cfg, texts);

@@ -25,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/child_privileges.hpp"
 #include "supervisor/exec_channels.hpp"
 #include "supervisor/exit_info.hpp"
 
@@ -62,6 +63,7 @@ struct SpawnRequest {
     std::vector<int> listen_fds;    // empty: none (compute processes)
     std::vector<int> result_fds;    // inherited at child::result_fd_for(0..)
     std::optional<ExecSpec> exec;   // exec mode: the program instead of a native worker
+    std::optional<child::Identity> run_as;  // whom the child becomes (a root supervisor with --user)
 };
 
 class WorkerProcess final : private ExecListener {
