@@ -40,6 +40,14 @@ uid_t proc_owner(pid_t pid) {
     return ::stat(("/proc/" + std::to_string(pid) + "/fd").c_str(), &info) == 0 ? info.st_uid : static_cast<uid_t>(-1);
 }
 
+// Every child of pid, from the kernel's own list.
+std::vector<pid_t> children_of(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    std::vector<pid_t> children;
+    for (pid_t child = 0; in >> child;) children.push_back(child);
+    return children;
+}
+
 std::optional<TestUser> user_or_skip() {
     if (::geteuid() != 0) {
         WARN("not running as root; privilege separation cannot be tested here");
@@ -111,13 +119,18 @@ TEST_CASE("as root with --user the supervisor keeps root and every child becomes
     const auto user = user_or_skip();
     if (!user) return;
     const unsigned http = worker_processes(2);
-    Daemon daemon({"--workers", "2", "--user", user->name, "--compute", "processes", "--compute-processes", "1"});
+    Daemon daemon({"--workers", "2", "--user", user->name, "--compute", "processes", "--compute-processes", "1",
+                   "--admin-listen", "127.0.0.1:0"});
     CHECK(daemon.wait_for_log("workers run as " + user->name + ":"));
     CHECK(daemon.count_log("shared with other daemons") == 0);  // a dedicated user draws no warning
     CHECK(status_field(daemon.pid(), "Uid") == "0");
     const auto children = daemon.wait_for_workers(http + 1);  // the HTTP workers and the compute process
     REQUIRE(children.size() == http + 1);
-    for (pid_t child : children) {
+    // Every child, the admin worker included (worker_pids() leaves it out).
+    REQUIRE(daemon.wait_for_log("admin worker (pid"));
+    const auto all = children_of(daemon.pid());
+    CHECK(all.size() == children.size() + 1);
+    for (pid_t child : all) {
         check_confined(child, *user);
         CHECK(proc_owner(child) == 0);  // not dumpable
     }
@@ -146,7 +159,7 @@ TEST_CASE("a process of the workers' uid can neither signal the supervisor nor p
     CHECK(daemon.stop_and_check_clean());
 }
 
-TEST_CASE("--core-dumps leaves the workers dumpable, still without capabilities", "[integration][privileges]") {
+TEST_CASE("with --core-dumps the workers stay dumpable, still without capabilities", "[integration][privileges]") {
     const auto user = user_or_skip();
     if (!user) return;
     Daemon daemon({"--workers", "1", "--user", user->name, "--core-dumps"});
@@ -169,13 +182,13 @@ TEST_CASE("a root-only configuration file works at start and on reload with --us
     Daemon daemon({"--config", file.path(), "--user", user->name});
     const auto first = daemon.wait_for_workers(worker_processes(1));
     REQUIRE(first.size() == worker_processes(1));
-    file.write("workers = 2\n");
+    // Read again by the supervisor, still root: applied, every worker replaced.
+    file.write("workers = 1\nmax-body-size = 2048\n");
     REQUIRE(daemon.send_signal(SIGHUP));
     CHECK(daemon.wait_for_log("reload complete"));
     CHECK(daemon.count_log("reload refused") == 0);
-    const auto after = daemon.wait_for_workers(worker_processes(2));
-    REQUIRE(after.size() == worker_processes(2));
-    for (pid_t worker : after) check_confined(worker, *user);
+    REQUIRE(daemon.wait_for_replacement(first, worker_processes(1)));
+    for (pid_t worker : daemon.worker_pids()) check_confined(worker, *user);
     struct stat info{};
     REQUIRE(::stat(file.path().c_str(), &info) == 0);
     CHECK(info.st_uid == 0);
@@ -183,7 +196,7 @@ TEST_CASE("a root-only configuration file works at start and on reload with --us
     CHECK(daemon.stop_and_check_clean());
 }
 
-TEST_CASE("--log-file with --user is written by the supervisor as root and SIGUSR1 reopens it",
+TEST_CASE("a --log-file with --user is written by the supervisor as root and SIGUSR1 reopens it",
           "[integration][privileges][logs]") {
     const auto user = user_or_skip();
     if (!user) return;
@@ -221,7 +234,7 @@ TEST_CASE("--log-file with --user is written by the supervisor as root and SIGUS
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("--user nobody draws a warning: nobody is shared with other daemons", "[integration][privileges]") {
+TEST_CASE("a --user nobody draws a warning: nobody is shared with other daemons", "[integration][privileges]") {
     if (::geteuid() != 0) {
         WARN("not running as root; --user cannot be tested here");
         return;
