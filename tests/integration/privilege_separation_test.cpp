@@ -4,13 +4,16 @@
 // process it starts becomes the user with no capability, no new privileges
 // and, unless --core-dumps, not dumpable. What matters is what that buys
 // against a process of the workers' own uid, so one is forked here and tries:
-// signal the supervisor, ptrace a worker, read its memory and descriptors.
+// signal the supervisor, ptrace a worker, read its memory and descriptors,
+// reach the control socket.
 //
 // Root only (the tests WARN and return otherwise). The user is the dedicated
 // clusterd-test (tests/support/test_user.hpp), created on first use.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,6 +78,7 @@ void check_confined(pid_t pid, const TestUser& user) {
 struct Targets {
     pid_t supervisor;
     pid_t worker;
+    std::string control_socket;
 };
 
 // What the process of the workers' uid tries; its exit code names the first
@@ -100,6 +104,15 @@ int attack(const void* context) {
     char target[64];
     if (::readlink((proc + "/exe").c_str(), target, sizeof target) >= 0 || (errno != EACCES && errno != EPERM)) {
         return 9;
+    }
+    // Nor stop or reload it by its control socket: it is root's, mode 0600.
+    const int control = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    targets.control_socket.copy(address.sun_path, sizeof address.sun_path - 1);
+    if (control < 0 || ::connect(control, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 ||
+        errno != EACCES) {
+        return 10;
     }
     return 0;
 }
@@ -150,7 +163,7 @@ TEST_CASE("a process of the workers' uid can neither signal the supervisor nor p
     Daemon daemon({"--workers", "1", "--user", user->name});
     const auto workers = daemon.wait_for_workers(worker_processes(1));
     REQUIRE(workers.size() == 1);
-    const Targets targets{daemon.pid(), workers[0]};
+    const Targets targets{daemon.pid(), workers[0], daemon.control_socket()};
     CHECK(as_user(*user, attack, &targets) == 0);
     // Every attempt failed and changed nothing.
     CHECK(daemon.running());
@@ -167,7 +180,7 @@ TEST_CASE("with --core-dumps the workers stay dumpable, still without capabiliti
     REQUIRE(workers.size() == 1);
     check_confined(workers[0], *user);
     CHECK(proc_owner(workers[0]) == user->uid);
-    const Targets targets{daemon.pid(), workers[0]};
+    const Targets targets{daemon.pid(), workers[0], {}};
     CHECK(as_user(*user, attach, &targets) == 0);
     CHECK(HttpClient(daemon.port()).get("/healthz").status == 200);
     CHECK(daemon.stop_and_check_clean());
