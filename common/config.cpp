@@ -186,7 +186,8 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
     add_duration(app, "--hang-timeout", cfg.hang_timeout,
                  "A worker whose event loop makes no progress for this long is killed and replaced (0: never)");
     app.add_flag("--core-on-hang", cfg.core_on_hang,
-                 "Send a hung worker SIGABRT first, so it leaves a core dump; SIGKILL follows a second later");
+                 "Send a hung worker SIGABRT first, so it leaves a core dump; SIGKILL follows a second later "
+                 "(with --user it keeps the workers dumpable, as --core-dumps does)");
     add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
                  "On SIGTERM/SIGINT, how long workers may finish in-flight requests before SIGKILL");
     add_duration(app, "--drain-delay", cfg.drain_delay,

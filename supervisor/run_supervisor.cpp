@@ -209,7 +209,7 @@ int run_supervisor(const Config& config) {
         children = child::Identity{ids->uid, ids->gid, false};
     }
     // What removing the control socket needs, should the supervisor fail to start.
-    const BoundControlSocket leftover{UniqueFd{}, bound_control.path, bound_control.inode, false};
+    const BoundControlSocket leftover{UniqueFd{}, bound_control.path, bound_control.inode};
     try {
         Supervisor supervisor(config, std::move(listen), segment, std::move(upgrade_ready), std::move(bound_control),
                               std::move(admin_socket), children);
