@@ -12,7 +12,9 @@ std::vector<std::string> argv_for(const Arguments& arguments) {
     for (auto& word : run_as_words(arguments.run_as)) words.push_back(std::move(word));
     words.insert(words.end(), {slot_option, std::to_string(arguments.slot), generation_option,
                                std::to_string(arguments.generation), supervisor_pid_option,
-                               std::to_string(arguments.supervisor_pid)});
+                               std::to_string(arguments.supervisor_pid), shm_header_fd_option,
+                               std::to_string(arguments.shm_header_fd), shm_body_fd_option,
+                               std::to_string(arguments.shm_body_fd)});
     if (arguments.listen_count > 1) {
         words.emplace_back(listen_fds_option);
         words.push_back(std::to_string(arguments.listen_count));

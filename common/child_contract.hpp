@@ -13,12 +13,17 @@
 //   7        the first job ring result eventfd (--compute=processes)
 //   8 ...    the other listening sockets (an HTTP worker of K sockets: 8 .. 8+K-2),
 //            then the further result eventfds (result_fd_for)
+//   H, B     after all of those: the shared-memory segment's two memfds
+//            (common/shm_segment.hpp), the header always read-only, the body
+//            read-write (read-only for the admin worker); their numbers are
+//            in the arguments. A program run in exec mode gets neither.
 //
 // Arguments: argv[0] is the binary, then exactly
 //   --role worker|compute|admin [--run-as UID:GID --dumpable 0|1]
-//   --slot S --generation G --supervisor-pid P [--listen-fds K] --accepted-config TEXT
+//   --slot S --generation G --supervisor-pid P
+//   --shm-header-fd H --shm-body-fd B [--listen-fds K] --accepted-config TEXT
 // where --run-as (a supervisor started as root with --user) is whom the
-// child becomes before anything else (common/child_privileges.hpp)
+// child becomes before anything else (common/child_privileges.hpp), and
 // where TEXT is the configuration the supervisor accepted for this
 // generation, serialised by serialise_accepted (common/config.hpp). A child
 // parses nothing else: no other argument, no --config file, no CLUSTERD_*
@@ -82,6 +87,8 @@ inline constexpr const char* slot_option = "--slot";
 inline constexpr const char* generation_option = "--generation";
 inline constexpr const char* supervisor_pid_option = "--supervisor-pid";
 inline constexpr const char* listen_fds_option = "--listen-fds";
+inline constexpr const char* shm_header_fd_option = "--shm-header-fd";
+inline constexpr const char* shm_body_fd_option = "--shm-body-fd";
 inline constexpr const char* accepted_config_option = "--accepted-config";
 inline constexpr const char* notify_socket_option = "--notify-socket";  // exec role only
 inline constexpr const char* watchdog_usec_option = "--watchdog-usec";  // exec role only
@@ -95,6 +102,8 @@ struct Arguments {
     int supervisor_pid = 0;
     unsigned listen_count = 0;
     std::string accepted_config;
+    int shm_header_fd = -1;
+    int shm_body_fd = -1;
     std::optional<Identity> run_as;  // whom the child becomes; none: it keeps the supervisor's ids
 };
 

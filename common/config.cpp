@@ -198,6 +198,8 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
     add_duration(app, "--header-timeout", cfg.header_timeout,
                  "A request must arrive whole within this time of its first byte (else 408)");
     add_duration(app, "--idle-timeout", cfg.idle_timeout, "An idle keep-alive connection is closed after this");
+    add_duration(app, "--send-timeout", cfg.send_timeout,
+                 "A connection closing with responses its peer has stopped reading is closed after this");
     add_number(app, "--max-connections", cfg.max_connections, 1u, 1'000'000u,
                "Open connections per worker; more are answered 503 and closed");
     add_byte_size(app, "--max-header-size", cfg.max_header_size, "Largest request head in bytes (else 431)");
@@ -456,6 +458,8 @@ std::variant<Config, ExitRequest> parse_child(int argc, const char* const* argv)
     contract.add_option(child::generation_option, cfg.generation)->required();
     contract.add_option(child::supervisor_pid_option, cfg.supervisor_pid)->required();
     contract.add_option(child::listen_fds_option, cfg.listen_fds)->check(CLI::Range(1u, 16u));
+    contract.add_option(child::shm_header_fd_option, cfg.shm_header_fd)->required()->check(CLI::Range(3, 1 << 20));
+    contract.add_option(child::shm_body_fd_option, cfg.shm_body_fd)->required()->check(CLI::Range(3, 1 << 20));
     contract.add_option(child::accepted_config_option, accepted)->required();
     // Acted on before anything was parsed (api/run.cpp, common/child_privileges.hpp).
     std::string run_as;

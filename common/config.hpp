@@ -79,6 +79,7 @@ struct Config {
     // HTTP limits, per worker.
     Millis header_timeout{10'000};
     Millis idle_timeout{5'000};
+    Millis send_timeout{10'000};  // a closing connection whose peer takes none of our responses
     unsigned max_connections = 1024;
     std::uint64_t max_header_size = 8 * 1024;
     std::uint64_t max_body_size = 1024 * 1024;
@@ -127,6 +128,8 @@ struct Config {
     std::uint64_t generation = 0;
     pid_t supervisor_pid = 0;
     unsigned listen_fds = 1;  // listening sockets inherited: fd 3, then fds 8, 9, ...
+    int shm_header_fd = -1;   // the segment's descriptors (common/child_contract.hpp)
+    int shm_body_fd = -1;
 
     // The instance: its name, and its control socket (empty: the default path
     // for the name, see supervisor/control_socket.hpp).

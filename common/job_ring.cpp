@@ -147,6 +147,19 @@ std::optional<JobRing> JobRing::attach(void* memory, std::size_t bytes) noexcept
     return JobRing(header, records, base + std::size_t{capacity} * sizeof(JobRecord), capacity, max_input, max_output);
 }
 
+std::optional<JobRing> JobRing::view(void* memory, std::size_t bytes, std::uint32_t capacity,
+                                     std::uint32_t max_input, std::uint32_t max_output) noexcept {
+    if (memory == nullptr || reinterpret_cast<std::uintptr_t>(memory) % alignof(JobRecord) != 0) return std::nullopt;
+    if (capacity == 0 || capacity > job_ring_max_capacity || max_input > job_payload_max ||
+        max_output > job_payload_max || bytes < job_ring_bytes(capacity, max_input, max_output)) {
+        return std::nullopt;
+    }
+    auto* header = std::launder(static_cast<JobRingHeader*>(memory));
+    auto* base = static_cast<std::byte*>(memory) + sizeof(JobRingHeader);
+    auto* records = std::launder(reinterpret_cast<JobRecord*>(base));
+    return JobRing(header, records, base + std::size_t{capacity} * sizeof(JobRecord), capacity, max_input, max_output);
+}
+
 std::optional<JobTicket> JobRing::submit(std::uint32_t requester_slot, std::uint64_t requester_generation,
                                          std::uint64_t job_id, const JobParams& params,
                                          std::int64_t deadline_ms, std::string_view input) noexcept {

@@ -275,6 +275,14 @@ public:
     // nullopt otherwise.
     [[nodiscard]] static std::optional<JobRing> attach(void* memory, std::size_t bytes) noexcept;
 
+    // A view with the shape the caller knows from private memory (the
+    // segment's layout), reading nothing from the ring's header, which any
+    // process mapping the ring can scribble: a scribbled header changes no
+    // size, no address, and makes nobody refuse the ring. nullopt when that
+    // shape does not fit in `bytes` or the memory is misaligned.
+    [[nodiscard]] static std::optional<JobRing> view(void* memory, std::size_t bytes, std::uint32_t capacity,
+                                                     std::uint32_t max_input, std::uint32_t max_output) noexcept;
+
     [[nodiscard]] std::uint32_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] std::uint32_t max_input() const noexcept { return max_input_; }
     [[nodiscard]] std::uint32_t max_output() const noexcept { return max_output_; }

@@ -10,8 +10,10 @@ namespace {
 
 constexpr auto relaxed = std::memory_order_relaxed;
 
+// In doubles: a time a worker scribbled can be anything, and the int64
+// difference of two such could overflow.
 double seconds_between(std::int64_t from_ms, std::int64_t to_ms) {
-    return static_cast<double>(to_ms - from_ms) / 1000.0;
+    return (static_cast<double>(to_ms) - static_cast<double>(from_ms)) / 1000.0;
 }
 
 // Up to the first NUL, and never past the buffer: the writer may not have
@@ -99,7 +101,9 @@ ClusterSnapshot take_snapshot(const ShmSegment& segment, std::int64_t now_ms) {
         worker.restarts = slot.restarts.load(relaxed);
         if (auto note = slot.last_exit.try_read()) worker.last_exit = bounded_text(note->text);
         if (worker.pid != 0) {
-            worker.uptime_seconds = seconds_between(slot.started_ms.load(relaxed), now_ms);
+            // Worker-writable like the whole slot: a start after now, or none, is unknown (0).
+            const auto started = slot.started_ms.load(relaxed);
+            if (started > 0 && started <= now_ms) worker.uptime_seconds = seconds_between(started, now_ms);
             worker.rss_bytes = slot.rss_bytes.load(relaxed);
             worker.cpu_seconds = static_cast<double>(slot.cpu_ms.load(relaxed)) / 1000.0;
             if (auto status = slot.program_status.try_read()) worker.program_status = bounded_text(status->text);

@@ -2,14 +2,23 @@
 // whenever anything in this file changes shape: attach() refuses a segment
 // of another version instead of misreading it (Envoy's HOT_RESTART_VERSION).
 //
-//   offset 0            SegmentHeader (written once by the supervisor before
-//                       any worker exists, then only its SupervisorStats)
-//   offset slots_offset ScoreboardSlot[slot_count], each 64-byte aligned
-//   offset rings_offset WorkerRings[slot_count]: each worker's log ring
-//   offset jobs_offset  the compute job ring (job_ring.hpp), job_capacity
-//                       records and their payload area (task_max_input +
-//                       task_max_output bytes each); empty unless
-//                       --compute=processes
+// The segment is two memfds (no name anywhere; docs/SHM.md):
+//
+//   the header          SegmentHeader, written by the supervisor alone. Sealed
+//                       against any writable mapping but the supervisor's own
+//                       (F_SEAL_FUTURE_WRITE) and handed to children read-only:
+//                       nobody else can change a byte of it.
+//   the body            everything a worker writes, and nothing the supervisor
+//                       takes an address or a count from:
+//     offset slots_offset ScoreboardSlot[slot_count], each 64-byte aligned
+//     offset rings_offset WorkerRings[slot_count]: each worker's log ring
+//     offset jobs_offset  the compute job ring (job_ring.hpp), job_capacity
+//                         records and their payload area (task_max_input +
+//                         task_max_output bytes each); empty unless
+//                         --compute=processes
+//
+// The supervisor computes the layout (SegmentLayout, below) once at creation
+// and keeps it in private memory; the header's copy is for children.
 //
 // Slots [0, http_slots) belong to HTTP workers (2 per configured worker, so a
 // replacement can start before its predecessor leaves); slots
@@ -17,8 +26,9 @@
 //
 // Rules (../shared/DESIGN.md): no pointers, only indices; every atomic is
 // always lock-free; no mutex; one writer per field; the supervisor validates
-// everything it reads from a worker's slot, because a crashing worker can
-// write garbage. The per-field writer is named next to each field.
+// everything it reads from the body, because a crashing (or compromised)
+// worker can write any byte of it. The per-field writer is named next to each
+// field.
 //
 // Memory order: counters and gauges are independent numbers read for display,
 // so relaxed is enough (a reader may see requests_2xx one increment behind
@@ -41,7 +51,7 @@
 namespace clusterd {
 
 inline constexpr std::uint64_t shm_magic = 0x4b4f4f4c43445343;  // "CSDCLOOK"
-inline constexpr std::uint32_t shm_layout_version = 6;
+inline constexpr std::uint32_t shm_layout_version = 7;
 
 // What a worker is doing right now; all zero when idle.
 struct CurrentRequest {
@@ -216,12 +226,14 @@ struct SupervisorStats {
     std::atomic<std::uint64_t> reloads_refused{0};    // the new configuration was invalid or cannot apply
 };
 
+// In the header memfd; written by the supervisor only (children map it
+// read-only, and the seal stops anyone else from mapping it writable).
 struct alignas(64) SegmentHeader {
     std::uint64_t magic = 0;
     std::uint32_t layout_version = 0;
     std::uint32_t slot_count = 0;
-    std::uint64_t total_size = 0;
-    std::uint64_t slots_offset = 0;
+    std::uint64_t body_size = 0;     // bytes of the body memfd
+    std::uint64_t slots_offset = 0;  // in the body, like the two below
     std::uint64_t rings_offset = 0;
     std::int32_t supervisor_pid = 0;
     std::uint32_t workers = 0;     // configured HTTP workers
@@ -235,17 +247,35 @@ struct alignas(64) SegmentHeader {
     SupervisorStats stats;
 };
 
-[[nodiscard]] constexpr std::uint64_t segment_slots_offset() {
-    return (sizeof(SegmentHeader) + alignof(ScoreboardSlot) - 1) / alignof(ScoreboardSlot) * alignof(ScoreboardSlot);
-}
+// Where everything is in the body, and how much of it there is. The
+// supervisor's copy is computed by layout_for() at creation and lives in its
+// private memory; it is the only source of addresses and counts it uses.
+struct SegmentLayout {
+    std::uint32_t slot_count = 0;
+    std::uint32_t http_slots = 0;
+    std::uint32_t job_capacity = 0;
+    std::uint32_t task_max_input = 0;
+    std::uint32_t task_max_output = 0;
+    std::uint64_t slots_offset = 0;
+    std::uint64_t rings_offset = 0;
+    std::uint64_t jobs_offset = 0;
+    std::uint64_t body_size = 0;
+};
+
+inline constexpr std::uint32_t segment_max_slots = 65536;
+
+[[nodiscard]] constexpr std::uint64_t segment_slots_offset() { return 0; }
 [[nodiscard]] constexpr std::uint64_t segment_rings_offset(std::uint32_t slot_count) {
     return segment_slots_offset() + std::uint64_t{slot_count} * sizeof(ScoreboardSlot);
 }
 [[nodiscard]] constexpr std::uint64_t segment_jobs_offset(std::uint32_t slot_count) {
     return segment_rings_offset(slot_count) + std::uint64_t{slot_count} * sizeof(WorkerRings);
 }
+// The body's size for that shape.
 [[nodiscard]] std::uint64_t segment_size(std::uint32_t slot_count, std::uint32_t job_capacity,
                                          std::uint32_t task_max_input = 0, std::uint32_t task_max_output = 0);
+[[nodiscard]] SegmentLayout layout_for(std::uint32_t slot_count, std::uint32_t http_slots, std::uint32_t job_capacity,
+                                       std::uint32_t task_max_input, std::uint32_t task_max_output);
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::int64_t>::is_always_lock_free);

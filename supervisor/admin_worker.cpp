@@ -14,8 +14,13 @@ constexpr unsigned no_slot = 0;
 
 }  // namespace
 
-AdminWorker::AdminWorker(uv_loop_t* loop, ListenSocket socket, std::string executable, std::function<void()> on_gone)
-    : loop_(loop), socket_(std::move(socket)), executable_(std::move(executable)), on_gone_(std::move(on_gone)) {
+AdminWorker::AdminWorker(uv_loop_t* loop, ListenSocket socket, std::string executable, SegmentFds segment,
+                         std::function<void()> on_gone)
+    : loop_(loop),
+      socket_(std::move(socket)),
+      executable_(std::move(executable)),
+      segment_(segment),
+      on_gone_(std::move(on_gone)) {
     uv_timer_init(loop_, &restart_timer_);
     restart_timer_.data = this;
 }
@@ -62,7 +67,7 @@ void AdminWorker::close() {
 
 AdminWorker::Running AdminWorker::spawn_one() {
     SpawnRequest request{executable_, accepted_config_, "admin", no_slot, ++generation_, {socket_.fd.get()},
-                         {}, {}, policy_.run_as};
+                         {}, {}, segment_, policy_.run_as};
     auto spawned = WorkerProcess::spawn(loop_, request, *this);
     if (auto* error = std::get_if<int>(&spawned)) {
         spdlog::error("the admin worker for {} could not be started: {}; retrying in {}", socket_.address,

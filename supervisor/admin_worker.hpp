@@ -41,7 +41,9 @@ public:
 
     // socket: bound (--admin-listen) or passed by socket activation (named "admin").
     // on_gone: called whenever no admin process is left (for the supervisor's stop).
-    AdminWorker(uv_loop_t* loop, ListenSocket socket, std::string executable, std::function<void()> on_gone);
+    // segment: the descriptors it maps (ShmSegment::child_fds, the body read-only).
+    AdminWorker(uv_loop_t* loop, ListenSocket socket, std::string executable, SegmentFds segment,
+                std::function<void()> on_gone);
     AdminWorker(const AdminWorker&) = delete;
     AdminWorker& operator=(const AdminWorker&) = delete;
     ~AdminWorker();
@@ -73,6 +75,7 @@ private:
     uv_loop_t* loop_;
     ListenSocket socket_;
     std::string executable_;
+    SegmentFds segment_;
     std::function<void()> on_gone_;
     std::string accepted_config_;
     Policy policy_;

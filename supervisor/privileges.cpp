@@ -105,11 +105,6 @@ std::optional<std::string> shared_user_warning(const RunAs& ids) {
            "DynamicUser does";
 }
 
-std::optional<std::string> give_to(int fd, const RunAs& ids, std::string_view what) {
-    if (fchown(fd, ids.uid, ids.gid) == 0) return std::nullopt;
-    return "fchown() of " + std::string(what) + " to " + ids.user + ":" + ids.group + " failed: " + std::strerror(errno);
-}
-
 bool running_as_root() { return geteuid() == 0; }
 
 std::optional<std::string> refuse_root_without_user(bool as_root, bool user_given, bool allow_root) {

@@ -9,7 +9,7 @@
 //       → log *refusal, exit 2;
 //   auto ids = resolve_run_as(user, group);            // error → log, exit 2
 //   bind the listening socket(s) (a port below 1024 needs root), the control socket,
-//   create the shm segment, give_to(segment fd, ids, "the shared memory segment"),
+//   create the shm segment (children inherit its descriptors: nothing to chown),
 //   log shared_user_warning(ids) if any,
 //   then start the loop; every child is spawned with --run-as ids.
 //
@@ -42,12 +42,6 @@ struct RunAs {
 // process of theirs could ptrace a dumpable worker or open what the workers
 // open. Nothing for a dedicated user.
 [[nodiscard]] std::optional<std::string> shared_user_warning(const RunAs& ids);
-
-// fchown() of something we created as root (the shm segment) to the ids the
-// workers run as, so they can open it. what names
-// it in the error: "fchown() of the shared memory segment to nobody:nogroup
-// failed: Operation not permitted".
-[[nodiscard]] std::optional<std::string> give_to(int fd, const RunAs& ids, std::string_view what);
 
 // Effective uid 0.
 [[nodiscard]] bool running_as_root();

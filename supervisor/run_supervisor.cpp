@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include <boost/interprocess/shared_memory_object.hpp>
 #include <csignal>
 
 #include "common/exit_codes.hpp"
@@ -105,17 +104,14 @@ std::variant<std::monostate, RunAs, std::string> who_runs_the_cluster(const Conf
            std::to_string(::geteuid()) + ")";
 }
 
-// Gives the segment to the user the workers will run as (they open it by
-// name); the supervisor itself keeps root. Nothing else is handed over: the
-// control socket, the log file and the configuration stay root's.
-std::optional<std::string> hand_over_to(const RunAs& ids, const ShmSegment& segment) {
-    UniqueFd shm(::open(("/dev/shm/" + segment.name()).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!shm) return "open() of /dev/shm/" + segment.name() + " failed: " + std::strerror(errno);
-    if (auto error = give_to(shm.get(), ids, "the shared memory segment")) return error;
+// Says whom the workers run as; nothing is handed over: the supervisor keeps
+// root, the control socket, the log file and the configuration stay root's,
+// and the children map the segment through the descriptors they inherit,
+// which need no permission on the memfds' inodes.
+void announce_run_as(const RunAs& ids) {
     spdlog::info("workers run as {}:{} (uid {}, gid {}); the supervisor keeps root", ids.user, ids.group, ids.uid,
                  ids.gid);
     if (auto warning = shared_user_warning(ids)) spdlog::warn("{}", *warning);
-    return std::nullopt;
 }
 
 }  // namespace
@@ -146,13 +142,9 @@ int run_supervisor(const Config& config) {
     // Whatever our own parent leaked to us must not reach the workers.
     uv_disable_stdio_inheritance();
 
-    for (const auto& stale : remove_stale_segments()) {
-        spdlog::info("removed shared memory /dev/shm/{} left by a supervisor that is gone", stale);
-    }
-    // A segment under our own name can only be a leftover of a dead process
-    // that had our pid; the header check above trusts the pid, so drop it here.
-    const std::string name = segment_name_for(getpid());
-    boost::interprocess::shared_memory_object::remove(name.c_str());
+    // The segment has no name (two memfds, common/shm_segment.hpp): nothing
+    // in /dev/shm to clean up after a killed supervisor, nothing anyone can
+    // plant there to hang, fail or delete.
     // Two slots per worker (at least 16): a replacement starts before its
     // predecessor leaves, and a reload may add workers.
     SegmentShape shape;
@@ -168,7 +160,7 @@ int run_supervisor(const Config& config) {
         shape.task_max_input = static_cast<std::uint32_t>(config.task_max_input);
         shape.task_max_output = static_cast<std::uint32_t>(config.task_max_output);
     }
-    auto created = ShmSegment::create(name, shape, getpid());
+    auto created = ShmSegment::create(shape, getpid());
     if (auto* error = std::get_if<std::string>(&created)) {
         spdlog::critical("{}", *error);
         return exit_code::failure;
@@ -200,12 +192,7 @@ int run_supervisor(const Config& config) {
     spdlog::info("control socket: {}", bound_control.path);
     std::optional<child::Identity> children;
     if (auto* ids = std::get_if<RunAs>(&run_as)) {
-        // Before any worker exists: they become ids->uid at their start.
-        if (auto error = hand_over_to(*ids, segment)) {
-            spdlog::critical("{}", *error);
-            remove_control_socket(bound_control);
-            return exit_code::failure;
-        }
+        announce_run_as(*ids);
         children = child::Identity{ids->uid, ids->gid, false};
     }
     // What removing the control socket needs, should the supervisor fail to start.
@@ -221,7 +208,6 @@ int run_supervisor(const Config& config) {
         remove_control_socket(leftover);
         return exit_code::failure;
     }
-    // The segment's destructor removes /dev/shm/clusterd.<pid>.
 }
 
 }  // namespace clusterd::supervisor

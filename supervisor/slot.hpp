@@ -43,6 +43,7 @@ struct Slot {
     std::uint64_t generation = 0;  // bumped on every spawn; tells a stale message from a live one
     pid_t pid = 0;                 // 0 when no process occupies the slot
     SteadyTime started_at{};
+    std::int64_t started_ms = 0;  // monotonic_ms() at spawn: the heartbeat judge's, never read back from shared memory
     bool was_ready = false;  // its worker reported ready: a death then is no crash-loop evidence
     DeathHistory deaths;
     std::optional<SteadyTime> replacing_since;  // when a running worker died; cleared when its replacement is ready

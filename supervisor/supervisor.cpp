@@ -119,7 +119,9 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
             [this](ControlSocket::RequestId id, const std::string& line) { on_control_command(id, line); });
     }
     if (admin) {
-        admin_ = std::make_unique<AdminWorker>(&loop_, std::move(*admin), executable_, [this] { finish_if_stopped(); });
+        admin_ = std::make_unique<AdminWorker>(&loop_, std::move(*admin), executable_,
+                                               segment_.child_fds(ShmSegment::Access::read_only),
+                                               [this] { finish_if_stopped(); });
     }
     slots_.on_transition([this](const Slot& slot) {
         publish_slot(slot);
@@ -143,6 +145,7 @@ Supervisor::~Supervisor() {
 }
 
 int Supervisor::run() {
+    warn_if_fault_injection();
     if (loops_ > 1) {
         spdlog::info("serving model threads: one worker process with {} event-loop threads", loops_);
     }
@@ -364,7 +367,7 @@ std::vector<int> Supervisor::listen_fds() const {
 }
 
 SpawnRequest Supervisor::spawn_request(const Slot& slot) {
-    SpawnRequest request{executable_, config_.accepted, "worker", slot.index, slot.generation, listen_fds(), {}, {},
+    SpawnRequest request{executable_, config_.accepted, "worker", slot.index, slot.generation, listen_fds(), {}, {}, {},
                          child_identity()};
     if (slot.role == SlotRole::compute) {
         request.role = "compute";
@@ -377,6 +380,7 @@ SpawnRequest Supervisor::spawn_request(const Slot& slot) {
         }
     }
     request.exec = exec_spec(slot);
+    if (!request.exec) request.segment = segment_.child_fds(ShmSegment::Access::read_write);
     return request;
 }
 
@@ -396,6 +400,7 @@ void Supervisor::spawn_worker(unsigned index) {
     // Before the spawn: a fast worker writes its first heartbeat before
     // uv_spawn returns, and a start time after it would look impossible.
     const auto started_ms = monotonic_ms();
+    slot.started_ms = started_ms;
     for (unsigned l = 0; l < loops_of(index); ++l) {
         segment_.slot(index + l).started_ms.store(started_ms, std::memory_order_relaxed);
     }

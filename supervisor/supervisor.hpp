@@ -136,6 +136,7 @@ private:
     static void on_systemd_ping(uv_timer_t* timer);
     [[nodiscard]] bool cluster_view_is_current(std::int64_t now_ms) const;
     void notify_status();
+    void warn_if_fault_injection() const;
 
     // supervisor_exec.cpp: exec mode (`clusterd -- COMMAND`)
     struct ExecSlot {
@@ -176,7 +177,8 @@ private:
     void log_capacity() const;
     [[nodiscard]] bool fully_ready() const;
     void check_heartbeats();
-    [[nodiscard]] HeartbeatReading read_heartbeat(unsigned scoreboard_slot, std::uint64_t generation) const;
+    // Loop `scoreboard_slot` of the process in `process` (its first slot).
+    [[nodiscard]] HeartbeatReading read_heartbeat(unsigned scoreboard_slot, const Slot& process) const;
     void publish_slot(const Slot& slot);
     void check_recycle_request(unsigned slot);
     void count_death(const ExitInfo& exit);

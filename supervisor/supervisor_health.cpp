@@ -109,14 +109,16 @@ std::string Supervisor::what_it_was_doing(unsigned index, unsigned first) const 
     return known ? " while idle" : "";
 }
 
-HeartbeatReading Supervisor::read_heartbeat(unsigned scoreboard_slot, std::uint64_t generation) const {
+HeartbeatReading Supervisor::read_heartbeat(unsigned scoreboard_slot, const Slot& process) const {
     const ScoreboardSlot& board = segment_.slot(scoreboard_slot);
     // The generation first (acquire, pairing with the worker's claim of the
     // slot): a heartbeat read after seeing our generation is that worker's
     // reset or newer, never the previous occupant's.
     const auto writer_generation = board.worker_generation.load(std::memory_order_acquire);
     const auto heartbeat = board.heartbeat_ms.load(std::memory_order_relaxed);
-    return {heartbeat, writer_generation, generation, board.started_ms.load(std::memory_order_relaxed)};
+    // Generation and start time from private memory: a worker can write the
+    // scoreboard's copies (any slot's), never these.
+    return {heartbeat, writer_generation, process.generation, process.started_ms};
 }
 
 void Supervisor::on_watchdog(uv_timer_t* timer) { static_cast<Supervisor*>(timer->data)->check_heartbeats(); }
@@ -144,7 +146,7 @@ void Supervisor::check_heartbeats() {
         HangVerdict verdict;
         unsigned silent_loop = slot.index;
         for (unsigned l = 0; l < loops_of(slot.index) && verdict.kind == HangVerdict::Kind::alive; ++l) {
-            verdict = judge_heartbeat(read_heartbeat(slot.index + l, slot.generation), now, config_.hang_timeout);
+            verdict = judge_heartbeat(read_heartbeat(slot.index + l, slot), now, config_.hang_timeout);
             silent_loop = slot.index + l;
         }
         if (verdict.kind == HangVerdict::Kind::alive) continue;

@@ -43,13 +43,22 @@ bool Supervisor::cluster_view_is_current(std::int64_t now_ms) const {
         if (processes_[i] == nullptr || slot.kill_reason != nullptr || slot.state != SlotState::ready) continue;
         if (!is_http(i)) continue;  // compute processes are bounded by job deadlines instead
         for (unsigned l = 0; l < loops_of(i); ++l) {
-            if (judge_heartbeat(read_heartbeat(i + l, slot.generation), now_ms, allowance).kind ==
+            if (judge_heartbeat(read_heartbeat(i + l, slot), now_ms, allowance).kind ==
                 HangVerdict::Kind::hung) {
                 return false;
             }
         }
     }
     return true;
+}
+
+// --enable-fault-injection may come from the command line, CLUSTERD_* or a
+// config file someone forgot about; it lets any client kill workers, so it
+// is said loudly wherever an operator looks: here, STATUS= and /status.
+void Supervisor::warn_if_fault_injection() const {
+    if (!config_.fault_injection) return;
+    spdlog::warn("FAULT INJECTION ENABLED (--enable-fault-injection, CLUSTERD_ENABLE_FAULT_INJECTION or the config "
+                 "file): any client can crash, hang or scribble on workers through /debug/crash; never in production");
 }
 
 void Supervisor::notify_status() {
@@ -59,7 +68,9 @@ void Supervisor::notify_status() {
     summary.total = rotation_.wanted() * loops_;
     for (unsigned i = 0; i < slots_.size(); ++i) {
         const Slot& slot = slots_[i];
-        summary.restarts += segment_.slot(i).restarts.load(std::memory_order_relaxed);
+        // Counted privately (each spawn after the first, once per loop), as
+        // the scoreboard shows it; the scoreboard's copy is worker-writable.
+        if (slot.role != SlotRole::loop && slot.generation > 1) summary.restarts += (slot.generation - 1) * loops_of(i);
         if (!is_http(i)) continue;
         if (slot.state == SlotState::ready && !rotation_.retiring(i)) summary.ready += loops_;
         if (slot.state == SlotState::failed) summary.breaker_open.push_back(i);
@@ -67,6 +78,7 @@ void Supervisor::notify_status() {
     summary.breaker_deaths = config_.breaker_deaths;
     summary.breaker_window = config_.breaker_window;
     summary.last_problem = last_problem_;
+    summary.fault_injection = config_.fault_injection;
     std::string line = format_status_line(summary);
     if (line == last_status_) return;
     last_status_ = std::move(line);

@@ -17,11 +17,12 @@ namespace clusterd::supervisor {
 
 namespace {
 
-std::vector<std::string> native_argv(const SpawnRequest& request) {
+// shm_at: where the child finds the segment's header; the body follows it.
+std::vector<std::string> native_argv(const SpawnRequest& request, int shm_at) {
     std::vector<std::string> words{request.executable};
     const auto listen_count = static_cast<unsigned>(request.listen_fds.size());
     for (auto& word : child::argv_for({request.role, request.slot, request.generation, getpid(), listen_count,
-                                       request.accepted_config, request.run_as})) {
+                                       request.accepted_config, shm_at, shm_at + 1, request.run_as})) {
         words.push_back(std::move(word));
     }
     return words;
@@ -67,7 +68,20 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     worker->open_handles_ = 1;
 
     const auto listen_count = static_cast<unsigned>(request.listen_fds.size());
-    std::vector<std::string> words = request.exec ? exec_argv(request) : native_argv(request);
+    std::size_t stdio_count = child::first_result_fd;
+    if (listen_count > 1) stdio_count = static_cast<std::size_t>(child::listen_fd_for(listen_count - 1)) + 1;
+    if (!request.result_fds.empty()) {
+        const auto last = static_cast<unsigned>(request.result_fds.size() - 1);
+        const auto last_fd = static_cast<std::size_t>(child::result_fd_for(last, listen_count));
+        stdio_count = std::max(stdio_count, last_fd + 1);
+    }
+    // The segment's two memfds go after everything else, and only to our own
+    // children: a program run in exec mode never sees them.
+    const bool shares_segment = !request.exec && request.segment.header >= 0 && request.segment.body >= 0;
+    const int shm_at = static_cast<int>(stdio_count);
+    if (shares_segment) stdio_count += 2;
+
+    std::vector<std::string> words = request.exec ? exec_argv(request) : native_argv(request, shm_at);
     std::vector<char*> argv;
     for (auto& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
@@ -76,13 +90,6 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     for (auto& entry : environment) envp.push_back(entry.data());
     envp.push_back(nullptr);
 
-    std::size_t stdio_count = child::first_result_fd;
-    if (listen_count > 1) stdio_count = static_cast<std::size_t>(child::listen_fd_for(listen_count - 1)) + 1;
-    if (!request.result_fds.empty()) {
-        const auto last = static_cast<unsigned>(request.result_fds.size() - 1);
-        const auto last_fd = static_cast<std::size_t>(child::result_fd_for(last, listen_count));
-        stdio_count = std::max(stdio_count, last_fd + 1);
-    }
     std::vector<uv_stdio_container_t> stdio(stdio_count);
     for (auto& entry : stdio) entry.flags = UV_IGNORE;  // a gap (fd 7 without a result fd) stays closed
     if (request.exec) {
@@ -115,6 +122,12 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
         const auto at = static_cast<std::size_t>(child::listen_fd_for(i));
         stdio[at].flags = UV_INHERIT_FD;
         stdio[at].data.fd = request.listen_fds[i];
+    }
+    if (shares_segment) {
+        stdio[static_cast<std::size_t>(shm_at)].flags = UV_INHERIT_FD;
+        stdio[static_cast<std::size_t>(shm_at)].data.fd = request.segment.header;
+        stdio[static_cast<std::size_t>(shm_at) + 1].flags = UV_INHERIT_FD;
+        stdio[static_cast<std::size_t>(shm_at) + 1].data.fd = request.segment.body;
     }
 
     uv_process_options_t options{};

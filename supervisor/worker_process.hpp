@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/child_privileges.hpp"
+#include "common/shm_segment.hpp"
 #include "supervisor/exec_channels.hpp"
 #include "supervisor/exit_info.hpp"
 
@@ -63,6 +64,7 @@ struct SpawnRequest {
     std::vector<int> listen_fds;    // empty: none (compute processes)
     std::vector<int> result_fds;    // inherited at child::result_fd_for(0..)
     std::optional<ExecSpec> exec;   // exec mode: the program instead of a native worker
+    SegmentFds segment;             // the shared memory (ShmSegment::child_fds); never passed in exec mode
     std::optional<child::Identity> run_as;  // whom the child becomes (a root supervisor with --user)
 };
 

@@ -35,7 +35,7 @@ constexpr unsigned admin_max_connections = 64;
 int run_admin_worker(const Config& config, const detail::AppModel& app) {
     init_logging("[admin " + std::to_string(getpid()) + "]", config.log_level);
     if (!start_as_supervisors_child(config, "admin")) return exit_code::config_error;
-    auto attached = ShmSegment::attach(segment_name_for(config.supervisor_pid), ShmSegment::Access::read_only);
+    auto attached = ShmSegment::attach({config.shm_header_fd, config.shm_body_fd}, ShmSegment::Access::read_only);
     if (auto* error = std::get_if<std::string>(&attached)) {
         spdlog::critical("{}", *error);
         return exit_code::config_error;

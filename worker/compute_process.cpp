@@ -136,7 +136,7 @@ int run_compute_process(const Config& config, const detail::AppModel& app) {
     }
     install_signal_handlers();
     if (config.crash_at_start) std::abort();
-    auto attached = ShmSegment::attach(segment_name_for(config.supervisor_pid), ShmSegment::Access::read_write);
+    auto attached = ShmSegment::attach({config.shm_header_fd, config.shm_body_fd}, ShmSegment::Access::read_write);
     if (auto* error = std::get_if<std::string>(&attached)) {
         spdlog::critical("{}", *error);
         return exit_code::config_error;

@@ -505,7 +505,7 @@ int run_worker(const Config& config, const detail::AppModel& app) {
     init_logging("[worker " + std::to_string(config.slot) + " " + std::to_string(getpid()) + "]", config.log_level);
     if (!start_as_supervisors_child(config, "worker")) return exit_code::config_error;
     if (config.crash_at_start) crash_at_start();
-    auto attached = ShmSegment::attach(segment_name_for(config.supervisor_pid), ShmSegment::Access::read_write);
+    auto attached = ShmSegment::attach({config.shm_header_fd, config.shm_body_fd}, ShmSegment::Access::read_write);
     if (auto* error = std::get_if<std::string>(&attached)) {
         spdlog::critical("{}", *error);
         return exit_code::config_error;

@@ -25,6 +25,7 @@
 #include "tests/support/http_client.hpp"
 #include "tests/support/proc_files.hpp"
 #include "tests/support/test_user.hpp"
+#include "tests/support/shm_entries.hpp"
 #include "tests/support/wrk_load.hpp"
 
 using namespace clusterd::test;
@@ -98,6 +99,9 @@ TEST_CASE("a program under clusterd gets the socket and its variables by systemd
         CHECK(env.count("NOTIFY_SOCKET") == 1);
         CHECK(env.count("WATCHDOG_USEC") == 1);  // the default --hang-timeout watches it once it pings
         CHECK(std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/fd/0") == "/dev/null");
+        // A program is no clusterd child: the shared memory never reaches it.
+        CHECK(segment_memfds(pid, "header").empty());
+        CHECK(segment_memfds(pid, "body").empty());
     }
     // SIGTERM: each closes its server and exits on its own, then the supervisor.
     REQUIRE(daemon.send_signal(SIGTERM));

@@ -108,3 +108,21 @@ write("job_ring", "bad-owner", job(5, [7, 2, 0, 7, 9, 0] + list(struct.pack("<Q"
 write("job_ring", "scribbled-records", job(7, [0, 0, 2, 1, 3, 0, 5, 1, 6, 0], bytes(range(256)) * 2))
 write("job_ring", "short-image", job(0x83, [0, 0]))
 write("job_ring", "scribbled-header", bytes([0x44, 24]) + struct.pack("<QIII", 0x474e4952424f4a43, 1, 60000, 512) + b"\0" * 4 + bytes([0, 7, 0, 0, 0]))
+
+# scribbled segment: byte 0 even = the rest repeated over the whole body;
+# odd = patches (u32 offset, u8 length, bytes) over a fresh body.
+def patches(*items):
+    out = b"\x01"
+    for offset, data in items:
+        out += struct.pack("<IB", offset, len(data)) + data
+    return out
+
+
+write("scribbled_segment", "zeros", b"\x00\x00")
+write("scribbled_segment", "ones", b"\x00\xff")
+write("scribbled_segment", "small-numbers", b"\x00" + bytes(range(0, 40)))
+write("scribbled_segment", "counting", b"\x00" + bytes(range(256)))
+write("scribbled_segment", "untouched", b"\x01")
+write("scribbled_segment", "patches-spread",
+      patches(*[(i * 4093, struct.pack("<QQ", 2**63 + i, i)) for i in range(64)]))
+write("scribbled_segment", "patches-long", patches(*[(i * 251, b"\xff" * 255) for i in range(40)]))

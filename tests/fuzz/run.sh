@@ -9,7 +9,7 @@ build=$1
 seconds=$2
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(http_request log_ring command_ring job_ring)
+[ ${#targets[@]} -gt 0 ] || targets=(http_request log_ring command_ring job_ring scribbled_segment)
 source_dir=$(cd "$(dirname "$0")" && pwd)
 
 for target in "${targets[@]}"; do

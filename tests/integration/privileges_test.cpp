@@ -12,6 +12,7 @@
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/shm_entries.hpp"
 
 using namespace clusterd::test;
 
@@ -41,9 +42,14 @@ TEST_CASE("as root with --user every worker runs as that user, the supervisor as
     const auto workers = daemon.wait_for_workers(worker_processes(2));
     REQUIRE(workers.size() == worker_processes(2));
     for (pid_t worker : workers) CHECK(uid_of(worker) == static_cast<long>(nobody->pw_uid));
+    // The workers hold the segment by inherited descriptor; its memfds stay
+    // root's, mode 0600, so a process of `nobody` cannot reopen them by /proc.
+    const auto body = segment_memfds(workers[0], "body");
+    REQUIRE(body.size() == 1);
     struct stat segment {};
-    REQUIRE(::stat(("/dev/shm/clusterd." + std::to_string(daemon.pid())).c_str(), &segment) == 0);
-    CHECK(segment.st_uid == nobody->pw_uid);
+    REQUIRE(::stat(body[0].c_str(), &segment) == 0);
+    CHECK(segment.st_uid == 0);
+    CHECK((segment.st_mode & 0077) == 0);
     HttpClient client(daemon.port());
     CHECK(client.get("/healthz").status == 200);
     CHECK(daemon.stop_and_check_clean());

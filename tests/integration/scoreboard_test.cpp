@@ -1,6 +1,6 @@
 // The scoreboard seen from outside: hang detection, crash forensics in the
 // log, /metrics read by a real Prometheus parser, /status, `clusterd status`,
-// and the segment's life in /dev/shm.
+// and the segment's life (two memfds, never a name in /dev/shm).
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -11,14 +11,14 @@
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/shm_entries.hpp"
 
 using namespace clusterd::test;
 
 namespace {
 
-bool segment_exists(pid_t supervisor) {
-    struct stat info {};
-    return ::stat(("/dev/shm/clusterd." + std::to_string(supervisor)).c_str(), &info) == 0;
+bool named_segment_exists(pid_t supervisor) {
+    return clusterd_shm_names().count("clusterd." + std::to_string(supervisor)) != 0;
 }
 
 // Runs Debian's python3 with prometheus_client on a /metrics text and returns
@@ -140,31 +140,31 @@ TEST_CASE("'clusterd status' for no running instance says so and fails", "[integ
     REQUIRE_THAT(result->output, Catch::Contains("no clusterd instance named 'no-such-instance-here' answers"));
 }
 
-TEST_CASE("the segment is removed at a clean stop, and a dead instance's at the next start", "[integration][scoreboard]") {
-    pid_t first = 0;
+TEST_CASE("the segment is memfds with no name: nothing in /dev/shm while it runs, after a stop or a SIGKILL",
+          "[integration][scoreboard]") {
     {
         Daemon daemon({"--workers", "1"});
-        first = daemon.pid();
-        REQUIRE(segment_exists(first));
+        const auto workers = daemon.worker_pids();
+        REQUIRE_FALSE(workers.empty());
+        // The supervisor and its worker hold the segment by descriptor only.
+        CHECK(segment_memfds(daemon.pid(), "header").size() == 1);
+        CHECK(segment_memfds(daemon.pid(), "body").size() >= 1);
+        CHECK(segment_memfds(workers[0], "header").size() == 1);
+        CHECK(segment_memfds(workers[0], "body").size() == 1);
+        CHECK_FALSE(named_segment_exists(daemon.pid()));
         REQUIRE(daemon.send_signal(SIGTERM));
         auto exit = daemon.wait_exit(15s);
         REQUIRE(exit);
         REQUIRE(exit->clean());
-        REQUIRE_FALSE(segment_exists(first));
+        CHECK_FALSE(named_segment_exists(daemon.pid()));
         CHECK(daemon.no_worker_left());
     }
-    {
-        Daemon killed({"--workers", "1"});
-        first = killed.pid();
-        REQUIRE(killed.send_signal(SIGKILL));  // nothing can remove the segment now
-        REQUIRE(killed.wait_exit(15s));
-        CHECK(killed.no_worker_left());
-    }
-    // The next start removes it (in a parallel test run, any instance may be
-    // the one that does, so the test checks the outcome, not who).
-    Daemon next({"--workers", "1"});
-    REQUIRE_FALSE(segment_exists(first));
-    CHECK(next.stop_and_check_clean());
+    Daemon killed({"--workers", "1"});
+    REQUIRE(killed.send_signal(SIGKILL));  // nothing can clean up now, and nothing has to
+    REQUIRE(killed.wait_exit(15s));
+    CHECK(killed.no_worker_left());
+    CHECK_FALSE(named_segment_exists(killed.pid()));
+    CHECK(killed.stop_and_check_clean());
 }
 
 TEST_CASE("a worker's last log line is written before the news of its death", "[integration][scoreboard]") {

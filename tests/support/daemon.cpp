@@ -1,4 +1,5 @@
 #include "tests/support/daemon.hpp"
+#include "tests/support/shm_entries.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -326,6 +327,7 @@ Daemon::Daemon(DaemonOptions options) {
     // Workers orphaned by a supervisor we kill are reparented to us, and we
     // reap them, instead of leaving zombies to whatever PID 1 is.
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    shm_names_before_ = clusterd_shm_names();
     spawn(options);
     try {
         if (options.wait_listening && !wait_for_port(startup_timeout)) {
@@ -542,18 +544,20 @@ bool Daemon::stop_and_check_clean(Millis grace) {
 
 void Daemon::teardown(Millis grace, bool quiet) {
     if (pid_ <= 0) return;
-    const std::string segment = "/dev/shm/clusterd." + std::to_string(pid_);
     if (!exit_) {
         remember_workers();
         ::kill(pid_, SIGKILL);
         reap(true);
-        // A SIGKILLed supervisor cannot remove its segment; the next start
-        // would. Do it here so a test run leaves nothing in /dev/shm.
-        ::unlink(segment.c_str());
         if (!control_socket_.empty()) ::unlink(control_socket_.c_str());
-    } else if (exit_->exited && ::access(segment.c_str(), F_OK) == 0 && failure_.empty()) {
-        failure_ = "the supervisor exited but left " + segment + " behind";
-        ::unlink(segment.c_str());
+    }
+    // The segment is two memfds: however the supervisor ended (SIGKILL
+    // included), nothing of it may be in /dev/shm. Names that were there
+    // before it started (another test's, or planted on purpose) are not its.
+    const std::string own = "clusterd." + std::to_string(pid_);
+    for (const auto& name : clusterd_shm_names()) {
+        if (shm_names_before_.count(name) != 0 || name != own) continue;
+        if (failure_.empty()) failure_ = "the supervisor left /dev/shm/" + name + " behind";
+        ::unlink(("/dev/shm/" + name).c_str());
     }
     if (!torn_down_) {
         torn_down_ = true;

@@ -162,6 +162,7 @@ private:
     std::string control_socket_;
     std::optional<ExitStatus> exit_;
     std::set<ProcessId> seen_workers_;
+    std::set<std::string> shm_names_before_;  // /dev/shm/clusterd* before the start
     bool torn_down_ = false;
     std::string failure_;
 };

@@ -32,7 +32,7 @@ Config parsed(std::vector<std::string> words) {
 // What the supervisor's spawn hands a worker in slot 3, generation 9.
 Config as_child(const Config& accepted, unsigned listen_count = 1,
                 std::optional<child::Identity> run_as = std::nullopt) {
-    return parsed(child::argv_for({"worker", 3, 9, 42, listen_count, accepted.accepted, run_as}));
+    return parsed(child::argv_for({"worker", 3, 9, 42, listen_count, accepted.accepted, 20, 21, run_as}));
 }
 
 // What the child must have: the accepted configuration plus its contract.
@@ -42,6 +42,8 @@ Config expected_child(Config accepted, unsigned listen_count = 1) {
     accepted.generation = 9;
     accepted.supervisor_pid = 42;
     accepted.listen_fds = listen_count;
+    accepted.shm_header_fd = 20;
+    accepted.shm_body_fd = 21;
     accepted.args.clear();
     return accepted;
 }
@@ -114,7 +116,7 @@ TEST_CASE("a child started without its contract arguments refuses to run", "[com
     auto result = parse_words({"--role", "worker", "--slot", "1"});
     REQUIRE(std::holds_alternative<ExitRequest>(result));
     CHECK(std::get<ExitRequest>(result).code == 2);
-    auto garbage = parse_words(child::argv_for({"worker", 1, 1, 1, 1, "no-such-key = 3\n", std::nullopt}));
+    auto garbage = parse_words(child::argv_for({"worker", 1, 1, 1, 1, "no-such-key = 3\n", 20, 21, std::nullopt}));
     REQUIRE(std::holds_alternative<ExitRequest>(garbage));
     CHECK_THAT(std::get<ExitRequest>(garbage).text, Catch::Contains("no-such-key"));
 }

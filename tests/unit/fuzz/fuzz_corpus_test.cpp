@@ -12,6 +12,7 @@
 
 #include "tests/fuzz/http_request_harness.hpp"
 #include "tests/fuzz/ring_harness.hpp"
+#include "tests/fuzz/segment_harness.hpp"
 
 namespace {
 
@@ -56,4 +57,8 @@ TEST_CASE("every command_ring corpus input is read and repaired safely", "[fuzz]
 
 TEST_CASE("every job_ring corpus input is read and repaired safely", "[fuzz]") {
     replay("job_ring", clusterd::fuzz::run_job_ring);
+}
+
+TEST_CASE("every scribbled_segment corpus input is read by the supervisor's readers safely", "[fuzz]") {
+    replay("scribbled_segment", clusterd::fuzz::run_scribbled_segment);
 }

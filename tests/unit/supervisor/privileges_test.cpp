@@ -1,6 +1,5 @@
 #include "supervisor/privileges.hpp"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -72,21 +71,4 @@ TEST_CASE("a user shared with other daemons draws a warning, a dedicated one non
     CHECK(shared_user_warning(resolved("65534", "0")));
     CHECK_FALSE(shared_user_warning(resolved("4242", "4243")));
     CHECK_FALSE(shared_user_warning(RunAs{0, 0, "root", "root"}));
-}
-
-TEST_CASE("the segment is given to the workers' user", "[supervisor][privileges]") {
-    if (!running_as_root()) {
-        WARN("not root: nothing can be given away here; skipping");
-        return;
-    }
-    char path[] = "/tmp/clusterd-privileges-XXXXXX";
-    const int file = ::mkstemp(path);
-    REQUIRE(file >= 0);
-    CHECK_FALSE(give_to(file, resolved("4242", "4243"), "the test file"));
-    struct stat info{};
-    CHECK(::fstat(file, &info) == 0);
-    CHECK(info.st_uid == 4242);
-    CHECK(info.st_gid == 4243);
-    ::close(file);
-    ::unlink(path);
 }
