@@ -7,7 +7,10 @@
 #include <variant>
 
 #include "clusterd/app.hpp"
+#include "common/child_contract.hpp"
+#include "common/child_privileges.hpp"
 #include "common/config.hpp"
+#include "common/exit_codes.hpp"
 #include "supervisor/control_command.hpp"
 #include "supervisor/exec_shim.hpp"
 #include "supervisor/run_supervisor.hpp"
@@ -16,7 +19,26 @@
 
 namespace clusterd {
 
+namespace {
+
+// A child of a supervisor that kept root becomes --user before it reads
+// anything, starts a thread or execs a program (common/child_privileges.hpp).
+// False (said on stderr) when it cannot: the child must not run as root.
+bool become_the_childs_user(int argc, const char* const* argv) {
+    const auto asked = child::identity_in(argc, argv);
+    const std::string* error = std::get_if<std::string>(&asked);
+    std::optional<std::string> failed;
+    if (const auto* identity = std::get_if<child::Identity>(&asked)) failed = child::become(*identity);
+    if (failed) error = &*failed;
+    if (error == nullptr) return true;
+    std::fprintf(stderr, "clusterd: %s\n", error->c_str());
+    return false;
+}
+
+}  // namespace
+
 int run(const App& app, int argc, char** argv) {
+    if (child::is_child_argv(argc, argv) && !become_the_childs_user(argc, argv)) return exit_code::failure;
     // First: the exec shim (`clusterd -- COMMAND`) parses only what the
     // supervisor gave it, then execs the user's program.
     if (supervisor::is_exec_shim_argv(argc, argv)) return supervisor::run_exec_shim(argc, argv);

@@ -2,13 +2,19 @@
 
 namespace clusterd::child {
 
+std::vector<std::string> run_as_words(const std::optional<Identity>& run_as) {
+    if (!run_as) return {};
+    return {run_as_option, format_run_as(*run_as), dumpable_option, run_as->dumpable ? "1" : "0"};
+}
+
 std::vector<std::string> argv_for(const Arguments& arguments) {
-    std::vector<std::string> words{role_option,       arguments.role,
-                                   slot_option,       std::to_string(arguments.slot),
-                                   generation_option, std::to_string(arguments.generation),
-                                   supervisor_pid_option, std::to_string(arguments.supervisor_pid),
-                                   shm_header_fd_option, std::to_string(arguments.shm_header_fd),
-                                   shm_body_fd_option, std::to_string(arguments.shm_body_fd)};
+    std::vector<std::string> words{role_option, arguments.role};
+    for (auto& word : run_as_words(arguments.run_as)) words.push_back(std::move(word));
+    words.insert(words.end(), {slot_option, std::to_string(arguments.slot), generation_option,
+                               std::to_string(arguments.generation), supervisor_pid_option,
+                               std::to_string(arguments.supervisor_pid), shm_header_fd_option,
+                               std::to_string(arguments.shm_header_fd), shm_body_fd_option,
+                               std::to_string(arguments.shm_body_fd)});
     if (arguments.listen_count > 1) {
         words.emplace_back(listen_fds_option);
         words.push_back(std::to_string(arguments.listen_count));

@@ -19,10 +19,13 @@
 //            in the arguments. A program run in exec mode gets neither.
 //
 // Arguments: argv[0] is the binary, then exactly
-//   --role worker|compute|admin --slot S --generation G --supervisor-pid P
+//   --role worker|compute|admin [--run-as UID:GID --dumpable 0|1]
+//   --slot S --generation G --supervisor-pid P
 //   --shm-header-fd H --shm-body-fd B [--listen-fds K] [--spare] --accepted-config TEXT
-// (--spare: an HTTP worker started as a hot spare, which accepts only once
-// the supervisor's promote command arrives)
+// where --run-as (a supervisor started as root with --user) is whom the
+// child becomes before anything else (common/child_privileges.hpp),
+// --spare is an HTTP worker started as a hot spare, which accepts only once
+// the supervisor's promote command arrives, and
 // where TEXT is the configuration the supervisor accepted for this
 // generation, serialised by serialise_accepted (common/config.hpp). A child
 // parses nothing else: no other argument, no --config file, no CLUSTERD_*
@@ -32,9 +35,12 @@
 // Environment: the supervisor's, without CLUSTERD_* and NOTIFY_SOCKET.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/child_privileges.hpp"
 
 namespace clusterd::child {
 
@@ -89,6 +95,8 @@ inline constexpr const char* accepted_config_option = "--accepted-config";
 inline constexpr const char* spare_option = "--spare";
 inline constexpr const char* notify_socket_option = "--notify-socket";  // exec role only
 inline constexpr const char* watchdog_usec_option = "--watchdog-usec";  // exec role only
+inline constexpr const char* run_as_option = "--run-as";      // UID:GID (common/child_privileges.hpp)
+inline constexpr const char* dumpable_option = "--dumpable";  // 0 or 1, with --run-as
 
 struct Arguments {
     std::string role;  // "worker" or "compute"
@@ -99,8 +107,12 @@ struct Arguments {
     std::string accepted_config;
     int shm_header_fd = -1;
     int shm_body_fd = -1;
+    std::optional<Identity> run_as;  // whom the child becomes; none: it keeps the supervisor's ids
     bool spare = false;  // --spare
 };
+
+// "--run-as UID:GID --dumpable 0|1", or nothing without an identity.
+[[nodiscard]] std::vector<std::string> run_as_words(const std::optional<Identity>& run_as);
 
 // argv[1..] for a child.
 [[nodiscard]] std::vector<std::string> argv_for(const Arguments& arguments);

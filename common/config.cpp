@@ -194,7 +194,8 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
     add_duration(app, "--hang-timeout", cfg.hang_timeout,
                  "A worker whose event loop makes no progress for this long is killed and replaced (0: never)");
     app.add_flag("--core-on-hang", cfg.core_on_hang,
-                 "Send a hung worker SIGABRT first, so it leaves a core dump; SIGKILL follows a second later");
+                 "Send a hung worker SIGABRT first, so it leaves a core dump; SIGKILL follows a second later "
+                 "(with --user it keeps the workers dumpable, as --core-dumps does)");
     add_duration(app, "--shutdown-timeout", cfg.shutdown_timeout,
                  "On SIGTERM/SIGINT, how long workers may finish in-flight requests before SIGKILL");
     add_duration(app, "--drain-delay", cfg.drain_delay,
@@ -231,10 +232,15 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
                   "Largest output of a task in bytes, for every executor (else 502); a task may set less");
 
     app.add_option("--user", cfg.user,
-                   "Started as root: bind, then run the supervisor and every worker as this user (name or uid)");
+                   "Started as root: the supervisor keeps root (binds, reads the configuration, writes the log) and "
+                   "runs every worker and compute process as this user (name or uid), with no capabilities, no new "
+                   "privileges and not dumpable; use a dedicated user, not nobody");
     app.add_option("--group", cfg.group, "With --user: this group instead of the user's primary group");
     app.add_flag("--allow-root", cfg.allow_root,
                  "Let the workers run as root when started as root without --user (refused otherwise)");
+    app.add_flag("--core-dumps", cfg.core_dumps,
+                 "With --user: leave the workers dumpable, so they can dump core (and processes of their user can "
+                 "ptrace them); --core-on-hang implies it");
 
     app.add_flag("--enable-fault-injection", cfg.fault_injection,
                  "Serve /debug/crash?mode=segv|abort|exit|hang|slow (never in production)");
@@ -469,6 +475,11 @@ std::variant<Config, ExitRequest> parse_child(int argc, const char* const* argv)
     contract.add_option(child::shm_body_fd_option, cfg.shm_body_fd)->required()->check(CLI::Range(3, 1 << 20));
     contract.add_flag(child::spare_option, cfg.spare_start);
     contract.add_option(child::accepted_config_option, accepted)->required();
+    // Acted on before anything was parsed (api/run.cpp, common/child_privileges.hpp).
+    std::string run_as;
+    std::string dumpable;
+    contract.add_option(child::run_as_option, run_as);
+    contract.add_option(child::dumpable_option, dumpable);
     Texts texts;
     CLI::App options{"the accepted configuration", "clusterd"};
     add_options(options, cfg, texts);

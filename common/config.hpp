@@ -98,11 +98,14 @@ struct Config {
     std::uint64_t task_max_input = 64 * 1024;   // bytes into a task (else 413); sizes the job ring's payload area
     std::uint64_t task_max_output = 64 * 1024;  // bytes out of a task (else 502)
 
-    // Privileges: as root, every process runs as --user (and --group) once
-    // the socket is bound; workers as root only with --allow-root.
+    // Privileges: as root with --user, the supervisor keeps root and every
+    // process it starts becomes --user (and --group), with no new privileges,
+    // no capabilities and (unless core_dumps) not dumpable; workers as root
+    // only with --allow-root.
     std::string user;
     std::string group;
     bool allow_root = false;
+    bool core_dumps = false;  // children stay dumpable (cores, ptrace by their uid); --core-on-hang implies it
 
     bool fault_injection = false;
     bool scoreboard_counters = true;  // off only to measure what the scoreboard costs (bench/scoreboard_cost.sh)

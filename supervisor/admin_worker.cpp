@@ -66,8 +66,8 @@ void AdminWorker::close() {
 }
 
 AdminWorker::Running AdminWorker::spawn_one() {
-    SpawnRequest request{executable_, accepted_config_, "admin", no_slot, ++generation_, {socket_.fd.get()}, {}, {}, {}};
-    request.segment = segment_;
+    SpawnRequest request{executable_, accepted_config_, "admin", no_slot, ++generation_, {socket_.fd.get()},
+                         {}, {}, segment_, policy_.run_as};
     auto spawned = WorkerProcess::spawn(loop_, request, *this);
     if (auto* error = std::get_if<int>(&spawned)) {
         spdlog::error("the admin worker for {} could not be started: {}; retrying in {}", socket_.address,

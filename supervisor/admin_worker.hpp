@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ public:
         Millis min_uptime{1000};
         Millis backoff_initial{100};
         Millis backoff_max{30'000};
+        std::optional<child::Identity> run_as;  // whom the admin process becomes (SpawnRequest::run_as)
     };
 
     // socket: bound (--admin-listen) or passed by socket activation (named "admin").

@@ -55,8 +55,7 @@ std::variant<BoundControlSocket, std::string> bind_control_socket(const std::str
     const auto address = address_of(path);
     if (!address) return "the control socket path " + path + " is too long for a unix socket";
     const std::string directory = directory_of(path);
-    const bool created = ::mkdir(directory.c_str(), 0700) == 0;
-    if (!created && errno != EEXIST) {
+    if (::mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST) {
         return "mkdir(" + directory + ") failed for the control socket: " + std::strerror(errno);
     }
     if (!taking_over && answers(*address)) {
@@ -83,7 +82,7 @@ std::variant<BoundControlSocket, std::string> bind_control_socket(const std::str
     }
     struct stat info{};
     if (::stat(path.c_str(), &info) != 0) return "stat(" + path + ") failed: " + std::strerror(errno);
-    return BoundControlSocket{std::move(fd), path, info.st_ino, created};
+    return BoundControlSocket{std::move(fd), path, info.st_ino};
 }
 
 void remove_control_socket(const BoundControlSocket& socket) {

@@ -41,7 +41,6 @@ struct BoundControlSocket {
     UniqueFd fd;
     std::string path;
     ino_t inode = 0;  // of the path once bound: ours, as long as it is this
-    bool created_directory = false;  // its directory was made for it (and may be handed to --user)
 };
 
 // Binds and listens at `path` (creating the default directories, 0700).

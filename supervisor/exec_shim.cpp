@@ -45,7 +45,8 @@ ShimArguments parse(int argc, char** argv) {
         const std::string_view name = argv[i];
         if (i + 1 >= argc) fail("option " + std::string(name) + " has no value", exit_code::config_error);
         const char* value = argv[i + 1];
-        if (name == child::role_option) continue;
+        // --run-as and --dumpable were acted on before (api/run.cpp).
+        if (name == child::role_option || name == child::run_as_option || name == child::dumpable_option) continue;
         if (name == child::slot_option) parsed.slot = value;
         else if (name == child::generation_option) parsed.generation = value;
         else if (name == child::supervisor_pid_option) parsed.supervisor_pid = static_cast<pid_t>(std::atol(value));

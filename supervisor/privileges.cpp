@@ -74,11 +74,6 @@ std::string name_of_group(gid_t gid) {
     return lookup.found ? std::string(lookup.entry.gr_name) : std::to_string(gid);
 }
 
-std::string failure(const char* call, const RunAs& ids, int error) {
-    return std::string(call) + "() failed while dropping privileges to " + ids.user + ":" + ids.group + ": " +
-           std::strerror(error);
-}
-
 }  // namespace
 
 std::variant<RunAs, std::string> resolve_run_as(std::string_view user_text, std::string_view group_text) {
@@ -101,31 +96,13 @@ std::variant<RunAs, std::string> resolve_run_as(std::string_view user_text, std:
     return ids;
 }
 
-std::optional<std::string> drop_privileges(const RunAs& ids) {
-    if (setgroups(1, &ids.gid) != 0) return failure("setgroups", ids, errno);
-    if (setresgid(ids.gid, ids.gid, ids.gid) != 0) return failure("setresgid", ids, errno);
-    if (setresuid(ids.uid, ids.uid, ids.uid) != 0) return failure("setresuid", ids, errno);
-
-    uid_t real = 0, effective = 0, saved = 0;
-    gid_t real_group = 0, effective_group = 0, saved_group = 0;
-    if (getresuid(&real, &effective, &saved) != 0 || getresgid(&real_group, &effective_group, &saved_group) != 0) {
-        return failure("getresuid", ids, errno);
-    }
-    if (real != ids.uid || effective != ids.uid || saved != ids.uid || real_group != ids.gid ||
-        effective_group != ids.gid || saved_group != ids.gid) {
-        return "dropping privileges to " + ids.user + ":" + ids.group + " left other ids in place";
-    }
-    // The proof that the drop cannot be undone: a process that can still
-    // become root has not dropped anything.
-    if (ids.uid != 0 && setuid(0) == 0) {
-        return "dropping privileges to " + ids.user + ":" + ids.group + " did not stick: setuid(0) still succeeds";
-    }
-    return std::nullopt;
-}
-
-std::optional<std::string> give_to(int fd, const RunAs& ids, std::string_view what) {
-    if (fchown(fd, ids.uid, ids.gid) == 0) return std::nullopt;
-    return "fchown() of " + std::string(what) + " to " + ids.user + ":" + ids.group + " failed: " + std::strerror(errno);
+std::optional<std::string> shared_user_warning(const RunAs& ids) {
+    // 65534 is the kernel's overflow uid, nobody on every distribution.
+    if (ids.user != "nobody" && ids.uid != 65534) return std::nullopt;
+    return "--user " + ids.user + " (uid " + std::to_string(ids.uid) +
+           ") is shared with other daemons: any process running as it can ptrace a dumpable worker and open what "
+           "the workers open; use a dedicated user (adduser --system --group clusterd), as the systemd unit's "
+           "DynamicUser does";
 }
 
 bool running_as_root() { return geteuid() == 0; }

@@ -1,16 +1,17 @@
-// Running as someone else: --user and --group resolved to ids, and the
-// irreversible drop from root to them.
+// Running as someone else: --user and --group resolved to ids. As nginx, a
+// supervisor started as root keeps root; the children become the ids
+// themselves (common/child_privileges.hpp).
 //
-// The policy the supervisor is meant to follow (main process, at start, in
-// this order, before its loop and before any worker exists):
+// The policy the supervisor follows (main process, at start, in this order,
+// before its loop and before any worker exists):
 //
 //   if (auto refusal = refuse_root_without_user(running_as_root(), !user.empty(), allow_root))
 //       → log *refusal, exit 2;
 //   auto ids = resolve_run_as(user, group);            // error → log, exit 2
-//   bind the listening socket(s) (a port below 1024 needs root),
-//   create the shm segment, give_to(segment fd, ids, "the shared memory segment"),
-//   drop_privileges(ids)                               // error → log, exit 1
-//   then start the loop; workers inherit the ids through exec.
+//   bind the listening socket(s) (a port below 1024 needs root), the control socket,
+//   create the shm segment (children inherit its descriptors: nothing to chown),
+//   log shared_user_warning(ids) if any,
+//   then start the loop; every child is spawned with --run-as ids.
 //
 // Nothing here is called after the loop starts; every call is synchronous.
 #pragma once
@@ -37,20 +38,10 @@ struct RunAs {
 // primary group: give --group too".
 [[nodiscard]] std::variant<RunAs, std::string> resolve_run_as(std::string_view user, std::string_view group);
 
-// setgroups() to exactly ids.gid (supplementary groups of root or of the user
-// are not kept: least privilege), setresgid(), setresuid(), then proves the
-// drop: real, effective and saved ids are the target ones and setuid(0)
-// fails. Returns the failure sentence, or nothing when done. Call it while
-// the process has one thread (before the loop, before uv's thread pool
-// starts): glibc makes set*id() process-wide with a signal broadcast to every
-// thread, which is better not depended on.
-[[nodiscard]] std::optional<std::string> drop_privileges(const RunAs& ids);
-
-// fchown() of something we created as root (the shm segment) to the ids the
-// workers will run as, so they can still open it after the drop. what names
-// it in the error: "fchown() of the shared memory segment to nobody:nogroup
-// failed: Operation not permitted".
-[[nodiscard]] std::optional<std::string> give_to(int fd, const RunAs& ids, std::string_view what);
+// The warning for a user other daemons share ("nobody", uid 65534): any
+// process of theirs could ptrace a dumpable worker or open what the workers
+// open. Nothing for a dedicated user.
+[[nodiscard]] std::optional<std::string> shared_user_warning(const RunAs& ids);
 
 // Effective uid 0.
 [[nodiscard]] bool running_as_root();

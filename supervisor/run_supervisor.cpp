@@ -104,13 +104,14 @@ std::variant<std::monostate, RunAs, std::string> who_runs_the_cluster(const Conf
            std::to_string(::geteuid()) + ")";
 }
 
-// Drops to the user the cluster will run as. The segment stays ours: its
-// children map it through the descriptors they inherit, which need no
-// permission on the memfd's inode.
-std::optional<std::string> hand_over_to(const RunAs& ids) {
-    if (auto error = drop_privileges(ids)) return error;
-    spdlog::info("running as {}:{} (uid {}, gid {})", ids.user, ids.group, ids.uid, ids.gid);
-    return std::nullopt;
+// Says whom the workers run as; nothing is handed over: the supervisor keeps
+// root, the control socket, the log file and the configuration stay root's,
+// and the children map the segment through the descriptors they inherit,
+// which need no permission on the memfds' inodes.
+void announce_run_as(const RunAs& ids) {
+    spdlog::info("workers run as {}:{} (uid {}, gid {}); the supervisor keeps root", ids.user, ids.group, ids.uid,
+                 ids.gid);
+    if (auto warning = shared_user_warning(ids)) spdlog::warn("{}", *warning);
 }
 
 }  // namespace
@@ -191,25 +192,24 @@ int run_supervisor(const Config& config) {
     }
     auto& bound_control = std::get<BoundControlSocket>(control);
     spdlog::info("control socket: {}", bound_control.path);
+    std::optional<child::Identity> children;
     if (auto* ids = std::get_if<RunAs>(&run_as)) {
-        // The instance's uid owns its control socket (and the directory made for it).
-        if (::chown(bound_control.path.c_str(), ids->uid, ids->gid) != 0 ||
-            (bound_control.created_directory &&
-             ::chown(bound_control.path.substr(0, bound_control.path.rfind('/')).c_str(), ids->uid, ids->gid) != 0)) {
-            spdlog::critical("chown() of the control socket {} failed: {}", bound_control.path, std::strerror(errno));
-            remove_control_socket(bound_control);
-            return exit_code::failure;
-        }
-        // After the bind (a port below 1024 needs root), before any worker.
-        if (auto error = hand_over_to(*ids)) {
-            spdlog::critical("{}", *error);
-            remove_control_socket(bound_control);
-            return exit_code::failure;
-        }
+        announce_run_as(*ids);
+        children = child::Identity{ids->uid, ids->gid, false};
     }
-    Supervisor supervisor(config, std::move(listen), segment, std::move(upgrade_ready), std::move(bound_control),
-                          std::move(admin_socket));
-    return supervisor.run();
+    // What removing the control socket needs, should the supervisor fail to start.
+    const BoundControlSocket leftover{UniqueFd{}, bound_control.path, bound_control.inode};
+    try {
+        Supervisor supervisor(config, std::move(listen), segment, std::move(upgrade_ready), std::move(bound_control),
+                              std::move(admin_socket), children);
+        return supervisor.run();
+    } catch (const spdlog::spdlog_ex& error) {
+        // The workers' log sink opens --log-file again; whatever fails, the
+        // segment's destructor still runs on the way out.
+        spdlog::critical("cannot start: {}", error.what());
+        remove_control_socket(leftover);
+        return exit_code::failure;
+    }
 }
 
 }  // namespace clusterd::supervisor

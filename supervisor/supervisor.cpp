@@ -63,7 +63,8 @@ std::string executable_path() {
 }  // namespace
 
 Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegment& segment, UniqueFd upgrade_ready,
-                       std::optional<BoundControlSocket> control, std::optional<ListenSocket> admin)
+                       std::optional<BoundControlSocket> control, std::optional<ListenSocket> admin,
+                       std::optional<child::Identity> run_as)
     : config_(std::move(config)),
       loops_(config_.model == ServingModel::threads ? config_.workers : 1),
       listen_(std::move(listen)),
@@ -78,7 +79,8 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
       slot_timers_(std::make_unique<SlotTimer[]>(slots_.size())),
       jobs_(segment.jobs()),
       notifier_(Notifier::from_environment()),
-      upgrade_ready_(std::move(upgrade_ready)) {
+      upgrade_ready_(std::move(upgrade_ready)),
+      run_as_(run_as) {
     uv_loop_init(&loop_);
     create_result_wakeups();
     if (config_.exec_mode()) {
@@ -343,7 +345,15 @@ void Supervisor::on_shutdown_deadline(uv_timer_t* timer) {
 }
 
 AdminWorker::Policy Supervisor::admin_policy() const {
-    return {config_.min_uptime, config_.backoff_initial, config_.backoff_max};
+    return {config_.min_uptime, config_.backoff_initial, config_.backoff_max, child_identity()};
+}
+
+std::optional<child::Identity> Supervisor::child_identity() const {
+    if (!run_as_) return std::nullopt;
+    child::Identity identity = *run_as_;
+    // A core needs a dumpable process; --core-on-hang would be pointless without one.
+    identity.dumpable = config_.core_dumps || config_.core_on_hang;
+    return identity;
 }
 
 // Every compute slot occupied (the HTTP slots are the rotation's).
@@ -361,7 +371,8 @@ std::vector<int> Supervisor::listen_fds() const {
 }
 
 SpawnRequest Supervisor::spawn_request(const Slot& slot) {
-    SpawnRequest request{executable_, config_.accepted, "worker", slot.index, slot.generation, listen_fds(), {}, {}, {}};
+    SpawnRequest request{executable_, config_.accepted, "worker", slot.index, slot.generation, listen_fds(), {}, {}, {},
+                         child_identity()};
     if (slot.role == SlotRole::compute) {
         request.role = "compute";
         request.listen_fds.clear();

@@ -56,9 +56,10 @@ public:
     // pipe on which it tells the old one that its cluster is ready.
     // control: the bound control socket (control_socket.hpp), if any.
     // admin: the --admin-listen socket (or the one socket activation named "admin"), if any.
+    // run_as: whom every child becomes (a supervisor that kept root, --user); none: children keep our ids.
     Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegment& segment, UniqueFd upgrade_ready = {},
                std::optional<BoundControlSocket> control = std::nullopt,
-               std::optional<ListenSocket> admin = std::nullopt);
+               std::optional<ListenSocket> admin = std::nullopt, std::optional<child::Identity> run_as = std::nullopt);
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
     ~Supervisor();
@@ -244,6 +245,9 @@ private:
     std::vector<ExecSlot> exec_slots_;  // by slot; exec mode only
     std::unique_ptr<AdminWorker> admin_;  // --admin-listen: the metrics process
     [[nodiscard]] AdminWorker::Policy admin_policy() const;
+    // run_as_ with this generation's --core-dumps / --core-on-hang; none when children keep our ids.
+    [[nodiscard]] std::optional<child::Identity> child_identity() const;
+    std::optional<child::Identity> run_as_;
 };
 
 }  // namespace clusterd::supervisor

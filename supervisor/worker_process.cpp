@@ -22,7 +22,8 @@ std::vector<std::string> native_argv(const SpawnRequest& request, int shm_at) {
     std::vector<std::string> words{request.executable};
     const auto listen_count = static_cast<unsigned>(request.listen_fds.size());
     for (auto& word : child::argv_for({request.role, request.slot, request.generation, getpid(), listen_count,
-                                       request.accepted_config, shm_at, shm_at + 1, request.spare})) {
+                                       request.accepted_config, shm_at, shm_at + 1, request.run_as,
+                                       request.spare})) {
         words.push_back(std::move(word));
     }
     return words;
@@ -30,22 +31,14 @@ std::vector<std::string> native_argv(const SpawnRequest& request, int shm_at) {
 
 // The shim's arguments (supervisor/exec_shim.hpp), then the program's.
 std::vector<std::string> exec_argv(const SpawnRequest& request) {
-    std::vector<std::string> words{request.executable,
-                                   child::role_option,
-                                   child::exec_role,
-                                   child::slot_option,
-                                   std::to_string(request.slot),
-                                   child::generation_option,
-                                   std::to_string(request.generation),
-                                   child::supervisor_pid_option,
-                                   std::to_string(getpid()),
-                                   child::listen_fds_option,
-                                   std::to_string(request.listen_fds.size()),
-                                   child::notify_socket_option,
-                                   request.exec->notify_socket,
-                                   child::watchdog_usec_option,
-                                   std::to_string(request.exec->watchdog_usec),
-                                   "--"};
+    std::vector<std::string> words{request.executable, child::role_option, child::exec_role};
+    for (auto& word : child::run_as_words(request.run_as)) words.push_back(std::move(word));
+    words.insert(words.end(), {child::slot_option, std::to_string(request.slot), child::generation_option,
+                               std::to_string(request.generation), child::supervisor_pid_option,
+                               std::to_string(getpid()), child::listen_fds_option,
+                               std::to_string(request.listen_fds.size()), child::notify_socket_option,
+                               request.exec->notify_socket, child::watchdog_usec_option,
+                               std::to_string(request.exec->watchdog_usec), "--"});
     words.insert(words.end(), request.exec->command.begin(), request.exec->command.end());
     return words;
 }

@@ -25,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/child_privileges.hpp"
 #include "common/shm_segment.hpp"
 #include "supervisor/exec_channels.hpp"
 #include "supervisor/exit_info.hpp"
@@ -65,6 +66,7 @@ struct SpawnRequest {
     std::optional<ExecSpec> exec;   // exec mode: the program instead of a native worker
     SegmentFds segment;             // the shared memory (ShmSegment::child_fds); never passed in exec mode
     bool spare = false;             // an HTTP worker started as a hot spare (--spares): accepts once promoted
+    std::optional<child::Identity> run_as;  // whom the child becomes (a root supervisor with --user)
 };
 
 class WorkerProcess final : private ExecListener {

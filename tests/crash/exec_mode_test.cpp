@@ -3,7 +3,6 @@
 // never says it is ready) run under `clusterd -- COMMAND`, get the socket by
 // systemd's socket-activation protocol, speak sd_notify, and are killed,
 // hung, reloaded under load and stopped with real signals.
-#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -24,6 +23,8 @@
 #include "tests/support/binary_copy.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/proc_files.hpp"
+#include "tests/support/test_user.hpp"
 #include "tests/support/shm_entries.hpp"
 #include "tests/support/wrk_load.hpp"
 
@@ -256,31 +257,31 @@ TEST_CASE("exec in the config file runs the program, and a reload to one that ca
     CHECK(daemon.stop_and_check_clean());
 }
 
-TEST_CASE("with --user the program runs as that user, gets the socket and stops cleanly", "[crash][exec]") {
+TEST_CASE("as root with --user the program runs as a dedicated user with no capability and no new privileges",
+          "[crash][exec][privileges]") {
     skip_without("python3");
     if (::geteuid() != 0) {
-        WARN("not running as root; the privilege drop cannot be tested here");
+        WARN("not running as root; privilege separation cannot be tested here");
         return;
     }
-    const passwd* nobody = ::getpwnam("nobody");
-    REQUIRE(nobody != nullptr);
-    BinaryCopy binary;  // in a directory `nobody` may enter, as the program must be
+    std::string why;
+    const auto user = dedicated_test_user(&why);
+    if (!user) FAIL(why);
+    BinaryCopy binary;  // in a directory the user may enter, as the program must be
     const std::string script = std::filesystem::path(binary.path()).parent_path() / "python_server.py";
     std::filesystem::copy_file(CLUSTERD_TEST_APPS "/python_server.py", script);
-    Daemon daemon({"--workers", "2", "--user", "nobody", "--", "python3", script});
+    Daemon daemon({"--workers", "2", "--user", user->name, "--", "python3", script});
     const auto workers = daemon.wait_for_workers(2);
     REQUIRE(workers.size() == 2);
+    CHECK(status_field(daemon.pid(), "Uid") == "0");  // the supervisor keeps root
     for (pid_t pid : workers) {
-        std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-        std::string line;
-        while (std::getline(status, line) && line.rfind("Uid:", 0) != 0) {
-        }
-        std::istringstream ids(line.substr(4));
-        long real = -1;
-        long effective = -1;
-        ids >> real >> effective;
-        CHECK(real == static_cast<long>(nobody->pw_uid));
-        CHECK(effective == static_cast<long>(nobody->pw_uid));
+        INFO("program pid " << pid);
+        CHECK(status_field(pid, "Uid") == std::to_string(user->uid));
+        CHECK(status_field(pid, "Gid") == std::to_string(user->gid));
+        CHECK(status_field(pid, "NoNewPrivs") == "1");
+        CHECK(status_field(pid, "CapEff") == "0000000000000000");
+        CHECK(status_field(pid, "CapPrm") == "0000000000000000");
+        CHECK(status_field(pid, "CapBnd") == "0000000000000000");
         CHECK(environment_of(pid)["LISTEN_PID"] == std::to_string(pid));
     }
     CHECK(workers_answering(daemon.port(), 2).size() == 2);

@@ -5,29 +5,13 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/proc_files.hpp"
 
 using namespace clusterd::test;
-
-namespace {
-
-std::string read_all(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-bool file_contains(const std::string& path, const std::string& wanted) {
-    return eventually([&] { return read_all(path).find(wanted) != std::string::npos; }, 15s);
-}
-
-}  // namespace
 
 TEST_CASE("a --log-file takes every process's lines and SIGUSR1 reopens it after a rename", "[integration][logs]") {
     char dir_template[] = "/tmp/clusterd-logs-XXXXXX";

@@ -30,8 +30,9 @@ Config parsed(std::vector<std::string> words) {
 }
 
 // What the supervisor's spawn hands a worker in slot 3, generation 9.
-Config as_child(const Config& accepted, unsigned listen_count = 1) {
-    return parsed(child::argv_for({"worker", 3, 9, 42, listen_count, accepted.accepted, 20, 21}));
+Config as_child(const Config& accepted, unsigned listen_count = 1,
+                std::optional<child::Identity> run_as = std::nullopt) {
+    return parsed(child::argv_for({"worker", 3, 9, 42, listen_count, accepted.accepted, 20, 21, run_as}));
 }
 
 // What the child must have: the accepted configuration plus its contract.
@@ -84,6 +85,8 @@ TEST_CASE("a child reads back exactly the configuration the supervisor accepted"
     INFO("accepted:\n" << accepted.accepted);
     CHECK(as_child(accepted) == expected_child(accepted));
     CHECK(as_child(accepted, 3) == expected_child(accepted, 3));
+    // --run-as was acted on before the parse (api/run.cpp): the configuration is the same.
+    CHECK(as_child(accepted, 1, child::Identity{4242, 4243, true}) == expected_child(accepted));
 }
 
 TEST_CASE("a child ignores the environment and the --config file", "[common][child_contract]") {
@@ -113,7 +116,7 @@ TEST_CASE("a child started without its contract arguments refuses to run", "[com
     auto result = parse_words({"--role", "worker", "--slot", "1"});
     REQUIRE(std::holds_alternative<ExitRequest>(result));
     CHECK(std::get<ExitRequest>(result).code == 2);
-    auto garbage = parse_words(child::argv_for({"worker", 1, 1, 1, 1, "no-such-key = 3\n", 20, 21}));
+    auto garbage = parse_words(child::argv_for({"worker", 1, 1, 1, 1, "no-such-key = 3\n", 20, 21, std::nullopt}));
     REQUIRE(std::holds_alternative<ExitRequest>(garbage));
     CHECK_THAT(std::get<ExitRequest>(garbage).text, Catch::Contains("no-such-key"));
 }

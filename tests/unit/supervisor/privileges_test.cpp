@@ -1,8 +1,5 @@
 #include "supervisor/privileges.hpp"
 
-#include <fcntl.h>
-#include <grp.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -66,62 +63,12 @@ TEST_CASE("root runs workers only as another user or when told to", "[supervisor
     CHECK(running_as_root() == (geteuid() == 0));
 }
 
-TEST_CASE("a root process drops to nobody for good", "[supervisor][privileges]") {
-    if (!running_as_root()) {
-        WARN("not root: the privilege drop cannot be tested here; skipping");
-        return;
-    }
-    const RunAs nobody = resolved("nobody", "nogroup");
-    char path[] = "/tmp/clusterd-privileges-XXXXXX";
-    const int file = ::mkstemp(path);
-    REQUIRE(file >= 0);
-    REQUIRE_FALSE(give_to(file, nobody, "the test file"));
-
-    // The drop is irreversible, so it happens in a child; the child's exit
-    // code names the first check that failed.
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        if (drop_privileges(nobody)) ::_exit(10);
-        if (::getuid() != 65534 || ::geteuid() != 65534) ::_exit(11);
-        if (::getgid() != 65534 || ::getegid() != 65534) ::_exit(12);
-        gid_t groups[4];
-        const int count = ::getgroups(4, groups);
-        if (count != 1 || groups[0] != 65534) ::_exit(13);
-        if (::setuid(0) == 0 || ::seteuid(0) == 0) ::_exit(14);
-        // What was handed over beforehand is still ours to open.
-        const int again = ::open(path, O_RDWR | O_CLOEXEC);
-        if (again < 0) ::_exit(15);
-        if (running_as_root()) ::_exit(16);
-        ::_exit(0);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    ::close(file);
-    ::unlink(path);
-    REQUIRE(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-}
-
-TEST_CASE("an unprivileged process cannot change its ids and says why", "[supervisor][privileges]") {
-    // Only meaningful unprivileged; as root the previous case covers the drop.
-    if (running_as_root()) {
-        const pid_t child = ::fork();
-        REQUIRE(child >= 0);
-        if (child == 0) {
-            const RunAs nobody{65534, 65534, "nobody", "nogroup"};
-            if (drop_privileges(nobody)) ::_exit(20);
-            // Now unprivileged: another drop (to root) must fail with a sentence.
-            const auto error = drop_privileges(RunAs{0, 0, "root", "root"});
-            ::_exit(error && error->find("setgroups() failed while dropping privileges to root:root") == 0 ? 0 : 21);
-        }
-        int status = 0;
-        REQUIRE(::waitpid(child, &status, 0) == child);
-        REQUIRE(WIFEXITED(status));
-        CHECK(WEXITSTATUS(status) == 0);
-        return;
-    }
-    const auto error = drop_privileges(RunAs{0, 0, "root", "root"});
-    REQUIRE(error);
-    CHECK(error->find("setgroups() failed while dropping privileges to root:root") == 0);
+TEST_CASE("a user shared with other daemons draws a warning, a dedicated one none", "[supervisor][privileges]") {
+    const auto warning = shared_user_warning(resolved("nobody", ""));
+    REQUIRE(warning);
+    CHECK_THAT(*warning, Catch::Contains("shared with other daemons"));
+    CHECK_THAT(*warning, Catch::Contains("dedicated user"));
+    CHECK(shared_user_warning(resolved("65534", "0")));
+    CHECK_FALSE(shared_user_warning(resolved("4242", "4243")));
+    CHECK_FALSE(shared_user_warning(RunAs{0, 0, "root", "root"}));
 }
