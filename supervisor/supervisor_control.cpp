@@ -41,7 +41,7 @@ void Supervisor::on_control_command(ControlSocket::RequestId id, const std::stri
     spdlog::info("control socket: {}", line);
     if (verb == "status") {
         const ClusterSnapshot snapshot = take_snapshot(segment_, monotonic_ms());
-        control_->write(id, option == "json" ? status_json(snapshot) : status_table(snapshot));
+        control_->write(id, option == "json" ? status_json(snapshot, {}, executor_counts(config_)) : status_table(snapshot));
         control_->finish(id, true, "");
         return;
     }

@@ -30,8 +30,10 @@ Response metrics(const Target&, const RouteContext& context) {
 
 Response status(const Target&, const RouteContext& context) {
     if (context.segment == nullptr) return text_response(503, "no scoreboard");
+    std::optional<ExecutorCounts> executors;
+    if (context.config != nullptr) executors = executor_counts(*context.config);
     Response response = text_response(200, status_json(take_snapshot(*context.segment, monotonic_ms()),
-                                                       application_names(context.app)));
+                                                       application_names(context.app), executors));
     response.content_type = "application/json";
     return response;
 }

@@ -66,6 +66,10 @@ Worker::Worker(const Config& config, const detail::AppModel& app, const ShmSegme
                 config.generation),
       counters_(config.scoreboard_counters ? reporter_ : silent_) {
     uv_loop_init(&loop_);
+    deadlines_.emplace(&loop_,
+                       DeadlineWheel::tick_for(std::min({config_.header_timeout, config_.idle_timeout,
+                                                         config_.drain_quiet})),
+                       Connection::on_deadline);
     uv_timer_init(&loop_, &heartbeat_);
     heartbeat_.data = this;
     if (setup_.reads_commands) {
@@ -117,7 +121,8 @@ std::unique_ptr<compute::Backend> Worker::make_backend(compute::CompletionSink s
                                                              std::move(sink), runner, [this, counters] {
                                                                  bind_app_counters(counters);
                                                                  run_compute_hooks(app_);
-                                                             });
+                                                             },
+                                                             compute::scheduling_of(config_));
         }
         case ComputeMode::processes:
             break;
@@ -420,6 +425,7 @@ void Worker::finish_if_drained() {
     if (uv_is_closing(as_handle(&accept_retry_))) return;
     uv_close(as_handle(&accept_retry_), ignore_close);
     uv_close(as_handle(&heartbeat_), ignore_close);
+    deadlines_->close();
     if (setup_.reads_commands) uv_close(as_handle(&command_wake_), ignore_close);
     for (auto& signal : signals_) uv_close(as_handle(&signal), ignore_close);
     dispatcher_->close([] {});

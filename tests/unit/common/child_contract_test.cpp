@@ -42,6 +42,7 @@ Config expected_child(Config accepted, unsigned listen_count = 1) {
     accepted.supervisor_pid = 42;
     accepted.listen_fds = listen_count;
     accepted.args.clear();
+    accepted.cpus = 0;  // the supervisor's CPU count made the defaults; a child is given their values
     return accepted;
 }
 
@@ -77,6 +78,8 @@ TEST_CASE("a child reads back exactly the configuration the supervisor accepted"
         {"--max-requests", "100", "--max-requests-jitter", "10", "--no-scoreboard-counters"},
         {"--user", "nobody", "--group", "nogroup", "--log-file", "/tmp/a file \"quoted\".log"},
         {"--allow-root", "--backoff-initial", "1s", "--backoff-max", "2m", "--breaker-deaths", "9"},
+        {"--compute-threads", "auto", "--workers", "1", "--compute-policy", "idle", "--compute-nice", "5"},
+        {"--compute-threads", "3", "--compute-policy", "other"},
     }));
     const Config accepted = parsed(args);
     INFO("accepted:\n" << accepted.accepted);
