@@ -24,6 +24,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from probe_saturated import stop  # noqa: E402  (SIGTERM by pid, then SIGKILL)
 
 
 def relocations(binary):
@@ -86,12 +88,7 @@ def one_round(binary, kills, extra, tmp, tag):
                 raise SystemExit(f"{binary}: no replacement ready:\n" + open(log_path).read())
             time.sleep(0.05)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
     return ready_times(log_path)[1:]  # the restarts; the first start competes with the supervisor's own
 
 
