@@ -213,6 +213,8 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
     add_duration(app, "--header-timeout", cfg.header_timeout,
                  "A request must arrive whole within this time of its first byte (else 408)");
     add_duration(app, "--idle-timeout", cfg.idle_timeout, "An idle keep-alive connection is closed after this");
+    add_duration(app, "--send-timeout", cfg.send_timeout,
+                 "A connection closing with responses its peer has stopped reading is closed after this");
     add_number(app, "--max-connections", cfg.max_connections, 1u, 1'000'000u,
                "Open connections per worker; more are answered 503 and closed");
     add_byte_size(app, "--max-header-size", cfg.max_header_size, "Largest request head in bytes (else 431)");

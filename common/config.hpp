@@ -88,6 +88,7 @@ struct Config {
     // HTTP limits, per worker.
     Millis header_timeout{10'000};
     Millis idle_timeout{5'000};
+    Millis send_timeout{10'000};  // a closing connection whose peer takes none of our responses
     unsigned max_connections = 1024;
     std::uint64_t max_header_size = 8 * 1024;
     std::uint64_t max_body_size = 1024 * 1024;

@@ -98,6 +98,9 @@ struct ClusterSnapshot {
     std::uint64_t reloads_refused = 0;
     std::optional<JobRingLoad> job_ring;  // with --compute=processes
     std::vector<WorkerSnapshot> workers;  // slots that hold or held a worker
+    // Not from the segment: whoever takes the snapshot knows its own
+    // configuration (the supervisor, or the worker serving /status).
+    bool fault_injection = false;
 };
 
 // The request a slot's worker is serving now, if it wrote a sane one.

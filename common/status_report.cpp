@@ -92,6 +92,7 @@ std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& 
     for (std::size_t i = 0; i < restart_stat_count; ++i) restarts[restart_stats[i].name] = cluster.restarts[i];
     nlohmann::json status = {
         {"supervisor_pid", cluster.supervisor_pid},
+        {"fault_injection", cluster.fault_injection},
         {"uptime_seconds", cluster.uptime_seconds},
         {"workers_configured", cluster.workers_configured},
         {"workers_ready", cluster.workers_ready},
@@ -129,6 +130,7 @@ std::string status_table(const ClusterSnapshot& cluster) {
     std::string out = fmt::format("supervisor pid {}, up {:.0f} s, {}/{} workers ready, {} failed\n",
                                   cluster.supervisor_pid, cluster.uptime_seconds, cluster.workers_ready,
                                   cluster.workers_configured, cluster.workers_failed);
+    if (cluster.fault_injection) out += "FAULT INJECTION ENABLED: any client can crash, hang or scribble on workers\n";
     out += fmt::format("{:>4} {:<7} {:>8} {:>4} {:<9} {:>9} {:>10} {:>6} {:>9} {:>8} {:>8}  {}\n", "slot", "role",
                        "pid", "gen", "state", "uptime", "requests", "conns", "heartbeat", "rss", "cpu",
                        "now serving / status / last exit");

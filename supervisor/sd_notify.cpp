@@ -128,6 +128,7 @@ std::optional<std::chrono::microseconds> watchdog_interval() {
 
 std::string format_status_line(const StatusSummary& summary) {
     std::string line;
+    if (summary.fault_injection) line += "FAULT INJECTION ENABLED; ";
     if (!summary.activity.empty()) line += summary.activity + ": ";
     line += std::to_string(summary.ready) + "/" + plural(summary.total, "worker", "workers") + " ready, " +
             plural(summary.restarts, "restart", "restarts");

@@ -91,11 +91,13 @@ struct StatusSummary {
     unsigned breaker_deaths = 0;         // --breaker-deaths
     Millis breaker_window{0};            // --breaker-window
     std::string last_problem;  // e.g. "worker 1 (pid 4242) killed by SIGSEGV after 2.1 s"; "" when none
+    bool fault_injection = false;  // --enable-fault-injection: said first, so systemctl status cannot hide it
 };
 
 // "3/4 workers ready, 12 restarts; slot 2 circuit breaker open: 5 deaths in 30 s;
 //  last: worker 1 (pid 4242) killed by SIGSEGV after 2.1 s"
-// with "reloading: " in front when activity is "reloading". One line, no CR/LF.
+// with "reloading: " in front when activity is "reloading", and "FAULT INJECTION
+// ENABLED; " before everything while fault injection is on. One line, no CR/LF.
 [[nodiscard]] std::string format_status_line(const StatusSummary& summary);
 
 }  // namespace clusterd::supervisor

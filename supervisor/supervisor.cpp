@@ -141,6 +141,7 @@ Supervisor::~Supervisor() {
 }
 
 int Supervisor::run() {
+    warn_if_fault_injection();
     if (loops_ > 1) {
         spdlog::info("serving model threads: one worker process with {} event-loop threads", loops_);
     }

@@ -135,6 +135,7 @@ private:
     static void on_systemd_ping(uv_timer_t* timer);
     [[nodiscard]] bool cluster_view_is_current(std::int64_t now_ms) const;
     void notify_status();
+    void warn_if_fault_injection() const;
 
     // supervisor_exec.cpp: exec mode (`clusterd -- COMMAND`)
     struct ExecSlot {

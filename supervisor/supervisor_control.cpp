@@ -40,7 +40,8 @@ void Supervisor::on_control_command(ControlSocket::RequestId id, const std::stri
     const bool no_wait = option == "no-wait";
     spdlog::info("control socket: {}", line);
     if (verb == "status") {
-        const ClusterSnapshot snapshot = take_snapshot(segment_, monotonic_ms());
+        ClusterSnapshot snapshot = take_snapshot(segment_, monotonic_ms());
+        snapshot.fault_injection = config_.fault_injection;
         control_->write(id, option == "json" ? status_json(snapshot, {}, executor_counts(config_)) : status_table(snapshot));
         control_->finish(id, true, "");
         return;

@@ -52,6 +52,15 @@ bool Supervisor::cluster_view_is_current(std::int64_t now_ms) const {
     return true;
 }
 
+// --enable-fault-injection may come from the command line, CLUSTERD_* or a
+// config file someone forgot about; it lets any client kill workers, so it
+// is said loudly wherever an operator looks: here, STATUS= and /status.
+void Supervisor::warn_if_fault_injection() const {
+    if (!config_.fault_injection) return;
+    spdlog::warn("FAULT INJECTION ENABLED (--enable-fault-injection, CLUSTERD_ENABLE_FAULT_INJECTION or the config "
+                 "file): any client can crash, hang or scribble on workers through /debug/crash; never in production");
+}
+
 void Supervisor::notify_status() {
     if (!notifier_.enabled()) return;
     StatusSummary summary;
@@ -67,6 +76,7 @@ void Supervisor::notify_status() {
     summary.breaker_deaths = config_.breaker_deaths;
     summary.breaker_window = config_.breaker_window;
     summary.last_problem = last_problem_;
+    summary.fault_injection = config_.fault_injection;
     std::string line = format_status_line(summary);
     if (line == last_status_) return;
     last_status_ = std::move(line);

@@ -119,8 +119,10 @@ void Supervisor::load_configuration() {
     spdlog::info("reloading: configuration generation {}, {} → {} workers, replaced one at a time",
                  rotation_.generation() + 1, config_.workers, next.workers);
     next.role = config_.role;
+    const bool fault_injection_was_on = config_.fault_injection;
     config_ = std::move(next);
     apply_reloaded();
+    if (!fault_injection_was_on) warn_if_fault_injection();
     notifier_.reloading();
     notify_status();
     rotate(rotation_event::ConfigurationAccepted{config_.workers / loops_});

@@ -97,22 +97,23 @@ void check_not_reserved(std::string_view pattern) {
 
 }  // namespace
 
-App& App::route(Method method, std::string_view pattern, Handler handler) {
-    return add_route(method, pattern, std::move(handler), {});
+App& App::route(Method method, std::string_view pattern, Handler handler, RouteOptions options) {
+    return add_route(method, pattern, std::move(handler), {}, options);
 }
 
-App& App::route(Method method, std::string_view pattern, AsyncHandler handler) {
-    return add_route(method, pattern, {}, std::move(handler));
+App& App::route(Method method, std::string_view pattern, AsyncHandler handler, RouteOptions options) {
+    return add_route(method, pattern, {}, std::move(handler), options);
 }
 
-App& App::add_route(Method method, std::string_view pattern, Handler handler, AsyncHandler async) {
+App& App::add_route(Method method, std::string_view pattern, Handler handler, AsyncHandler async,
+                    RouteOptions options) {
     check_not_reserved(pattern);
     if (model_->routes.size() >= max_routes) {
         throw std::invalid_argument("an application has at most " + std::to_string(max_routes) + " routes");
     }
     if (!handler && !async) throw std::invalid_argument("route " + std::string(pattern) + " has no handler");
     (void)model_->routes.add(method, pattern);
-    model_->handlers.push_back({std::move(handler), std::move(async)});
+    model_->handlers.push_back({std::move(handler), std::move(async), options.max_body});
     return *this;
 }
 

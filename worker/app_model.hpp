@@ -18,6 +18,7 @@ namespace clusterd::detail {
 struct RouteSpec {
     Handler handler;      // one of the two is set
     AsyncHandler async;
+    std::optional<std::uint64_t> max_body;  // RouteOptions::max_body
 };
 
 struct TaskSpec {

@@ -21,9 +21,6 @@ constexpr std::size_t write_queue_limit = 1024 * 1024;
 constexpr std::size_t min_input_limit = 64 * 1024;
 // How long a closing connection may take to send its FIN after ours.
 constexpr Millis linger_limit{2000};
-// How long a closing connection may wait for its peer to take the responses
-// already queued (uv_shutdown waits for them) before it is closed anyway.
-constexpr Millis send_timeout{10'000};
 
 struct WriteRequest {
     uv_write_t request{};
@@ -42,7 +39,11 @@ uv_stream_t* as_stream(T* handle) {
 }  // namespace
 
 Connection::Connection(ConnectionHost& host)
-    : host_(host), reader_(host.config().max_header_size, host.config().max_body_size) {}
+    : host_(host),
+      reader_(host.config().max_header_size, host.config().max_body_size,
+              [&host](std::string_view method, std::string_view target) {
+                  return body_allowance(method, target, host.route_context(), host.config().max_body_size);
+              }) {}
 
 Connection* Connection::open(uv_loop_t* loop, int fd, ConnectionHost& host, Admission admission) {
     auto* connection = new Connection(host);
@@ -352,8 +353,8 @@ void Connection::begin_close() {
         return;
     }
     // A peer that stopped reading would hold those writes, and so this
-    // connection, forever: it gets a send timeout, then it is closed.
-    arm_timer(send_timeout);
+    // connection, forever: it gets --send-timeout, then it is closed.
+    arm_timer(host_.config().send_timeout);
 }
 
 void Connection::on_shutdown(uv_shutdown_t* request, int status) {

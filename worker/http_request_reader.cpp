@@ -63,8 +63,8 @@ bool has_bare_lf(std::string_view head, std::size_t from) {
 
 }  // namespace
 
-RequestReader::RequestReader(std::uint64_t header_limit, std::uint64_t body_limit)
-    : header_limit_(header_limit), body_limit_(body_limit) {}
+RequestReader::RequestReader(std::uint64_t header_limit, std::uint64_t body_limit, BodyPolicy policy)
+    : header_limit_(header_limit), body_limit_(body_limit), policy_(std::move(policy)) {}
 
 void RequestReader::start_request() {
     parser_.emplace();
@@ -95,9 +95,50 @@ std::optional<ReadResult> RequestReader::check_head() {
     if (auto host = head.find(http::field::host); host != head.end() && !is_valid_host({host->value().data(), host->value().size()})) {
         return failure(400, "malformed request: invalid Host value");
     }
+    if (auto refused = check_body_allowance()) return refused;
     auto expect = head.find(http::field::expect);
     continue_pending_ = expect != head.end() && iequals(expect->value(), "100-continue") && !parser_->is_done();
     return std::nullopt;
+}
+
+// Beast has already held a declared length to body_limit_; the route's own
+// limit is checked here, from the head, so a body is refused before any of
+// it is read. A chunked body's size is unknown until it arrives: Beast
+// counts it down against the lowered limit as the chunks come.
+std::optional<ReadResult> RequestReader::check_body_allowance() {
+    if (!policy_) return std::nullopt;
+    const auto& head = parser_->get();
+    const BodyAllowance allowance = policy_({head.method_string().data(), head.method_string().size()},
+                                            {head.target().data(), head.target().size()});
+    const auto declared = parser_->content_length();
+    const bool over = parser_->chunked() ? allowance.limit == 0 : declared.value_or(0) > allowance.limit;
+    if (!over) {
+        parser_->body_limit(allowance.limit);
+        return std::nullopt;
+    }
+    if (!allowance.route_serves) {
+        ReadResult unread = take_request();
+        unread.request.body_refused = true;
+        unread.request.keep_alive = false;
+        return unread;
+    }
+    if (allowance.limit == 0) return failure(413, "this route takes no request body");
+    return failure(413, "request body over this route's limit of " + std::to_string(allowance.limit) + " bytes");
+}
+
+ReadResult RequestReader::take_request() {
+    auto message = parser_->release();
+    ReadResult result;
+    result.kind = ReadResult::Kind::request;
+    result.request.method = std::string(message.method_string());
+    result.request.target = std::string(message.target());
+    result.request.version = message.version();
+    result.request.keep_alive = message.keep_alive();
+    for (const auto& field : message) {
+        result.request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    result.request.body = std::move(message.body());
+    return result;
 }
 
 ReadResult RequestReader::read(std::string& input) {
@@ -146,18 +187,8 @@ ReadResult RequestReader::read(std::string& input) {
             parser_->eager(true);
         }
         if (parser_->is_done()) {
-            auto message = parser_->release();
+            ReadResult result = take_request();
             parser_.reset();
-            ReadResult result;
-            result.kind = ReadResult::Kind::request;
-            result.request.method = std::string(message.method_string());
-            result.request.target = std::string(message.target());
-            result.request.version = message.version();
-            result.request.keep_alive = message.keep_alive();
-            for (const auto& field : message) {
-                result.request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-            }
-            result.request.body = std::move(message.body());
             return result;
         }
         if (used == 0) break;

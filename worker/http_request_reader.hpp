@@ -4,6 +4,9 @@
 //
 //   header too large                         → 431, close
 //   body too large (declared or streamed)    → 413, close
+//   a body for a route that takes less       → 413, close, before reading it
+//   a body for a head no route serves        → the request without its body,
+//                                              answered as routed (404, 405), close
 //   Content-Length with Transfer-Encoding    → 400, close (request smuggling)
 //   HTTP/1.1 without Host                    → 400, close
 //   more than one Host, or an invalid one    → 400, close (RFC 9112 §3.2)
@@ -17,6 +20,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,8 +35,16 @@ struct Request {
     bool keep_alive = true;
     std::vector<std::pair<std::string, std::string>> headers;  // as received, in order
     std::string body;
+    bool body_refused = false;  // it had a body no route takes: not read, keep_alive is false
     [[nodiscard]] bool is_head() const { return method == "HEAD"; }
 };
+
+// What body a request head may bring (router.hpp decides it).
+struct BodyAllowance {
+    std::uint64_t limit = 0;     // bytes
+    bool route_serves = false;   // false: a 404 or 405, answered as such whatever the body
+};
+using BodyPolicy = std::function<BodyAllowance(std::string_view method, std::string_view target)>;
 
 struct ReadResult {
     enum class Kind { need_more, request, error };
@@ -44,7 +56,8 @@ struct ReadResult {
 
 class RequestReader {
 public:
-    RequestReader(std::uint64_t header_limit, std::uint64_t body_limit);
+    // body_limit caps every body; policy, when set, lowers it per request head.
+    RequestReader(std::uint64_t header_limit, std::uint64_t body_limit, BodyPolicy policy = {});
 
     // Parses from the front of input and erases what was consumed. Returns a
     // request as soon as one is whole; bytes after it stay in input.
@@ -61,10 +74,13 @@ private:
     using Parser = boost::beast::http::request_parser<boost::beast::http::string_body>;
 
     [[nodiscard]] std::optional<ReadResult> check_head();
+    [[nodiscard]] std::optional<ReadResult> check_body_allowance();
+    [[nodiscard]] ReadResult take_request();
     void start_request();
 
     std::uint64_t header_limit_;
     std::uint64_t body_limit_;
+    BodyPolicy policy_;
     std::optional<Parser> parser_;
     bool head_checked_ = false;
     bool continue_pending_ = false;

@@ -1,5 +1,7 @@
 #include "worker/router.hpp"
 
+#include <algorithm>
+
 #include "common/monotonic.hpp"
 #include "common/status_report.hpp"
 #include "worker/fault_injection.hpp"
@@ -30,10 +32,11 @@ Response metrics(const Target&, const RouteContext& context) {
 
 Response status(const Target&, const RouteContext& context) {
     if (context.segment == nullptr) return text_response(503, "no scoreboard");
+    ClusterSnapshot snapshot = take_snapshot(*context.segment, monotonic_ms());
+    snapshot.fault_injection = context.fault_injection;
     std::optional<ExecutorCounts> executors;
     if (context.config != nullptr) executors = executor_counts(*context.config);
-    Response response = text_response(200, status_json(take_snapshot(*context.segment, monotonic_ms()),
-                                                       application_names(context.app), executors));
+    Response response = text_response(200, status_json(snapshot, application_names(context.app), executors));
     response.content_type = "application/json";
     return response;
 }
@@ -79,6 +82,26 @@ Response method_not_allowed(const Request& request, std::string allow) {
 Response not_found(const Target& target) { return text_response(404, "no route for " + target.path.substr(0, 200)); }
 
 }  // namespace
+
+BodyAllowance body_allowance(std::string_view method, std::string_view target, const RouteContext& context,
+                             std::uint64_t max_body) {
+    const BodyAllowance none{0, false};
+    auto parts = split_target(target);
+    if (!parts) return none;
+    if (find_builtin(parts->path, context) != nullptr) {
+        return BodyAllowance{0, method == "GET" || method == "HEAD"};
+    }
+    if (context.app == nullptr || !context.app_routes) return none;
+    auto found = context.app->routes.find(method, parts->path);
+    auto* match = std::get_if<RouteMatch>(&found);
+    if (match == nullptr) return none;
+    const auto& spec = context.app->handlers[match->index];
+    const auto route_method = method_from_string(method).value_or(Method::get);
+    const bool takes_body =
+        route_method == Method::post || route_method == Method::put || route_method == Method::patch;
+    const std::uint64_t limit = spec.max_body.value_or(takes_body ? max_body : 0);
+    return BodyAllowance{std::min(limit, max_body), true};
+}
 
 RouteResult route(const Request& request, const RouteContext& context) {
     auto target = split_target(request.target);

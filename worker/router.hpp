@@ -50,4 +50,13 @@ using RouteResult = std::variant<Response, AppRoute>;
 
 [[nodiscard]] RouteResult route(const Request& request, const RouteContext& context);
 
+// What body the route a request head goes to may have, decided from the
+// head alone (the reader refuses more before reading any of the body).
+// clusterd's own routes take none; an application route takes its
+// RouteOptions::max_body, by default max_body for POST, PUT and PATCH and
+// none for GET, HEAD and DELETE. A head that no route will serve (404, 405)
+// gets no body either: it is answered as routed, then the connection closes.
+[[nodiscard]] BodyAllowance body_allowance(std::string_view method, std::string_view target,
+                                           const RouteContext& context, std::uint64_t max_body);
+
 }  // namespace clusterd::worker

@@ -68,7 +68,7 @@ Worker::Worker(const Config& config, const detail::AppModel& app, const ShmSegme
     uv_loop_init(&loop_);
     deadlines_.emplace(&loop_,
                        DeadlineWheel::tick_for(std::min({config_.header_timeout, config_.idle_timeout,
-                                                         config_.drain_quiet})),
+                                                         config_.drain_quiet, config_.send_timeout})),
                        Connection::on_deadline);
     uv_timer_init(&loop_, &heartbeat_);
     heartbeat_.data = this;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,17 @@ using AsyncHandler = std::function<void(const Request&, Reply)>;
 // process), before it takes work. Throwing fails that process's start
 // (exit code 2: the supervisor's breaker, not a restart loop).
 using StartHook = std::function<void()>;
+
+// How much request body a route takes. clusterd checks a request's head
+// against it before reading any of the body: a larger declared body (or
+// any chunked body, for a route that takes none) is a 413 and the
+// connection is closed, so a body-less route costs a hostile client's
+// megabytes nothing. A body is only ever buffered up to this limit.
+struct RouteOptions {
+    // Bytes. Unset: --max-body-size for POST, PUT and PATCH routes, none
+    // for GET, HEAD and DELETE. Never more than --max-body-size.
+    std::optional<std::uint64_t> max_body;
+};
 
 // An application counter: kept in the scoreboard, summed over the cluster
 // in /metrics (clusterd_app_<name>_total) and /status. Cheap (one relaxed
@@ -70,23 +82,42 @@ public:
 
     // Routes: an exact path ("/healthz") or one with {param} segments
     // ("/items/{id}"). A known path asked with another method is 405 with
-    // Allow; anything else is 404. GET routes answer HEAD too. Throws
+    // Allow; anything else is 404. GET routes answer HEAD too. A request body
+    // is taken up to options.max_body (RouteOptions). Throws
     // std::invalid_argument on a malformed or duplicate pattern, or a path
     // clusterd keeps for itself (/healthz, /readyz, /metrics, /status).
-    App& route(Method method, std::string_view pattern, Handler handler);
-    App& route(Method method, std::string_view pattern, AsyncHandler handler);
-    App& get(std::string_view pattern, Handler handler) { return route(Method::get, pattern, std::move(handler)); }
-    App& get(std::string_view pattern, AsyncHandler handler) { return route(Method::get, pattern, std::move(handler)); }
-    App& post(std::string_view pattern, Handler handler) { return route(Method::post, pattern, std::move(handler)); }
-    App& post(std::string_view pattern, AsyncHandler handler) { return route(Method::post, pattern, std::move(handler)); }
-    App& put(std::string_view pattern, Handler handler) { return route(Method::put, pattern, std::move(handler)); }
-    App& put(std::string_view pattern, AsyncHandler handler) { return route(Method::put, pattern, std::move(handler)); }
-    App& patch(std::string_view pattern, Handler handler) { return route(Method::patch, pattern, std::move(handler)); }
-    App& patch(std::string_view pattern, AsyncHandler handler) {
-        return route(Method::patch, pattern, std::move(handler));
+    App& route(Method method, std::string_view pattern, Handler handler, RouteOptions options = {});
+    App& route(Method method, std::string_view pattern, AsyncHandler handler, RouteOptions options = {});
+    App& get(std::string_view pattern, Handler handler, RouteOptions options = {}) {
+        return route(Method::get, pattern, std::move(handler), options);
     }
-    App& del(std::string_view pattern, Handler handler) { return route(Method::del, pattern, std::move(handler)); }
-    App& del(std::string_view pattern, AsyncHandler handler) { return route(Method::del, pattern, std::move(handler)); }
+    App& get(std::string_view pattern, AsyncHandler handler, RouteOptions options = {}) {
+        return route(Method::get, pattern, std::move(handler), options);
+    }
+    App& post(std::string_view pattern, Handler handler, RouteOptions options = {}) {
+        return route(Method::post, pattern, std::move(handler), options);
+    }
+    App& post(std::string_view pattern, AsyncHandler handler, RouteOptions options = {}) {
+        return route(Method::post, pattern, std::move(handler), options);
+    }
+    App& put(std::string_view pattern, Handler handler, RouteOptions options = {}) {
+        return route(Method::put, pattern, std::move(handler), options);
+    }
+    App& put(std::string_view pattern, AsyncHandler handler, RouteOptions options = {}) {
+        return route(Method::put, pattern, std::move(handler), options);
+    }
+    App& patch(std::string_view pattern, Handler handler, RouteOptions options = {}) {
+        return route(Method::patch, pattern, std::move(handler), options);
+    }
+    App& patch(std::string_view pattern, AsyncHandler handler, RouteOptions options = {}) {
+        return route(Method::patch, pattern, std::move(handler), options);
+    }
+    App& del(std::string_view pattern, Handler handler, RouteOptions options = {}) {
+        return route(Method::del, pattern, std::move(handler), options);
+    }
+    App& del(std::string_view pattern, AsyncHandler handler, RouteOptions options = {}) {
+        return route(Method::del, pattern, std::move(handler), options);
+    }
 
     // A named task (at most 32). Throws std::invalid_argument on a duplicate
     // or empty name, or too many tasks.
@@ -101,7 +132,8 @@ public:
     [[nodiscard]] const detail::AppModel& model() const { return *model_; }
 
 private:
-    App& add_route(Method method, std::string_view pattern, Handler handler, AsyncHandler async);
+    App& add_route(Method method, std::string_view pattern, Handler handler, AsyncHandler async,
+                   RouteOptions options);
 
     std::unique_ptr<detail::AppModel> model_;
 };

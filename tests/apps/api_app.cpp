@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -60,6 +62,16 @@ int main(int argc, char** argv) {
     clusterd::TaskOptions small;
     small.max_input = 16;
     app.task("small", reverse, small);
+    // Its own deadline, far below --compute-timeout: 504 long before it would finish.
+    clusterd::TaskOptions hurried;
+    hurried.deadline = std::chrono::milliseconds(200);
+    app.task(
+        "slow",
+        [](std::string_view) {
+            std::this_thread::sleep_for(std::chrono::seconds(3));
+            return std::string("too late");
+        },
+        hurried);
 
     app.get("/items/{id}", [hits](const Request& r) {
         hits.add();
@@ -78,6 +90,8 @@ int main(int argc, char** argv) {
     app.post("/strict", clusterd::offload("strict"));
     app.post("/grow", clusterd::offload("grow"));
     app.post("/small", clusterd::offload("small"));
+    app.post("/tiny", clusterd::offload("reverse"), clusterd::RouteOptions{16});
+    app.post("/slow", clusterd::offload("slow"));
     app.get("/missing-task", clusterd::offload("no-such-task"));
     app.get("/hooks", [](const Request&, Reply reply) {
         reply.run_task("hooked", "", [](Reply done, TaskResult result) {

@@ -101,7 +101,7 @@ TEST_CASE("the admin listener serves the whole cluster's metrics and status for 
     CHECK(daemon.stop_and_check_clean());
 }
 
-TEST_CASE("--admin-only-metrics keeps /metrics and /status off the public port, probes stay on both",
+TEST_CASE("with --admin-only-metrics, /metrics and /status stay off the public port while probes stay on both",
           "[crash][admin]") {
     Daemon daemon({"--workers", "1", "--admin-listen", "127.0.0.1:0", "--admin-only-metrics"});
     const std::uint16_t port = admin_port(daemon);

@@ -107,6 +107,18 @@ TEST_CASE("limits on a task's bytes are 413 in and 502 out, whatever the executo
     CHECK(daemon.stop_and_check_clean());
 }
 
+TEST_CASE("a task's own deadline answers 504 although --compute-timeout is far away", "[integration][app]") {
+    // inline runs the task on the loop itself: no deadline can interrupt it there.
+    const std::string mode = GENERATE("threads", "processes");
+    Daemon daemon(app_options(mode, {"--compute-timeout", "60s"}));
+    HttpClient client(daemon.port());
+    INFO(mode);
+    const HttpResponse late = client.post("/slow", "x");
+    CHECK(late.status == 504);
+    CHECK(client.post("/echo", "after").body == "retfa");
+    CHECK(daemon.stop_and_check_clean());
+}
+
 TEST_CASE("errors in user code answer that request only, with the status and a log line naming it",
           "[integration][app]") {
     const std::string mode = GENERATE("inline", "threads", "processes");

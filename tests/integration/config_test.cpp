@@ -3,6 +3,7 @@
 // and the command line wins over them.
 #include <catch2/catch.hpp>
 
+#include "tests/support/config_file.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/http_client.hpp"
 
@@ -97,4 +98,31 @@ TEST_CASE("a port already in use is reported and the daemon exits non-zero", "[i
     CHECK_THAT(result->output, Catch::Contains(taken));
     CHECK_THAT(result->output, Catch::Contains("Address already in use"));
     CHECK(first.stop_and_check_clean());
+}
+
+TEST_CASE("fault injection switched on from the environment or a config file is warned about and shown in /status",
+          "[integration][config]") {
+    ConfigFile file;
+    file.write("enable-fault-injection = true\n");
+    for (const auto& source : {std::string("environment"), std::string("config file")}) {
+        INFO(source);
+        DaemonOptions options;
+        options.args = {"--workers", "1"};
+        if (source == "environment") {
+            options.env = {{"CLUSTERD_ENABLE_FAULT_INJECTION", "true"}};
+        } else {
+            options.args.insert(options.args.end(), {"--config", file.path()});
+        }
+        Daemon daemon(options);
+        CHECK(daemon.count_log("FAULT INJECTION ENABLED") == 1);
+        HttpClient client(daemon.port());
+        const auto status = client.get("/status");
+        CHECK(status.body.find("\"fault_injection\": true") != std::string::npos);
+        CHECK(daemon.stop_and_check_clean());
+    }
+
+    Daemon plain({"--workers", "1"});
+    CHECK(plain.count_log("FAULT INJECTION") == 0);
+    CHECK(HttpClient(plain.port()).get("/status").body.find("\"fault_injection\": false") != std::string::npos);
+    CHECK(plain.stop_and_check_clean());
 }

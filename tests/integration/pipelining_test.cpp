@@ -1,7 +1,7 @@
 // Pipelining and connection edge cases over raw sockets: order under delay,
 // an error in the middle of a pipeline, a burst larger than the socket
 // buffers (the worker's back-pressure path), half-closed clients, bodies on
-// requests that do not need them, and 100-continue.
+// requests whose route takes none, and 100-continue.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -20,6 +20,14 @@ using namespace clusterd::test;
 namespace {
 
 constexpr auto response_timeout = 10s;
+
+// The test application (tests/apps/api_app.cpp): POST /echo takes a body.
+DaemonOptions api_app(std::vector<std::string> args) {
+    DaemonOptions options;
+    options.args = std::move(args);
+    options.binary = CLUSTERD_API_APP;
+    return options;
+}
 
 // Writes `request` over and over without blocking until `limit` bytes are
 // out or the peer has taken nothing for `stalled`; returns the bytes taken.
@@ -118,7 +126,7 @@ TEST_CASE("a client that half-closes after its request still gets the response",
     CHECK(daemon.stop_and_check_clean());
 }
 
-TEST_CASE("a body on a GET is read and skipped, and the next request is parsed after it",
+TEST_CASE("a body on a GET is refused from its head and never parsed as a request",
           "[integration][pipelining]") {
     Daemon daemon({"--workers", "1"});
     RawConnection connection(daemon.port());
@@ -127,36 +135,51 @@ TEST_CASE("a body on a GET is read and skipped, and the next request is parsed a
                                          "Content-Length: " + std::to_string(fake_request.size()) + "\r\n") +
                             fake_request + http_request("GET", "/", "Connection: close\r\n")));
     auto responses = connection.read_responses(3, response_timeout);
-    REQUIRE(responses.size() == 2);
-    CHECK(responses[0].body == "ok\n");
-    CHECK(responses[1].body == "hello from clusterd\n");
+    REQUIRE(responses.size() == 1);
+    CHECK(responses[0].status == 413);
+    CHECK(responses[0].header("Connection").value_or("(absent)") == "close");
+    CHECK(connection.wait_closed(response_timeout));
     CHECK(daemon.stop_and_check_clean());
 }
 
 TEST_CASE("a chunked body within the limit is read, and the connection stays usable", "[integration][pipelining]") {
-    Daemon daemon({"--workers", "1"});
+    Daemon daemon(api_app({"--workers", "1"}));
     RawConnection connection(daemon.port());
-    REQUIRE(connection.send(http_request("POST", "/", "Transfer-Encoding: chunked\r\n") +
+    REQUIRE(connection.send(http_request("POST", "/echo", "Transfer-Encoding: chunked\r\n") +
                             "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n" + http_request("GET", "/healthz")));
     auto responses = connection.read_responses(2, response_timeout);
     REQUIRE(responses.size() == 2);
-    CHECK(responses[0].status == 405);
+    CHECK(responses[0].status == 200);
+    CHECK(responses[0].body == "dlrow olleh");
     CHECK(responses[1].status == 200);
     CHECK(responses[1].body == "ok\n");
     CHECK(daemon.stop_and_check_clean());
 }
 
 TEST_CASE("Expect: 100-continue gets an interim 100 before the body is sent", "[integration][pipelining]") {
-    Daemon daemon({"--workers", "1"});
+    Daemon daemon(api_app({"--workers", "1"}));
     RawConnection connection(daemon.port());
-    REQUIRE(connection.send(http_request("POST", "/", "Content-Length: 5\r\nExpect: 100-continue\r\n")));
+    REQUIRE(connection.send(http_request("POST", "/echo", "Content-Length: 5\r\nExpect: 100-continue\r\n")));
     auto interim = connection.read_responses(1, response_timeout);
     REQUIRE(interim.size() == 1);
     CHECK(interim[0].status == 100);
     REQUIRE(connection.send("hello"));
     auto final_response = connection.read_responses(1, response_timeout);
     REQUIRE(final_response.size() == 1);
-    CHECK(final_response[0].status == 405);
+    CHECK(final_response[0].status == 200);
+    CHECK(final_response[0].body == "olleh");
+    CHECK(daemon.stop_and_check_clean());
+}
+
+TEST_CASE("Expect: 100-continue on a route that takes no body is refused without the interim 100",
+          "[integration][pipelining]") {
+    Daemon daemon({"--workers", "1"});
+    RawConnection connection(daemon.port());
+    REQUIRE(connection.send(http_request("GET", "/", "Content-Length: 1048576\r\nExpect: 100-continue\r\n")));
+    auto responses = connection.read_responses(1, response_timeout);
+    REQUIRE(responses.size() == 1);
+    CHECK(responses[0].status == 413);
+    CHECK(connection.wait_closed(response_timeout));
     CHECK(daemon.stop_and_check_clean());
 }
 

@@ -183,6 +183,10 @@ TEST_CASE("the status line says capacity, restarts, open breakers and the last p
     one.restarts = 1;
     CHECK(format_status_line(one) == "0/1 worker ready, 1 restart");
 
+    one.fault_injection = true;  // first, where a truncated systemctl status line still shows it
+    one.activity = "stopping";
+    CHECK(format_status_line(one) == "FAULT INJECTION ENABLED; stopping: 0/1 worker ready, 1 restart");
+
     StatusSummary many;
     many.total = 12;
     many.breaker_open = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};

@@ -184,3 +184,60 @@ TEST_CASE("two Host lines or an invalid Host value are a 400, as RFC 9112 says a
         CHECK(feed_whole("GET / HTTP/1.1\r\nHost:\r\n\r\n").kind == Kind::request);
     }
 }
+
+namespace {
+
+// A policy like the router's: /upload takes 8 bytes, /plain none, /missing
+// is no route at all.
+BodyAllowance test_policy(std::string_view, std::string_view target) {
+    if (target == "/upload") return {8, true};
+    if (target == "/plain") return {0, true};
+    return {0, false};
+}
+
+ReadResult feed_with_policy(std::string wire) {
+    RequestReader reader(header_limit, body_limit, test_policy);
+    return reader.read(wire);
+}
+
+}  // namespace
+
+TEST_CASE("a route's own body limit refuses from the head, before any body arrives", "[worker][http_request_reader]") {
+    // No body bytes follow the heads: the answer must not wait for them.
+    auto none = feed_with_policy("GET /plain HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n");
+    REQUIRE(none.kind == ReadResult::Kind::error);
+    CHECK(none.status == 413);
+    CHECK(none.reason == "this route takes no request body");
+    auto chunked = feed_with_policy("GET /plain HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    REQUIRE(chunked.kind == ReadResult::Kind::error);
+    CHECK(chunked.status == 413);
+    auto over = feed_with_policy("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n");
+    REQUIRE(over.kind == ReadResult::Kind::error);
+    CHECK(over.status == 413);
+    CHECK(over.reason == "request body over this route's limit of 8 bytes");
+}
+
+TEST_CASE("a body within the route's limit is read, a streamed one over it is refused", "[worker][http_request_reader]") {
+    auto fits = feed_with_policy("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n12345678");
+    REQUIRE(fits.kind == ReadResult::Kind::request);
+    CHECK(fits.request.body == "12345678");
+    CHECK_FALSE(fits.request.body_refused);
+    auto empty = feed_with_policy("GET /plain HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    CHECK(empty.kind == ReadResult::Kind::request);
+    auto streamed = feed_with_policy("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n");
+    REQUIRE(streamed.kind == ReadResult::Kind::error);
+    CHECK(streamed.status == 413);
+}
+
+TEST_CASE("a body for a head no route serves is left unread and the request closes the connection",
+          "[worker][http_request_reader]") {
+    std::string input = "POST /missing HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nGET /";
+    RequestReader reader(header_limit, body_limit, test_policy);
+    auto result = reader.read(input);
+    REQUIRE(result.kind == ReadResult::Kind::request);
+    CHECK(result.request.target == "/missing");
+    CHECK(result.request.body_refused);
+    CHECK_FALSE(result.request.keep_alive);
+    CHECK(result.request.body.empty());
+}
