@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "common/config_image.hpp"
 #include "common/cpu_quota.hpp"
 #include "common/executor_counts.hpp"
 
@@ -17,7 +18,6 @@
 #include <charconv>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "common/child_contract.hpp"
 
@@ -427,7 +427,6 @@ std::optional<std::string> complete(Config& cfg, const Texts& texts) {
                   : texts.compute == "processes" ? ComputeMode::processes
                                                  : ComputeMode::threads;
     cfg.model = texts.model == "threads" ? ServingModel::threads : ServingModel::processes;
-    // A child gets the supervisor's number, never auto (parse_config writes it into the accepted text).
     cfg.compute_threads = texts.compute_threads == "auto" ? default_compute_threads(cfg.cpus, cfg.workers)
                                                            : *compute_thread_count(texts.compute_threads);
     for (const auto& [name, policy] : compute_policies) {
@@ -486,29 +485,36 @@ std::string config_error_sentence(const CLI::ParseError& error) {
 // A child's path (common/child_contract.hpp): its contract arguments, and its
 // configuration from the text the supervisor accepted, nothing else.
 std::variant<Config, ExitRequest> parse_child(int argc, const char* const* argv) {
-    // No defaults() (no cgroup files read): the accepted text carries every option's value.
-    Config cfg;
     std::string role;
     std::string accepted;
+    unsigned slot = 0;
+    std::uint64_t generation = 0;
+    pid_t supervisor_pid = 0;
+    unsigned listen_fds = 1;
     CLI::App contract{"a clusterd child process, started by the supervisor", "clusterd"};
     contract.add_option(child::role_option, role)->required()->check(CLI::IsMember({"worker", "compute", "admin"}));
-    contract.add_option(child::slot_option, cfg.slot)->required();
-    contract.add_option(child::generation_option, cfg.generation)->required();
-    contract.add_option(child::supervisor_pid_option, cfg.supervisor_pid)->required();
-    contract.add_option(child::listen_fds_option, cfg.listen_fds)->check(CLI::Range(1u, 16u));
+    contract.add_option(child::slot_option, slot)->required();
+    contract.add_option(child::generation_option, generation)->required();
+    contract.add_option(child::supervisor_pid_option, supervisor_pid)->required();
+    contract.add_option(child::listen_fds_option, listen_fds)->check(CLI::Range(1u, 16u));
     contract.add_option(child::accepted_config_option, accepted)->required();
-    Texts texts;
-    CLI::App options{"the accepted configuration", "clusterd"};
-    add_options(options, cfg, texts);
-    options.allow_config_extras(CLI::config_extras_mode::error);
     try {
         contract.parse(argc, argv);
-        std::istringstream in(accepted);
-        options.parse_from_stream(in);
     } catch (const CLI::ParseError& e) {
         return refusal(std::string("the supervisor's arguments for this child are wrong: ") + e.what());
     }
-    if (auto error = complete(cfg, texts)) return refusal(*error);
+    // The values the supervisor accepted, not read through the option table
+    // again (common/config_image.hpp); no defaults(), no cgroup files.
+    std::optional<Config> given = decode_config(accepted);
+    if (!given) {
+        return refusal("the supervisor's arguments for this child are wrong: --accepted-config is not a "
+                       "configuration this binary wrote");
+    }
+    Config cfg = std::move(*given);
+    cfg.slot = slot;
+    cfg.generation = generation;
+    cfg.supervisor_pid = supervisor_pid;
+    cfg.listen_fds = listen_fds;
     cfg.role = role == "compute" ? Role::compute : role == "admin" ? Role::admin : Role::worker;
     cfg.accepted = std::move(accepted);
     return cfg;
@@ -575,11 +581,7 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
     if (stop->parsed()) cfg.role = Role::stop;
     if (scale->parsed()) cfg.role = Role::scale;
     for (int i = 1; i < argc; ++i) cfg.args.emplace_back(argv[i]);
-    // The children get the resolved thread count, not "auto": they know no CPU count.
-    CLI::Option* threads = app.get_option("--compute-threads");
-    threads->clear();
-    threads->default_str(std::to_string(cfg.compute_threads));
-    cfg.accepted = app.config_to_str(true, false);
+    cfg.accepted = encode_config(cfg);
     return cfg;
 }
 

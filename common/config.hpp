@@ -4,10 +4,10 @@
 // the environment); an unknown option, file key or CLUSTERD_* variable is an
 // error naming it.
 //
-// A child (worker, compute process) parses none of those: it gets the text of
-// the configuration the supervisor accepted (Config::accepted, read back
-// through the same option table) and its contract arguments
-// (common/child_contract.hpp).
+// A child (worker, compute process) parses none of those: it gets the
+// configuration the supervisor accepted (Config::accepted, every value as
+// the supervisor resolved it, common/config_image.hpp) and its contract
+// arguments (common/child_contract.hpp).
 #pragma once
 
 #include <spdlog/common.h>
@@ -150,8 +150,9 @@ struct Config {
     // The arguments as given (without argv[0]): a reload parses them again,
     // with the environment and the --config file; a binary upgrade hands them on.
     std::vector<std::string> args;
-    // The configuration as accepted, every option with its value (TOML); what
-    // the supervisor gives its children, which read nothing else.
+    // The configuration as accepted, every value as resolved (encode_config,
+    // common/config_image.hpp); what the supervisor gives its children, which
+    // read nothing else.
     std::string accepted;
 
     bool operator==(const Config&) const = default;
