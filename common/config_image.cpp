@@ -12,6 +12,10 @@ constexpr std::string_view magic = "clusterd-config-1 ";
 // alike. A field added to Config that a child needs goes here too; the
 // child_contract tests compare every field of a child's Config with the
 // supervisor's.
+// A tripwire for the list below: a field added to Config changes its size.
+// Add the field to fields() if a child needs it (most do), then this size.
+static_assert(sizeof(Config) == 640, "Config changed: does fields() in config_image.cpp list the new field?");
+
 template <typename IO>
 void fields(IO& io, Config& c) {
     io(c.listen.host), io(c.listen.port);
