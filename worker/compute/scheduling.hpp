@@ -5,9 +5,13 @@
 // that sets them before it starts any thread passes them on to all of its
 // threads. Lowering needs no privilege; nothing ever raises them again.
 //
-// Why SCHED_BATCH is the default (docs/BENCHMARKS.md, "Probes under
-// saturated executors"): a waking event loop preempts a batch thread, and
-// the thread still gets its full share of an otherwise idle CPU.
+// Why SCHED_BATCH is the default (docs/BENCHMARKS.md, "Probes while every
+// executor is saturated"): a batch task never preempts a waking event loop,
+// and still gets its full share of a CPU nobody else wants; SCHED_IDLE
+// starved behind any busy neighbour, a nice value made the loops wait longer.
+//
+// (Threads are the unit: sched_setscheduler(0, ...) and setpriority() with
+// a thread id act on the calling thread only.)
 #pragma once
 
 #include <optional>
