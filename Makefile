@@ -74,6 +74,8 @@ bench:
 	cmake --build --preset release -j $(JOBS)
 	bench/hello.sh
 	bench/compute.sh
+	bench/probe_saturated.py
+	bench/cold_start.py
 	bench/scoreboard_cost.sh
 	bench/ring/run.sh
 	build-ring-bench/wakeup_bench

@@ -5,11 +5,16 @@
 # requests/s, latency p50/p99 and requests served per server CPU-second, plus
 # the clusterd/nginx ratio of each figure; then (when clusterd is among
 # SERVERS) the worker restart latency from bench/restart_latency.py.
+# ROUNDS runs of each server, alternating (clusterd, nginx, clusterd, ...):
+# the table is the median of each figure, the ratios are of the medians, and
+# every round's req/s and req per CPU-s are listed under it. BASELINE=PATH
+# adds a third server, another clusterd binary (main's, say), in the same
+# alternation: before/after on the same machine in the same minutes.
 #
 # Usage: bench/hello.sh            (see bench/README.md for the knobs)
 #   WORKERS=2 THREADS=1 CONNECTIONS=64 DURATION=10s WARMUP=2s
 #   SERVERS="clusterd nginx" CLUSTERD=build/clusterd NGINX=nginx
-#   RESTART_REPS=20 RESULTS_DIR= WRK_CPUS=
+#   RESTART_REPS=20 RESULTS_DIR= WRK_CPUS= ROUNDS=5 BASELINE=
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +26,9 @@ CONNECTIONS=${CONNECTIONS:-64}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 SERVERS=${SERVERS:-"clusterd nginx"}
+ROUNDS=${ROUNDS:-5}
+BASELINE=${BASELINE:-}   # another clusterd binary, run as server "baseline"
+[[ -n $BASELINE ]] && SERVERS="$SERVERS baseline"
 CLUSTERD=${CLUSTERD:-$ROOT/build/clusterd}
 NGINX=${NGINX:-nginx}
 RESTART_REPS=${RESTART_REPS:-20}
@@ -100,6 +108,10 @@ start_clusterd() {
     start_clusterd_with "$TMP/clusterd.log" "$WORKERS" 0
 }
 
+start_baseline() {
+    CLUSTERD=$BASELINE start_clusterd_with "$TMP/baseline.log" "$WORKERS" 0
+}
+
 stop_server() {
     local name=$1
     stop_tree "$SERVER_PID"
@@ -123,7 +135,7 @@ bench_one() {
     "start_$name"
     local url="http://127.0.0.1:$PORT/" comm
     comm=$(cat "/proc/$SERVER_PID/comm" 2>/dev/null || true)
-    [[ $comm == "$name" || $comm == "$(basename "${NGINX}")" && $name == nginx ]] ||
+    [[ $comm == "$name" || $comm == "$(basename "${NGINX}")" && $name == nginx || $name == baseline ]] ||
         log "$name: warning: pid $SERVER_PID is '$comm', not $name; CPU figures may be wrong"
     log "$name: listening on port $PORT (pid $SERVER_PID); warm-up $WARMUP"
     run_wrk "$WARMUP" "$url" "$TMP/$name.warmup.txt"
@@ -182,7 +194,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 read -r -a SERVER_LIST <<< "$SERVERS"
 for s in "${SERVER_LIST[@]}"; do
-    case $s in clusterd|nginx) ;; *) die "unknown server '$s' in SERVERS (expected clusterd and/or nginx)" ;; esac
+    case $s in clusterd|nginx|baseline) ;; *) die "unknown server '$s' in SERVERS (expected clusterd and/or nginx)" ;; esac
 done
 
 # Is the machine quiet? Other CPU load skews every figure here.
@@ -191,7 +203,25 @@ if (( (b1 - b0) * 100 > 20 * CLK_TCK )); then
     log "warning: the machine was $(awk -v b=$((b1 - b0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", b / hz }') cores busy before the run; results will be disturbed"
 fi
 
-for s in "${SERVER_LIST[@]}"; do bench_one "$s"; done
+# Every figure of every round, per server: "v1 v2 ..." for the medians.
+declare -A ALL_REQ=() ALL_RPS=() ALL_P50=() ALL_P99=() ALL_CPU=() ALL_RPC=() ALL_ERR=()
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+for (( round = 1; round <= ROUNDS; round++ )); do
+    for s in "${SERVER_LIST[@]}"; do
+        log "round $round of $ROUNDS"
+        bench_one "$s"
+        ALL_REQ[$s]+=" ${REQ[$s]}"; ALL_RPS[$s]+=" ${RPS[$s]}"; ALL_P50[$s]+=" ${P50[$s]}"
+        ALL_P99[$s]+=" ${P99[$s]}"; ALL_CPU[$s]+=" ${CPU[$s]}"; ALL_RPC[$s]+=" ${RPC[$s]}"; ALL_ERR[$s]+=" ${ERR[$s]}"
+    done
+done
+if (( ROUNDS > 1 )); then
+    for s in "${SERVER_LIST[@]}"; do
+        REQ[$s]=$(median <<< "${ALL_REQ[$s]}"); RPS[$s]=$(median <<< "${ALL_RPS[$s]}")
+        P50[$s]=$(median <<< "${ALL_P50[$s]}"); P99[$s]=$(median <<< "${ALL_P99[$s]}")
+        CPU[$s]=$(median <<< "${ALL_CPU[$s]}"); RPC[$s]=$(median <<< "${ALL_RPC[$s]}")
+        ERR[$s]=$(tr ' ' '\n' <<< "${ALL_ERR[$s]}" | awk '{ t += $1 } END { print t + 0 }')
+    done
+fi
 
 RESTART_MD=
 if [[ " $SERVERS " == *" clusterd "* ]] && (( RESTART_REPS > 0 )); then
@@ -210,7 +240,8 @@ fi
 # -------------------------------------------------------------------- report
 
 {
-    echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION (warm-up $WARMUP), $WORKERS workers per server, loopback"
+    echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION (warm-up $WARMUP), $WORKERS workers per server, loopback" \
+         "$( (( ROUNDS > 1 )) && echo "; median of $ROUNDS alternating rounds (errors: the sum)")"
     echo
     echo "| server | requests | req/s | p50 ms | p99 ms | server CPU-s | req per CPU-s | errors |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -222,8 +253,19 @@ fi
              "$(ratio "${P50[clusterd]}" "${P50[nginx]}") | $(ratio "${P99[clusterd]}" "${P99[nginx]}") |" \
              "$(ratio "${CPU[clusterd]}" "${CPU[nginx]}") | $(ratio "${RPC[clusterd]}" "${RPC[nginx]}") | |"
     fi
+    if [[ -n ${REQ[clusterd]:-} && -n ${REQ[baseline]:-} ]]; then
+        echo "| clusterd/baseline | $(ratio "${REQ[clusterd]}" "${REQ[baseline]}") | $(ratio "${RPS[clusterd]}" "${RPS[baseline]}") |" \
+             "$(ratio "${P50[clusterd]}" "${P50[baseline]}") | $(ratio "${P99[clusterd]}" "${P99[baseline]}") |" \
+             "$(ratio "${CPU[clusterd]}" "${CPU[baseline]}") | $(ratio "${RPC[clusterd]}" "${RPC[baseline]}") | |"
+    fi
+    if (( ROUNDS > 1 )); then
+        echo
+        echo "Each round (req/s; req per CPU-s):"
+        echo
+        for s in "${SERVER_LIST[@]}"; do echo "- $s:${ALL_RPS[$s]};${ALL_RPC[$s]}"; done
+    fi
     echo
-    echo "CPU-s used during each measured run (machine capacity: ${AVAIL[${SERVER_LIST[0]}]} CPU-s):"
+    echo "CPU-s used during the last measured run of each (machine capacity: ${AVAIL[${SERVER_LIST[0]}]} CPU-s):"
     echo
     for s in "${SERVER_LIST[@]}"; do
         echo "- $s: server ${CPU[$s]} (processes ${NPROC[$s]}, per process: ${PERPROC[$s]}); wrk ${WRKCPU[$s]}; everything else ${OTHER[$s]}"

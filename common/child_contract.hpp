@@ -27,7 +27,9 @@
 // --spare is an HTTP worker started as a hot spare, which accepts only once
 // the supervisor's promote command arrives, and
 // where TEXT is the configuration the supervisor accepted for this
-// generation, serialised by serialise_accepted (common/config.hpp). A child
+// generation, every value as the supervisor resolved it, written by
+// encode_config (common/config_image.hpp) and read back without an option
+// table. A child
 // parses nothing else: no other argument, no --config file, no CLUSTERD_*
 // variable (which the supervisor removes from its environment anyway), so an
 // edit the supervisor has not accepted can never reach a respawned worker.

@@ -7,7 +7,9 @@
 #include <csignal>
 #include <cstring>
 
+#include "common/config_image.hpp"
 #include "common/cpu_quota.hpp"
+#include "common/executor_counts.hpp"
 
 #include <uv.h>
 
@@ -16,7 +18,6 @@
 #include <charconv>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "common/child_contract.hpp"
 
@@ -84,7 +85,22 @@ struct Texts {
     bool no_scoreboard_counters = false;
     std::string ready = "notify";
     std::string stop_signal = "SIGTERM";
+    std::string compute_threads = "auto";  // or a number; resolved by complete()
+    std::string compute_policy = "batch";
 };
+
+constexpr std::pair<std::string_view, ComputePolicy> compute_policies[] = {
+    {"batch", ComputePolicy::batch}, {"idle", ComputePolicy::idle}, {"other", ComputePolicy::other}};
+
+// "auto" or 1..256: the error sentence, or nothing.
+std::optional<unsigned> compute_thread_count(std::string_view text) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < 1 || value > 256) {
+        return std::nullopt;
+    }
+    return value;
+}
 
 // The signals a program may be asked to stop with, by name.
 constexpr std::pair<std::string_view, int> stop_signals[] = {
@@ -218,10 +234,24 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
                    "or processes (compute processes fed through shared memory)")
         ->capture_default_str()
         ->check(CLI::IsMember({"inline", "threads", "processes"}));
-    add_number(app, "--compute-threads", cfg.compute_threads, 1u, 256u,
-               "Threads per worker with --compute=threads (default: CPU count)");
+    app.add_option("--compute-threads", texts.compute_threads,
+                   "Threads per event loop with --compute=threads, 1 to 256; auto: the CPU count divided by "
+                   "--workers, at least 1, so that all pools together run about one thread per CPU")
+        ->capture_default_str()
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                return text == "auto" || compute_thread_count(text) ? "" : "must be auto or a number from 1 to 256";
+            },
+            "auto|N"));
     add_number(app, "--compute-processes", cfg.compute_processes, 1u, 256u,
-               "Compute processes with --compute=processes (default: CPU count)");
+               "Compute processes with --compute=processes, shared by every worker (default: CPU count)");
+    app.add_option("--compute-policy", texts.compute_policy,
+                   "How compute threads and processes give way to the event loops: batch (SCHED_BATCH, "
+                   "the default), idle (SCHED_IDLE: run only on an otherwise idle CPU) or other (no change)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"batch", "idle", "other"}));
+    add_number(app, "--compute-nice", cfg.compute_nice, 0, 19,
+               "Nice value of compute threads and processes on top of --compute-policy (0: none)");
     add_number(app, "--compute-queue", cfg.compute_queue, 1u, 4096u,
                "Jobs that may wait for an executor (per worker; per cluster with processes); more get 503");
     add_duration(app, "--compute-timeout", cfg.compute_timeout,
@@ -330,6 +360,13 @@ const char* to_string(ServingModel model) {
     return "invalid";
 }
 
+const char* to_string(ComputePolicy policy) {
+    for (const auto& [name, known] : compute_policies) {
+        if (known == policy) return name.data();
+    }
+    return "batch";
+}
+
 const char* to_string(ComputeMode mode) {
     switch (mode) {
         case ComputeMode::inline_loop: return "inline";
@@ -372,9 +409,9 @@ namespace {
 Config defaults() {
     Config cfg;
     // The CPU count the kernel will let us use: the affinity mask bounded by the cgroup's CPU quota.
-    cfg.workers = cpu_count_within_quota(uv_available_parallelism(), read_cgroup_cpu_limit());
-    cfg.compute_threads = cfg.workers;
-    cfg.compute_processes = cfg.workers;
+    cfg.cpus = cpu_count_within_quota(uv_available_parallelism(), read_cgroup_cpu_limit());
+    cfg.workers = cfg.cpus;
+    cfg.compute_processes = cfg.cpus;
     return cfg;
 }
 
@@ -404,6 +441,11 @@ std::optional<std::string> complete(Config& cfg, const Texts& texts) {
                   : texts.compute == "processes" ? ComputeMode::processes
                                                  : ComputeMode::threads;
     cfg.model = texts.model == "threads" ? ServingModel::threads : ServingModel::processes;
+    cfg.compute_threads = texts.compute_threads == "auto" ? default_compute_threads(cfg.cpus, cfg.workers)
+                                                           : *compute_thread_count(texts.compute_threads);
+    for (const auto& [name, policy] : compute_policies) {
+        if (texts.compute_policy == name) cfg.compute_policy = policy;
+    }
     cfg.scoreboard_counters = !texts.no_scoreboard_counters;
     // CLI11 writes no command as exec="" into the accepted configuration, which reads back as one empty word.
     if (cfg.exec.size() == 1 && cfg.exec.front().empty()) cfg.exec.clear();
@@ -462,36 +504,50 @@ std::string config_error_sentence(const CLI::ParseError& error) {
 // A child's path (common/child_contract.hpp): its contract arguments, and its
 // configuration from the text the supervisor accepted, nothing else.
 std::variant<Config, ExitRequest> parse_child(int argc, const char* const* argv) {
-    Config cfg = defaults();
     std::string role;
     std::string accepted;
+    unsigned slot = 0;
+    std::uint64_t generation = 0;
+    pid_t supervisor_pid = 0;
+    unsigned listen_fds = 1;
+    int shm_header_fd = -1;
+    int shm_body_fd = -1;
+    bool spare_start = false;
     CLI::App contract{"a clusterd child process, started by the supervisor", "clusterd"};
     contract.add_option(child::role_option, role)->required()->check(CLI::IsMember({"worker", "compute", "admin"}));
-    contract.add_option(child::slot_option, cfg.slot)->required();
-    contract.add_option(child::generation_option, cfg.generation)->required();
-    contract.add_option(child::supervisor_pid_option, cfg.supervisor_pid)->required();
-    contract.add_option(child::listen_fds_option, cfg.listen_fds)->check(CLI::Range(1u, 16u));
-    contract.add_option(child::shm_header_fd_option, cfg.shm_header_fd)->required()->check(CLI::Range(3, 1 << 20));
-    contract.add_option(child::shm_body_fd_option, cfg.shm_body_fd)->required()->check(CLI::Range(3, 1 << 20));
-    contract.add_flag(child::spare_option, cfg.spare_start);
+    contract.add_option(child::slot_option, slot)->required();
+    contract.add_option(child::generation_option, generation)->required();
+    contract.add_option(child::supervisor_pid_option, supervisor_pid)->required();
+    contract.add_option(child::listen_fds_option, listen_fds)->check(CLI::Range(1u, 16u));
+    contract.add_option(child::shm_header_fd_option, shm_header_fd)->required()->check(CLI::Range(3, 1 << 20));
+    contract.add_option(child::shm_body_fd_option, shm_body_fd)->required()->check(CLI::Range(3, 1 << 20));
+    contract.add_flag(child::spare_option, spare_start);
     contract.add_option(child::accepted_config_option, accepted)->required();
     // Acted on before anything was parsed (api/run.cpp, common/child_privileges.hpp).
     std::string run_as;
     std::string dumpable;
     contract.add_option(child::run_as_option, run_as);
     contract.add_option(child::dumpable_option, dumpable);
-    Texts texts;
-    CLI::App options{"the accepted configuration", "clusterd"};
-    add_options(options, cfg, texts);
-    options.allow_config_extras(CLI::config_extras_mode::error);
     try {
         contract.parse(argc, argv);
-        std::istringstream in(accepted);
-        options.parse_from_stream(in);
     } catch (const CLI::ParseError& e) {
         return refusal(std::string("the supervisor's arguments for this child are wrong: ") + e.what());
     }
-    if (auto error = complete(cfg, texts)) return refusal(*error);
+    // The values the supervisor accepted, not read through the option table
+    // again (common/config_image.hpp); no defaults(), no cgroup files.
+    std::optional<Config> given = decode_config(accepted);
+    if (!given) {
+        return refusal("the supervisor's arguments for this child are wrong: --accepted-config is not a "
+                       "configuration this binary wrote");
+    }
+    Config cfg = std::move(*given);
+    cfg.slot = slot;
+    cfg.generation = generation;
+    cfg.supervisor_pid = supervisor_pid;
+    cfg.listen_fds = listen_fds;
+    cfg.shm_header_fd = shm_header_fd;
+    cfg.shm_body_fd = shm_body_fd;
+    cfg.spare_start = spare_start;
     cfg.role = role == "compute" ? Role::compute : role == "admin" ? Role::admin : Role::worker;
     cfg.accepted = std::move(accepted);
     return cfg;
@@ -558,7 +614,7 @@ std::variant<Config, ExitRequest> parse_config(int argc, const char* const* argv
     if (stop->parsed()) cfg.role = Role::stop;
     if (scale->parsed()) cfg.role = Role::scale;
     for (int i = 1; i < argc; ++i) cfg.args.emplace_back(argv[i]);
-    cfg.accepted = app.config_to_str(true, false);
+    cfg.accepted = encode_config(cfg);
     return cfg;
 }
 

@@ -4,10 +4,10 @@
 // the environment); an unknown option, file key or CLUSTERD_* variable is an
 // error naming it.
 //
-// A child (worker, compute process) parses none of those: it gets the text of
-// the configuration the supervisor accepted (Config::accepted, read back
-// through the same option table) and its contract arguments
-// (common/child_contract.hpp).
+// A child (worker, compute process) parses none of those: it gets the
+// configuration the supervisor accepted (Config::accepted, every value as
+// the supervisor resolved it, common/config_image.hpp) and its contract
+// arguments (common/child_contract.hpp).
 #pragma once
 
 #include <spdlog/common.h>
@@ -33,6 +33,12 @@ enum class Role { supervisor, worker, compute, admin, status, reload, upgrade, s
 enum class ComputeMode { inline_loop, threads, processes };
 [[nodiscard]] const char* to_string(ComputeMode mode);
 
+// How compute threads and processes give way to the event loops
+// (--compute-policy, worker/compute/scheduling.hpp): the Linux scheduling
+// policy each compute thread (and each compute process) sets on itself.
+enum class ComputePolicy { batch, idle, other };
+[[nodiscard]] const char* to_string(ComputePolicy policy);
+
 // How HTTP is served (--model): processes, N worker processes with one event
 // loop each; threads, one worker process running N event-loop threads that
 // all accept on the shared socket (a crash of that process takes all N).
@@ -57,6 +63,9 @@ struct Config {
     std::optional<ListenAddress> admin_listen;
     bool admin_only_metrics = false;  // /metrics and /status on the admin listener only, not the public port
     unsigned workers = 1;  // default: CPU count, set by parse_config; event loops in all
+    // The CPUs the defaults were computed from (affinity mask within the cgroup
+    // quota), in the supervisor; a child reads only what it was given, and has 0 here.
+    unsigned cpus = 0;
     ServingModel model = ServingModel::processes;
     // Hot spares: worker processes started, initialised and ready but not
     // accepting, promoted at once when a serving one dies or is replaced.
@@ -91,8 +100,10 @@ struct Config {
 
     // Compute offload (worker/compute/).
     ComputeMode compute = ComputeMode::threads;
-    unsigned compute_threads = 1;    // per worker; default: CPU count, set by parse_config
-    unsigned compute_processes = 1;  // default: CPU count, set by parse_config
+    unsigned compute_threads = 1;    // per event loop; default: cpus / workers, at least 1 (executor_counts.hpp)
+    unsigned compute_processes = 1;  // default: cpus, set by parse_config
+    ComputePolicy compute_policy = ComputePolicy::batch;  // of every compute thread and process
+    int compute_nice = 0;            // and the nice value they take on top (0..19)
     unsigned compute_queue = 64;     // waiting jobs: per worker (inline, threads) or per cluster (processes)
     Millis compute_timeout{10'000};  // a job not finished by then is answered 504
     std::uint64_t task_max_input = 64 * 1024;   // bytes into a task (else 413); sizes the job ring's payload area
@@ -150,8 +161,9 @@ struct Config {
     // The arguments as given (without argv[0]): a reload parses them again,
     // with the environment and the --config file; a binary upgrade hands them on.
     std::vector<std::string> args;
-    // The configuration as accepted, every option with its value (TOML); what
-    // the supervisor gives its children, which read nothing else.
+    // The configuration as accepted, every value as resolved (encode_config,
+    // common/config_image.hpp); what the supervisor gives its children, which
+    // read nothing else.
     std::string accepted;
 
     bool operator==(const Config&) const = default;

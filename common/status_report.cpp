@@ -52,7 +52,8 @@ nlohmann::json application_json(const ClusterSnapshot& cluster, const Applicatio
 
 }  // namespace
 
-std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& app) {
+std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& app,
+                        const std::optional<ExecutorCounts>& executors) {
     nlohmann::json workers = nlohmann::json::array();
     for (const auto& w : cluster.workers) {
         nlohmann::json requests;
@@ -117,6 +118,13 @@ std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& 
         {"workers", workers},
     };
     if (!app.name.empty()) status["application"] = application_json(cluster, app);
+    if (executors) {
+        status["compute"]["executors"] = {{"per_worker", executors->per_worker},
+                                          {"total", executors->total},
+                                          {"policy", to_string(executors->policy)},
+                                          {"nice", executors->nice}};
+        if (executors->cpus > 0) status["compute"]["executors"]["cpus"] = executors->cpus;
+    }
     // Worker-written strings went through bounded_text; replace anything odd anyway.
     return status.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

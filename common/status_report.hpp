@@ -2,9 +2,11 @@
 // status --json`) and a table (`clusterd status`), both from one snapshot.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/executor_counts.hpp"
 #include "common/scoreboard_snapshot.hpp"
 
 namespace clusterd {
@@ -18,7 +20,9 @@ struct ApplicationNames {
     std::vector<std::string> counters;
 };
 
-[[nodiscard]] std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& app = {});
+// executors: the compute executors the configuration started (compute.executors).
+[[nodiscard]] std::string status_json(const ClusterSnapshot& cluster, const ApplicationNames& app = {},
+                                      const std::optional<ExecutorCounts>& executors = std::nullopt);
 [[nodiscard]] std::string status_table(const ClusterSnapshot& cluster);
 
 }  // namespace clusterd

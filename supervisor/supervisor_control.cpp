@@ -42,7 +42,7 @@ void Supervisor::on_control_command(ControlSocket::RequestId id, const std::stri
     if (verb == "status") {
         ClusterSnapshot snapshot = take_snapshot(segment_, monotonic_ms());
         snapshot.fault_injection = config_.fault_injection;
-        control_->write(id, option == "json" ? status_json(snapshot) : status_table(snapshot));
+        control_->write(id, option == "json" ? status_json(snapshot, {}, executor_counts(config_)) : status_table(snapshot));
         control_->finish(id, true, "");
         return;
     }

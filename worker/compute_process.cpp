@@ -15,6 +15,7 @@
 #include "common/monotonic.hpp"
 #include "common/shm_segment.hpp"
 #include "worker/app_counters.hpp"
+#include "worker/compute/scheduling.hpp"
 #include "worker/ready_report.hpp"
 #include "worker/ring_log_sink.hpp"
 #include "worker/slot_reporter.hpp"
@@ -135,6 +136,13 @@ int run_compute_process(const Config& config, const detail::AppModel& app) {
         return exit_code::config_error;
     }
     install_signal_handlers();
+    // Before any thread exists, so every thread of this process inherits it:
+    // the HTTP workers' event loops win the CPU whenever they wake.
+    if (auto error = compute::apply_to_this_thread(compute::scheduling_of(config))) {
+        spdlog::warn("{} failed while lowering this compute process's priority; it competes with the event loops "
+                     "as an equal",
+                     *error);
+    }
     if (config.crash_at_start) std::abort();
     auto attached = ShmSegment::attach({config.shm_header_fd, config.shm_body_fd}, ShmSegment::Access::read_write);
     if (auto* error = std::get_if<std::string>(&attached)) {

@@ -48,9 +48,7 @@ Connection::Connection(ConnectionHost& host)
 Connection* Connection::open(uv_loop_t* loop, int fd, ConnectionHost& host, Admission admission) {
     auto* connection = new Connection(host);
     uv_tcp_init(loop, &connection->tcp_);
-    uv_timer_init(loop, &connection->timer_);
     connection->tcp_.data = connection;
-    connection->timer_.data = connection;
     if (int rc = uv_tcp_open(&connection->tcp_, fd); rc != 0) {
         spdlog::warn("uv_tcp_open() failed for an accepted connection: {}", uv_strerror(rc));
         ::close(fd);
@@ -135,7 +133,7 @@ void Connection::handle_input() {
 }
 
 void Connection::answer(const Request& request) {
-    uv_timer_stop(&timer_);
+    host_.deadlines().disarm(deadline_);
     phase_ = Phase::responding;
     host_.reporter().request_started(request.method, request.target, monotonic_ms());
     RouteResult routed = route(request, host_.route_context());
@@ -345,7 +343,7 @@ void Connection::pause_or_resume_reading() {
 void Connection::begin_close() {
     if (phase_ == Phase::lingering || phase_ == Phase::closing) return;
     phase_ = Phase::lingering;
-    uv_timer_stop(&timer_);
+    host_.deadlines().disarm(deadline_);
     input_.clear();
     auto* shutdown = new uv_shutdown_t{};
     shutdown->data = this;
@@ -373,8 +371,8 @@ void Connection::on_shutdown(uv_shutdown_t* request, int status) {
     self->arm_timer(linger_limit);
 }
 
-void Connection::on_timer(uv_timer_t* timer) {
-    auto* self = static_cast<Connection*>(timer->data);
+void Connection::on_deadline(DeadlineWheel::Entry& entry) {
+    auto* self = static_cast<Connection*>(entry.owner());
     switch (self->phase_) {
         case Phase::idle:
             self->begin_close();
@@ -400,16 +398,14 @@ void Connection::on_timer(uv_timer_t* timer) {
     }
 }
 
-void Connection::arm_timer(Millis timeout) {
-    uv_timer_start(&timer_, on_timer, static_cast<std::uint64_t>(timeout.count()), 0);
-}
+void Connection::arm_timer(Millis timeout) { host_.deadlines().arm(deadline_, timeout); }
 
 void Connection::close_now() {
     if (phase_ == Phase::closing) return;
     phase_ = Phase::closing;
     if (reply_ != nullptr) std::exchange(reply_, nullptr)->detach();
+    host_.deadlines().disarm(deadline_);
     uv_close(as_handle(&tcp_), on_closed);
-    uv_close(as_handle(&timer_), on_closed);
 }
 
 void Connection::on_closed(uv_handle_t* handle) {

@@ -1,7 +1,8 @@
 // One client connection on a worker's loop: bytes in, Beast-parsed requests,
 // responses out in request order, and every way a connection ends.
 //
-// Phases (the single timer means something different in each):
+// Phases (the single deadline, in the loop's DeadlineWheel, means something
+// different in each):
 //   idle        no request started      timer: idle timeout, or the drain quiet window
 //   reading     a request has begun     timer: header timeout → 408
 //   responding  a route's response is due later: an application's
@@ -26,6 +27,7 @@
 
 #include "common/config.hpp"
 #include "worker/compute/dispatcher.hpp"
+#include "worker/deadline_wheel.hpp"
 #include "worker/http_request_reader.hpp"
 #include "worker/http_response.hpp"
 #include "worker/reply_state.hpp"
@@ -44,6 +46,7 @@ public:
     [[nodiscard]] virtual HttpDate& date() = 0;
     // "<slot>-<generation>" with --worker-id-header, else empty.
     [[nodiscard]] virtual const std::string& worker_id() const = 0;
+    [[nodiscard]] virtual DeadlineWheel& deadlines() = 0;  // the loop's one timer for every connection
     [[nodiscard]] virtual SlotReporter& reporter() = 0;
     [[nodiscard]] virtual compute::Dispatcher& dispatcher() = 0;
     [[nodiscard]] virtual ReplyServices reply_services() = 0;
@@ -67,6 +70,10 @@ public:
     // a busy one closes after its current response.
     void drain();
 
+    // The loop's DeadlineWheel calls this when a connection's deadline passed
+    // (every connection's Entry is owned by its Connection).
+    static void on_deadline(DeadlineWheel::Entry& entry);
+
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
@@ -80,7 +87,6 @@ private:
     static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
     static void on_write(uv_write_t* request, int status);
     static void on_shutdown(uv_shutdown_t* request, int status);
-    static void on_timer(uv_timer_t* timer);
     static void on_closed(uv_handle_t* handle);
 
     void handle_input();
@@ -104,7 +110,7 @@ private:
 
     ConnectionHost& host_;
     uv_tcp_t tcp_{};
-    uv_timer_t timer_{};
+    DeadlineWheel::Entry deadline_{this};
     RequestReader reader_;
     std::string input_;
     Phase phase_ = Phase::idle;
@@ -117,7 +123,7 @@ private:
     bool read_paused_ = false;
     bool peer_closed_ = false;
     bool counted_ = false;  // reported as open on the scoreboard
-    int open_handles_ = 2;
+    int open_handles_ = 1;
 };
 
 }  // namespace clusterd::worker

@@ -34,7 +34,9 @@ Response status(const Target&, const RouteContext& context) {
     if (context.segment == nullptr) return text_response(503, "no scoreboard");
     ClusterSnapshot snapshot = take_snapshot(*context.segment, monotonic_ms());
     snapshot.fault_injection = context.fault_injection;
-    Response response = text_response(200, status_json(snapshot, application_names(context.app)));
+    std::optional<ExecutorCounts> executors;
+    if (context.config != nullptr) executors = executor_counts(*context.config);
+    Response response = text_response(200, status_json(snapshot, application_names(context.app), executors));
     response.content_type = "application/json";
     return response;
 }

@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/config.hpp"
 #include "common/shm_segment.hpp"
 #include "worker/app_model.hpp"
 #include "worker/http_request_reader.hpp"
@@ -34,6 +35,7 @@ struct RouteContext {
     const detail::AppModel* app = nullptr;  // the application's routes; null: none
     bool app_routes = true;    // false on the admin listener: the application's routes are not served there
     bool admin_routes = true;  // /metrics and /status; false on the public port with --admin-only-metrics
+    const Config* config = nullptr;  // this worker's configuration: /status shows its executor counts
 };
 
 // The application route a request goes to.

@@ -66,6 +66,10 @@ Worker::Worker(const Config& config, const detail::AppModel& app, const ShmSegme
                 config.generation),
       counters_(config.scoreboard_counters ? reporter_ : silent_) {
     uv_loop_init(&loop_);
+    deadlines_.emplace(&loop_,
+                       DeadlineWheel::tick_for(std::min({config_.header_timeout, config_.idle_timeout,
+                                                         config_.drain_quiet, config_.send_timeout})),
+                       Connection::on_deadline);
     uv_timer_init(&loop_, &heartbeat_);
     heartbeat_.data = this;
     if (setup_.reads_commands) {
@@ -123,7 +127,8 @@ std::unique_ptr<compute::Backend> Worker::make_backend(compute::CompletionSink s
                                                              std::move(sink), runner, [this, counters] {
                                                                  bind_app_counters(counters);
                                                                  run_compute_hooks(app_);
-                                                             });
+                                                             },
+                                                             compute::scheduling_of(config_));
         }
         case ComputeMode::processes:
             break;
@@ -450,6 +455,7 @@ void Worker::finish_if_drained() {
     uv_close(as_handle(&heartbeat_), ignore_close);
     if (setup_.promote_fanout != nullptr) setup_.promote_fanout->leave(this);
     uv_close(as_handle(&promote_wake_), ignore_close);
+    deadlines_->close();
     if (setup_.reads_commands) uv_close(as_handle(&command_wake_), ignore_close);
     for (auto& signal : signals_) uv_close(as_handle(&signal), ignore_close);
     dispatcher_->close([] {});

@@ -79,7 +79,7 @@ public:
     [[nodiscard]] const Config& config() const override { return config_; }
     [[nodiscard]] RouteContext route_context() const override {
         return {draining_ || stop_announced(), config_.fault_injection, segment_, setup_.slot, &app_,
-                !setup_.admin, setup_.admin || !config_.admin_only_metrics};
+                !setup_.admin, setup_.admin || !config_.admin_only_metrics, &config_};
     }
     [[nodiscard]] ReplyServices reply_services() override { return {*dispatcher_, app_, config_, &loop_}; }
     [[nodiscard]] SlotReporter& reporter() override { return counters_; }
@@ -88,6 +88,7 @@ public:
     [[nodiscard]] const std::string& worker_id() const override { return worker_id_; }
     // A hot spare's loop starts accepting; callable from any thread (uv_async_send).
     void promote_from_any_thread() { uv_async_send(&promote_wake_); }
+    [[nodiscard]] DeadlineWheel& deadlines() override { return *deadlines_; }
     uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.data(), read_buffer_.size()); }
     void on_connection_closed(Connection& connection) override;
     void on_request_finished() override;
@@ -139,6 +140,7 @@ private:
     unsigned listener_count_ = 0;
     uv_timer_t accept_retry_{};
     uv_timer_t heartbeat_{};
+    std::optional<DeadlineWheel> deadlines_;  // every connection's timeouts; made once loop_ is
     uv_poll_t command_wake_{};
     std::optional<RingConsumer<CommandRecord, command_ring_capacity>> commands_;
     std::unique_ptr<compute::Dispatcher> dispatcher_;

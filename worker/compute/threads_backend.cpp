@@ -17,14 +17,12 @@
 #include "worker/compute/threads_backend.hpp"
 
 #include <pthread.h>
-#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cassert>
-#include <cerrno>
 #include <condition_variable>
 #include <mutex>
 #include <semaphore>
@@ -65,6 +63,7 @@ struct ThreadsBackend::Pool {
     std::atomic<std::uint64_t> waiting{0};  // cells queued and not yet taken or cancelled
     std::atomic<std::uint64_t> running{0};
     uv_async_t* async = nullptr;  // under give_mutex; null once close() began
+    Scheduling scheduling;  // set before the threads start
     // Start-up only: the constructor waits until every thread ran this.
     std::function<void()> thread_start;
     std::mutex start_mutex;
@@ -75,24 +74,15 @@ struct ThreadsBackend::Pool {
 
 namespace {
 
-void warn_priority_refused(const char* call, int error) {
+// Each pool thread lowers its own priority (scheduling.hpp) before it takes
+// work; a refusal is logged once, and the thread runs as the loop does.
+void lower_own_priority(const Scheduling& scheduling) {
     static std::atomic<bool> warned{false};
-    if (warned.exchange(true)) return;
-    spdlog::warn("{} failed while lowering a compute thread's priority: {}; compute threads compete with the event "
+    const auto error = apply_to_this_thread(scheduling);
+    if (!error || warned.exchange(true)) return;
+    spdlog::warn("{} failed while lowering a compute thread's priority; compute threads compete with the event "
                  "loop as equals",
-                 call, std::generic_category().message(error));
-}
-
-// SCHED_BATCH marks a pool thread as CPU-bound: the scheduler disfavours it
-// at wakeups, so the loop thread (SCHED_OTHER) preempts it when both want a
-// core. Linux keeps the policy per thread (sched(7)): this changes only the
-// calling pool thread. No nice value on top: measured on this kernel (EEVDF,
-// 6.18), nice 10 made the loop wait *longer* for a core, not shorter, with
-// the health-probe p99 at 5.9 ms against 3.8 ms with SCHED_BATCH alone, and
-// it starved the pool behind any nice-0 neighbour (docs/BENCHMARKS.md).
-void lower_own_priority() {
-    const sched_param no_priority{};  // SCHED_BATCH takes priority 0
-    if (sched_setscheduler(0, SCHED_BATCH, &no_priority) != 0) warn_priority_refused("sched_setscheduler(SCHED_BATCH)", errno);
+                 *error);
 }
 
 void name_own_thread(unsigned index) {
@@ -120,7 +110,7 @@ void name_own_thread(unsigned index) {
 
 void ThreadsBackend::run_thread(const std::shared_ptr<Pool>& pool, unsigned index) {
     name_own_thread(index);
-    lower_own_priority();
+    lower_own_priority(pool->scheduling);
     {
         // The hook runs before this thread takes work; the constructor waits for it.
         std::string failure;
@@ -166,7 +156,7 @@ void ThreadsBackend::run_thread(const std::shared_ptr<Pool>& pool, unsigned inde
 }
 
 ThreadsBackend::ThreadsBackend(uv_loop_t* loop, unsigned threads, std::size_t queue_capacity, CompletionSink sink,
-                               JobRunner runner, ThreadStart thread_start)
+                               JobRunner runner, ThreadStart thread_start, Scheduling scheduling)
     : loop_(loop),
       sink_(std::move(sink)),
       queue_capacity_(queue_capacity),
@@ -185,6 +175,7 @@ ThreadsBackend::ThreadsBackend(uv_loop_t* loop, unsigned threads, std::size_t qu
     async_->data = this;
     uv_unref(as_handle(async_));
     pool_->async = async_;
+    pool_->scheduling = scheduling;
     start_threads(thread_count_, thread_start);
 }
 

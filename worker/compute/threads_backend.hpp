@@ -1,7 +1,8 @@
 // --compute=threads: a fixed pool of threads inside the HTTP worker runs the
 // jobs, fed from a bounded FIFO, the way Node's worker_threads or libuv's own
 // threadpool would, but with a queue bound of our choosing and threads that
-// yield the CPU to the event loop (SCHED_BATCH) when both want it.
+// yield the CPU to the event loop (--compute-policy, scheduling.hpp) when
+// both want it.
 //
 // Threading: the Backend methods, the constructor and the destructor run on
 // the loop thread; the sink is called on the loop thread, from one uv_async_t
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "worker/compute/backend.hpp"
+#include "worker/compute/scheduling.hpp"
 
 namespace clusterd::worker::compute {
 
@@ -36,7 +38,7 @@ public:
     // uv_async_t or a thread cannot be created, or a thread_start threw
     // (start-up, where an exception becomes an exit code).
     ThreadsBackend(uv_loop_t* loop, unsigned threads, std::size_t queue_capacity, CompletionSink sink,
-                   JobRunner runner, ThreadStart thread_start = {});
+                   JobRunner runner, ThreadStart thread_start = {}, Scheduling scheduling = {});
     // close() must have finished (its callback ran) first.
     ~ThreadsBackend() override;
 

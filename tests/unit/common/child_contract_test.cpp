@@ -45,6 +45,7 @@ Config expected_child(Config accepted, unsigned listen_count = 1) {
     accepted.shm_header_fd = 20;
     accepted.shm_body_fd = 21;
     accepted.args.clear();
+    accepted.cpus = 0;  // the supervisor's CPU count made the defaults; a child is given their values
     return accepted;
 }
 
@@ -80,6 +81,11 @@ TEST_CASE("a child reads back exactly the configuration the supervisor accepted"
         {"--max-requests", "100", "--max-requests-jitter", "10", "--no-scoreboard-counters"},
         {"--user", "nobody", "--group", "nogroup", "--log-file", "/tmp/a file \"quoted\".log"},
         {"--allow-root", "--backoff-initial", "1s", "--backoff-max", "2m", "--breaker-deaths", "9"},
+        {"--compute-threads", "auto", "--workers", "1", "--compute-policy", "idle", "--compute-nice", "5"},
+        {"--compute-threads", "3", "--compute-policy", "other"},
+        {"--admin-listen", "127.0.0.1:0", "--admin-only-metrics", "--send-timeout", "3s", "--drain-delay", "1s"},
+        {"--name", "web", "--control-socket", "/tmp/a:b c"},
+        {"--ready", "delay:2s", "--stop-signal", "SIGINT", "--", "/bin/sh", "-c", "echo 'x  y'", ""},
     }));
     const Config accepted = parsed(args);
     INFO("accepted:\n" << accepted.accepted);
@@ -87,6 +93,18 @@ TEST_CASE("a child reads back exactly the configuration the supervisor accepted"
     CHECK(as_child(accepted, 3) == expected_child(accepted, 3));
     // --run-as was acted on before the parse (api/run.cpp): the configuration is the same.
     CHECK(as_child(accepted, 1, child::Identity{4242, 4243, true}) == expected_child(accepted));
+}
+
+TEST_CASE("a child refuses a configuration its own binary did not write", "[common][child_contract]") {
+    const Config accepted = parsed({"--workers", "2"});
+    for (const std::string& bad : {std::string("workers=2\n"), accepted.accepted.substr(0, accepted.accepted.size() - 3),
+                                   accepted.accepted + "7 ", std::string("clusterd-config-1 ")}) {
+        CAPTURE(bad);
+        const auto result = parse_words(child::argv_for({"worker", 3, 9, 42, 1, bad}));
+        REQUIRE(std::holds_alternative<ExitRequest>(result));
+        CHECK(std::get<ExitRequest>(result).code == 2);
+        CHECK(std::get<ExitRequest>(result).text.find("--accepted-config") != std::string::npos);
+    }
 }
 
 TEST_CASE("a child ignores the environment and the --config file", "[common][child_contract]") {
@@ -118,7 +136,7 @@ TEST_CASE("a child started without its contract arguments refuses to run", "[com
     CHECK(std::get<ExitRequest>(result).code == 2);
     auto garbage = parse_words(child::argv_for({"worker", 1, 1, 1, 1, "no-such-key = 3\n", 20, 21, std::nullopt}));
     REQUIRE(std::holds_alternative<ExitRequest>(garbage));
-    CHECK_THAT(std::get<ExitRequest>(garbage).text, Catch::Contains("no-such-key"));
+    CHECK_THAT(std::get<ExitRequest>(garbage).text, Catch::Contains("--accepted-config"));
 }
 
 TEST_CASE("a child's environment has no CLUSTERD_* and no NOTIFY_SOCKET", "[common][child_contract]") {

@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/config_image.hpp"
+#include "common/executor_counts.hpp"
 
 using namespace std::chrono_literals;
 using namespace clusterd;
@@ -127,4 +129,58 @@ TEST_CASE("the serving model (--model) is processes by default, threads when ask
     CHECK(refused.code == 2);
     CHECK_THAT(refused.text, Catch::Contains("--model") && Catch::Contains("fibers"));
     CHECK(std::string(to_string(ServingModel::threads)) == "threads");
+}
+
+TEST_CASE("all compute pools together default to about one thread per CPU, at least one per event loop",
+          "[common][config][executors]") {
+    CHECK(default_compute_threads(8, 1) == 8);
+    CHECK(default_compute_threads(8, 2) == 4);
+    CHECK(default_compute_threads(8, 3) == 2);
+    CHECK(default_compute_threads(8, 8) == 1);
+    CHECK(default_compute_threads(2, 16) == 1);
+    CHECK(default_compute_threads(0, 0) == 1);
+    const Config defaults = parse_ok({});
+    REQUIRE(defaults.cpus >= 1);
+    CHECK(defaults.workers == defaults.cpus);
+    CHECK(defaults.compute_threads == 1);  // N loops on N CPUs: one thread each, not N
+    CHECK(executor_counts(defaults).total == defaults.cpus);
+    const Config one_loop = parse_ok({"--workers", "1"});
+    CHECK(one_loop.compute_threads == one_loop.cpus);
+    CHECK(parse_ok({"--workers", "1", "--compute-threads", "auto"}).compute_threads == one_loop.cpus);
+    CHECK(parse_ok({"--compute-threads", "5"}).compute_threads == 5);
+    // The thread count follows the loops of --model=threads the same way.
+    const Config threads_model = parse_ok({"--model", "threads", "--workers", "1"});
+    CHECK(threads_model.compute_threads == threads_model.cpus);
+    CHECK(parse_refused({"--compute-threads", "0"}).text.find("--compute-threads") != std::string::npos);
+    CHECK(parse_refused({"--compute-threads", "many"}).code == 2);
+}
+
+TEST_CASE("the children are given the resolved thread count, never auto", "[common][config][executors]") {
+    const Config config = parse_ok({"--workers", "1"});
+    const auto given = decode_config(config.accepted);
+    REQUIRE(given);
+    CHECK(given->compute_threads == config.cpus);
+}
+
+TEST_CASE("executor counts: a pool per loop, compute processes shared, inline the loop itself",
+          "[common][config][executors]") {
+    const Config threads = parse_ok({"--workers", "3", "--compute-threads", "2"});
+    CHECK(executor_counts(threads).per_worker == 2);
+    CHECK(executor_counts(threads).total == 6);
+    const Config processes = parse_ok({"--workers", "3", "--compute", "processes", "--compute-processes", "2"});
+    CHECK(executor_counts(processes).per_worker == 2);
+    CHECK(executor_counts(processes).total == 2);
+    const Config inline_loop = parse_ok({"--workers", "3", "--compute", "inline"});
+    CHECK(executor_counts(inline_loop).total == 3);
+}
+
+TEST_CASE("compute threads and processes are SCHED_BATCH by default; idle, other and a nice value when asked",
+          "[common][config][executors]") {
+    CHECK(parse_ok({}).compute_policy == ComputePolicy::batch);
+    CHECK(parse_ok({}).compute_nice == 0);
+    CHECK(parse_ok({"--compute-policy", "idle"}).compute_policy == ComputePolicy::idle);
+    CHECK(parse_ok({"--compute-policy", "other", "--compute-nice", "7"}).compute_nice == 7);
+    CHECK(parse_refused({"--compute-policy", "fifo"}).code == 2);
+    CHECK(parse_refused({"--compute-nice", "20"}).code == 2);
+    CHECK(std::string(to_string(ComputePolicy::idle)) == "idle");
 }

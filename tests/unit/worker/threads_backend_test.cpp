@@ -117,8 +117,8 @@ constexpr std::int64_t far_deadline = std::numeric_limits<std::int32_t>::max();
 
 // A backend whose jobs block on a gate, with its loop and what it reported.
 struct GatedPool {
-    GatedPool(unsigned threads, std::size_t queue_capacity)
-        : backend(loop.get(), threads, queue_capacity, done.sink(), gate.runner()) {}
+    GatedPool(unsigned threads, std::size_t queue_capacity, Scheduling scheduling = {})
+        : backend(loop.get(), threads, queue_capacity, done.sink(), gate.runner(), {}, scheduling) {}
 
     // Enqueues a job and returns once a pool thread runs it.
     void start(JobId id, std::int64_t deadline_ms = far_deadline) {
@@ -154,6 +154,14 @@ std::string name_of(pid_t tid) {
     std::string name;
     std::getline(file, name);
     return name;
+}
+
+// The calling thread's nice value and scheduling policy.
+std::pair<int, int> own_nice_and_policy() {
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+    REQUIRE(errno == 0);
+    return {nice, sched_getscheduler(0)};
 }
 
 // {queued, running}, in a form Catch can compare and print.
@@ -277,10 +285,7 @@ TEST_CASE("stop drops and returns the queued jobs, the running one still complet
 
 TEST_CASE("pool threads are named and run under SCHED_BATCH at the loop's nice value, the loop thread stays as it was",
           "[worker][compute][threads]") {
-    errno = 0;
-    const int loop_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
-    REQUIRE(errno == 0);
-    const int loop_policy = sched_getscheduler(0);
+    const auto [loop_nice, loop_policy] = own_nice_and_policy();
     GatedPool pool(2, 0);
     pool.start(1);
     pool.start(2);
@@ -297,6 +302,24 @@ TEST_CASE("pool threads are named and run under SCHED_BATCH at the loop's nice v
     REQUIRE(nice_of(gettid()) == loop_nice);
     REQUIRE(sched_getscheduler(0) == loop_policy);
 
+    pool.finish();
+    pool.loop.close(pool.backend);
+}
+
+TEST_CASE("pool threads take the policy and nice value of --compute-policy and --compute-nice, the loop keeps its own",
+          "[worker][compute][threads]") {
+    const auto [loop_nice, loop_policy] = own_nice_and_policy();
+    const int nice = std::min(19, loop_nice + 5);
+    GatedPool pool(2, 0, Scheduling{ComputePolicy::idle, nice});
+    pool.start(1);
+    pool.start(2);
+    for (const pid_t tid : pool.gate.tids()) {
+        CAPTURE(tid);
+        CHECK(sched_getscheduler(tid) == SCHED_IDLE);
+        CHECK(nice_of(tid) == nice);
+    }
+    CHECK(sched_getscheduler(0) == loop_policy);
+    CHECK(nice_of(gettid()) == loop_nice);
     pool.finish();
     pool.loop.close(pool.backend);
 }
