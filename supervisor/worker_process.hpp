@@ -65,8 +65,8 @@ struct SpawnRequest {
     std::vector<int> result_fds;    // inherited at child::result_fd_for(0..)
     std::optional<ExecSpec> exec;   // exec mode: the program instead of a native worker
     SegmentFds segment;             // the shared memory (ShmSegment::child_fds); never passed in exec mode
-    bool spare = false;             // an HTTP worker started as a hot spare (--spares): accepts once promoted
     std::optional<child::Identity> run_as;  // whom the child becomes (a root supervisor with --user)
+    bool spare = false;             // an HTTP worker started as a hot spare (--spares): accepts once promoted
 };
 
 class WorkerProcess final : private ExecListener {

@@ -100,7 +100,7 @@ TEST_CASE("a child refuses a configuration its own binary did not write", "[comm
     for (const std::string& bad : {std::string("workers=2\n"), accepted.accepted.substr(0, accepted.accepted.size() - 3),
                                    accepted.accepted + "7 ", std::string("clusterd-config-1 ")}) {
         CAPTURE(bad);
-        const auto result = parse_words(child::argv_for({"worker", 3, 9, 42, 1, bad}));
+        const auto result = parse_words(child::argv_for({"worker", 3, 9, 42, 1, bad, 20, 21, std::nullopt}));
         REQUIRE(std::holds_alternative<ExitRequest>(result));
         CHECK(std::get<ExitRequest>(result).code == 2);
         CHECK(std::get<ExitRequest>(result).text.find("--accepted-config") != std::string::npos);
