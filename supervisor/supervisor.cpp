@@ -408,6 +408,10 @@ void Supervisor::spawn_worker(unsigned index) {
     slot.started_ms = started_ms;
     for (unsigned l = 0; l < loops_of(index); ++l) {
         segment_.slot(index + l).started_ms.store(started_ms, std::memory_order_relaxed);
+        // No process writes this slot now: clear the claim, so whatever a
+        // scribbler left there is not judged as the new worker's before it
+        // claims the slot itself (a slow start, under ASan, was killed so).
+        segment_.slot(index + l).worker_generation.store(0, std::memory_order_release);
     }
     auto result = WorkerProcess::spawn(&loop_, spawn_request(slot), *this);
     if (auto* error = std::get_if<int>(&result)) {
