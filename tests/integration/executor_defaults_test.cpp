@@ -136,7 +136,7 @@ TEST_CASE("by default all compute pools together run one thread per CPU, at leas
     }
 }
 
-TEST_CASE("compute threads run SCHED_BATCH by default, or as --compute-policy says; the loop stays SCHED_OTHER",
+TEST_CASE("compute threads run SCHED_BATCH by default, or as --compute-policy says, while the loop stays SCHED_OTHER",
           "[integration][compute][executors]") {
     const auto [policy_option, policy, nice] = GENERATE(table<std::string, int, int>({
         {"batch", SCHED_BATCH, 0},
@@ -161,7 +161,7 @@ TEST_CASE("compute threads run SCHED_BATCH by default, or as --compute-policy sa
     CHECK(nice_of(worker) == 0);
 }
 
-TEST_CASE("compute processes run SCHED_BATCH, every thread of them; the HTTP workers do not",
+TEST_CASE("compute processes run SCHED_BATCH, every thread of them, and the HTTP workers do not",
           "[integration][compute][executors]") {
     Daemon daemon({"--workers", "1", "--compute", "processes", "--compute-processes", "1"});
     const auto children = daemon.wait_for_workers(2);

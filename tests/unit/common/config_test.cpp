@@ -174,7 +174,7 @@ TEST_CASE("executor counts: a pool per loop, compute processes shared, inline th
     CHECK(executor_counts(inline_loop).total == 3);
 }
 
-TEST_CASE("compute threads and processes are SCHED_BATCH by default; idle, other and a nice value when asked",
+TEST_CASE("compute threads and processes are SCHED_BATCH by default, or idle, other and a nice value when asked",
           "[common][config][executors]") {
     CHECK(parse_ok({}).compute_policy == ComputePolicy::batch);
     CHECK(parse_ok({}).compute_nice == 0);

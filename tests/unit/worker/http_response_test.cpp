@@ -38,7 +38,7 @@ TEST_CASE("the Date header is an IMF-fixdate", "[worker][http_response]") {
     REQUIRE_THAT(now, Catch::EndsWith(" GMT"));
 }
 
-TEST_CASE("--worker-id-header names the worker; without it there is no such header", "[worker][http_response]") {
+TEST_CASE("with --worker-id-header a response names its worker, without it there is no such header", "[worker][http_response]") {
     const std::string id = "3-7";
     WireOptions named;
     named.worker_id = &id;
