@@ -2,7 +2,7 @@
 // integration tests of that API (tests/integration/app_api_test.cpp): every
 // kind of route, task, hook and error an application can have.
 //
-// TEST_APP_FAIL_WORKER_HOOK=1 / TEST_APP_FAIL_COMPUTE_HOOK=1 make the hooks throw.
+// API_APP_FAIL_WORKER_HOOK=1 / API_APP_FAIL_COMPUTE_HOOK=1 make the hooks throw.
 #include <clusterd/app.hpp>
 
 #include <algorithm>
@@ -37,11 +37,11 @@ int main(int argc, char** argv) {
     const clusterd::Counter hits = app.counter("hits");
 
     app.on_worker_start([] {
-        if (env_set("TEST_APP_FAIL_WORKER_HOOK")) throw std::runtime_error("the worker hook refuses to start");
+        if (env_set("API_APP_FAIL_WORKER_HOOK")) throw std::runtime_error("the worker hook refuses to start");
         ++worker_hooks_ran;
     });
     app.on_compute_start([] {
-        if (env_set("TEST_APP_FAIL_COMPUTE_HOOK")) throw std::runtime_error("the compute hook refuses to start");
+        if (env_set("API_APP_FAIL_COMPUTE_HOOK")) throw std::runtime_error("the compute hook refuses to start");
         compute_hook_ran = true;
     });
 

@@ -170,7 +170,7 @@ TEST_CASE("the start hooks run in every worker and every compute executor before
 
 TEST_CASE("a worker start hook that throws fails the start: exit 2, not a restart loop", "[integration][app]") {
     DaemonOptions options = app_options("threads");
-    options.env = {{"TEST_APP_FAIL_WORKER_HOOK", "1"}};
+    options.env = {{"API_APP_FAIL_WORKER_HOOK", "1"}};
     options.wait_ready = false;
     Daemon daemon(options);
     CHECK(daemon.wait_for_log("the application's start hook threw: the worker hook refuses to start"));
@@ -182,7 +182,7 @@ TEST_CASE("a worker start hook that throws fails the start: exit 2, not a restar
 TEST_CASE("a compute start hook that throws fails that executor's start", "[integration][app]") {
     const std::string mode = GENERATE("inline", "threads", "processes");
     DaemonOptions options = app_options(mode);
-    options.env = {{"TEST_APP_FAIL_COMPUTE_HOOK", "1"}};
+    options.env = {{"API_APP_FAIL_COMPUTE_HOOK", "1"}};
     options.wait_ready = false;
     Daemon daemon(options);
     INFO(mode);
