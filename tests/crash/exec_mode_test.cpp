@@ -251,6 +251,9 @@ TEST_CASE("exec in the config file runs the program, and a reload to one that ca
         std::ofstream(path) << "workers = 1\nexec = [\"node\", \"" CLUSTERD_TEST_APPS "/node_server.js\"]\n";
         REQUIRE(daemon.send_signal(SIGHUP));
         CHECK(daemon.wait_for_log("reload complete"));
+        // The predecessor drains after its successor is ready and may still take a connection
+        // until its SIGTERM lands: ask once it is gone (the fresh-clone run caught that window).
+        CHECK(eventually([&] { return !process_alive(before[0]); }, 20s));
         CHECK(HttpClient(daemon.port()).get("/").body.find("hello from node worker") == 0);
     }
     std::filesystem::remove(path);
