@@ -78,8 +78,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION httpd)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.org/clusterd")
 # dpkg-shlibdeps reads the ELF files: Depends on exactly the runtime
-# libraries the binary links (libuv1, libfmt, libstdc++6, libc6; libcrypto and spdlog are
-# linked in, apps/clusterd/CMakeLists.txt).
+# libraries the binary links (libc6 alone: libcrypto, spdlog, fmt, libuv and
+# the C++ runtime are linked in, apps/clusterd/CMakeLists.txt).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
