@@ -15,6 +15,7 @@
 #include "supervisor/exec_shim.hpp"
 #include "supervisor/run_supervisor.hpp"
 #include "worker/compute_process.hpp"
+#include "worker/fork_server.hpp"
 #include "worker/worker.hpp"
 
 namespace clusterd {
@@ -42,6 +43,13 @@ int run(const App& app, int argc, char** argv) {
     // First: the exec shim (`clusterd -- COMMAND`) parses only what the
     // supervisor gave it, then execs the user's program.
     if (supervisor::is_exec_shim_argv(argc, argv)) return supervisor::run_exec_shim(argc, argv);
+    // The fork server (--fork-server): the workers it forks go on here as if
+    // exec'd with the arguments the supervisor sent (worker/fork_server.hpp).
+    if (worker::is_fork_server_argv(argc, argv)) {
+        return worker::run_fork_server(argc, argv, [&app](int child_argc, char** child_argv) {
+            return run(app, child_argc, child_argv);
+        });
+    }
     auto parsed = parse_config(argc, argv);
     if (auto* exit = std::get_if<ExitRequest>(&parsed)) {
         std::fputs(exit->text.c_str(), exit->code == 0 ? stdout : stderr);

@@ -10,6 +10,7 @@ Also: the dynamic loader's relocations at each exec of the binary
 compare two builds in the same run (they alternate).
 
   bench/cold_start.py [--kills 30] [--binary build/clusterd [--binary OTHER]] [-- EXTRA CLUSTERD ARGS]
+  bench/cold_start.py -- --fork-server     (workers forked by the fork server, no exec)
 Every process started here is stopped by its pid.
 """
 
@@ -38,14 +39,23 @@ def relocations(binary):
     return numbers
 
 
+def is_worker(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"\0--role\0worker\0" in f.read()
+    except OSError:
+        return False
+
+
 def children(pid):
+    """The HTTP workers among pid's children (not the fork server, with --fork-server)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid and fields[0] != "Z":
+                if int(fields[1]) == pid and fields[0] != "Z" and is_worker(int(entry)):
                     found.append(int(entry))
             except (OSError, IndexError, ValueError):
                 pass

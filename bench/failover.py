@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Failover: SIGKILL of the serving worker -> first response served by its replacement.
 
-Three stacks in one run, each with one serving worker on 127.0.0.1:
+Four stacks in one run, each with one serving worker on 127.0.0.1:
   * clusterd --workers 1 --spares 1 --worker-id-header: a hot spare is promoted;
   * clusterd --workers 1 --worker-id-header: the dead slot is respawned (fork+exec);
+  * the same with --fork-server: the dead slot is respawned by the fork server (fork, no exec);
   * Node's cluster (bench/peers/cluster_reload_primary.js + exec_app.js, X-Pid header),
     for reference: the primary forks a replacement.
 
@@ -113,17 +114,20 @@ def children(pid):
 class Clusterd:
     header = "X-Clusterd-Worker"
 
-    def __init__(self, binary, spares, work):
+    def __init__(self, binary, spares, work, fork_server=False):
         self.port = free_port()
         self.spares = spares
+        tag = f"spares{spares}" + ("-fork" if fork_server else "")
         args = [binary, "--listen", f"127.0.0.1:{self.port}", "--workers", "1", "--spares", str(spares),
-                "--worker-id-header", "--control-socket", os.path.join(work, f"c{spares}.sock"),
-                "--log-level", "warn"]
+                "--worker-id-header", "--control-socket", os.path.join(work, f"c-{tag}.sock"),
+                "--log-level", "warn"] + (["--fork-server"] if fork_server else [])
         if os.geteuid() == 0:
             args.append("--allow-root")
-        self.log = open(os.path.join(work, f"clusterd-spares{spares}.log"), "w")
+        self.log = open(os.path.join(work, f"clusterd-{tag}.log"), "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         self.label = f"clusterd --spares {spares}" if spares else "clusterd (no spare)"
+        if fork_server:
+            self.label += " --fork-server"
 
     def workers(self):
         return [w for w in http_json(self.port, "/status")["workers"] if w["role"] == "http" and w["pid"]]
@@ -228,7 +232,8 @@ def main():
           f"load {os.getloadavg()[0]:.1f}; logs in {work}\n")
     print("| stack | kill -> first answer by the replacement p50 ms | p90 ms | max ms |")
     print("|---|---|---|---|")
-    makers = [lambda: Clusterd(opts.binary, 1, work), lambda: Clusterd(opts.binary, 0, work)]
+    makers = [lambda: Clusterd(opts.binary, 1, work), lambda: Clusterd(opts.binary, 0, work),
+              lambda: Clusterd(opts.binary, 0, work, fork_server=True)]
     node = not opts.no_node and subprocess.run(["which", "node"], capture_output=True).returncode == 0
     if node:
         makers.append(lambda: NodeCluster(work))

@@ -35,6 +35,14 @@ std::vector<std::string> environment_for(const char* const* parent) {
     return kept;
 }
 
+std::vector<char*> null_terminated(std::vector<std::string>& words) {
+    std::vector<char*> pointers;
+    pointers.reserve(words.size() + 1);
+    for (auto& word : words) pointers.push_back(word.data());
+    pointers.push_back(nullptr);
+    return pointers;
+}
+
 bool is_child_argv(int argc, const char* const* argv) {
     return argc > 1 && std::string_view(argv[1]) == role_option;
 }

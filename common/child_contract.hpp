@@ -62,6 +62,11 @@ inline constexpr const char* exec_role = "exec";
 inline constexpr int exec_notify_fd = ready_fd;
 inline constexpr const char* exec_notify_fd_env = "CLUSTERD_NOTIFY_FD";
 
+// The fork server (--fork-server, worker/fork_server.hpp): its own role, its
+// request socket at fd 3 and its ready pipe at fd 4.
+inline constexpr const char* fork_server_role = "forkserver";
+inline constexpr int fork_server_request_fd = 3;
+
 // The fd of listening socket `index` (0: fd 3, 1: fd 8, ...).
 [[nodiscard]] constexpr int listen_fd_for(unsigned index) {
     return index == 0 ? listen_fd : first_extra_listen_fd + static_cast<int>(index) - 1;
@@ -122,6 +127,10 @@ struct Arguments {
 // The environment a child gets: `parent` (NAME=value entries) without
 // CLUSTERD_* and NOTIFY_SOCKET.
 [[nodiscard]] std::vector<std::string> environment_for(const char* const* parent);
+
+// argv- or envp-style pointers into `words`, ending in a null pointer, for
+// uv_spawn (valid while `words` lives and is not changed).
+[[nodiscard]] std::vector<char*> null_terminated(std::vector<std::string>& words);
 
 // Whether argv is a child's (its first argument is --role).
 [[nodiscard]] bool is_child_argv(int argc, const char* const* argv);

@@ -197,6 +197,11 @@ void add_options(CLI::App& app, Config& cfg, Texts& texts) {
     app.add_flag("--worker-id-header", cfg.worker_id_header,
                  "Name the worker on every response: X-Clusterd-Worker: <slot>-<generation> (off by default; "
                  "it tells clients which process answered)");
+    app.add_flag("--fork-server", cfg.fork_server,
+                 "Start HTTP workers by fork from a fork server (one process of this binary, exec'd once and "
+                 "waiting) instead of fork+exec: a start skips loading the binary and the C library's start-up. "
+                 "Workers then share the fork server's address layout and stack canary, so an address leaked "
+                 "by one is valid in all (docs/SECURITY.md); off by default");
 
     add_duration(app, "--min-uptime", cfg.min_uptime,
                  "A worker that dies sooner than this after start is backed off, not respawned at once");
@@ -453,6 +458,10 @@ std::optional<std::string> complete(Config& cfg, const Texts& texts) {
     cfg.stop_signal = *stop_signal_number(texts.stop_signal);
     if (cfg.exec_mode()) {
         if (cfg.model == ServingModel::threads) return "--model=threads has no meaning with a command to run";
+        if (cfg.fork_server) {
+            return "--fork-server cannot be used with a command to run: the program is exec'd by definition, "
+                   "and only clusterd's own workers can be forked from a fork server";
+        }
         if (cfg.spares > 0) {
             return "--spares cannot be used with a command to run: a spare must start without accepting and "
                    "accept when told, and a program run with '--' gets its listening socket at exec and "

@@ -72,6 +72,9 @@ struct Config {
     unsigned spares = 0;
     // X-Clusterd-Worker: <slot>-<generation> on every response (off by default).
     bool worker_id_header = false;
+    // --fork-server: HTTP workers start by fork from a prepared process, not
+    // by fork+exec (worker/fork_server.hpp).
+    bool fork_server = false;
 
     // Restart policy (see supervisor/restart_policy.hpp).
     Millis min_uptime{1000};

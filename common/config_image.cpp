@@ -19,7 +19,7 @@ static_assert(sizeof(Config) == 664, "Config changed: does fields() in config_im
 template <typename IO>
 void fields(IO& io, Config& c) {
     io(c.listen.host), io(c.listen.port);
-    io(c.admin_listen), io(c.admin_only_metrics), io(c.workers), io(c.model), io(c.spares), io(c.worker_id_header);
+    io(c.admin_listen), io(c.admin_only_metrics), io(c.workers), io(c.model), io(c.spares), io(c.worker_id_header), io(c.fork_server);
     io(c.min_uptime), io(c.backoff_initial), io(c.backoff_max), io(c.breaker_deaths), io(c.breaker_window),
         io(c.breaker_cooldown);
     io(c.hang_timeout), io(c.core_on_hang), io(c.shutdown_timeout), io(c.drain_quiet), io(c.drain_delay);

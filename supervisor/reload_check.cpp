@@ -25,6 +25,10 @@ std::string reload_refusal(const Config& now, const Config& next, unsigned http_
                "and cannot change on reload (restart to change them)";
     }
     if (next.model != now.model) return "--model cannot change on reload (restart to change it)";
+    if (next.fork_server != now.fork_server) {
+        return "--fork-server cannot change on reload (the fork server is started with the supervisor; restart "
+               "to change it)";
+    }
     if (now.model == ServingModel::threads && next.workers != now.workers) {
         return "with --model=threads, --workers sizes the worker process's event loops and cannot change on "
                "reload (restart to change it)";

@@ -123,6 +123,11 @@ Supervisor::Supervisor(Config config, std::vector<ListenSocket> listen, ShmSegme
                                                segment_.child_fds(ShmSegment::Access::read_only),
                                                [this] { finish_if_stopped(); });
     }
+    if (config_.fork_server && !config_.exec_mode()) {
+        orphans_ = std::make_unique<OrphanReaper>(&loop_);
+        fork_server_ = std::make_unique<ForkServer>(
+            &loop_, executable_, ForkServer::Policy{child_identity(), config_.backoff_initial, config_.backoff_max});
+    }
     slots_.on_transition([this](const Slot& slot) {
         publish_slot(slot);
         notify_status();
@@ -167,6 +172,8 @@ int Supervisor::run() {
         spdlog::info("{} hot spare{}: started and ready, not accepting until a serving worker leaves",
                      config_.spares, config_.spares == 1 ? "" : "s");
     }
+    // Started first, but not waited for: until it is ready, workers start by exec.
+    if (fork_server_) fork_server_->start();
     rotate(rotation_event::Start{config_.workers / loops_, config_.spares});
     manage_compute();
     if (admin_) admin_->start(config_.accepted, admin_policy());
@@ -386,6 +393,7 @@ SpawnRequest Supervisor::spawn_request(const Slot& slot) {
     request.exec = exec_spec(slot);
     if (!request.exec) request.segment = segment_.child_fds(ShmSegment::Access::read_write);
     request.spare = slot.role == SlotRole::http && rotation_.spare(slot.index);
+    if (slot.role == SlotRole::http && !request.exec) request.fork_server = fork_server_.get();
     return request;
 }
 
@@ -436,8 +444,9 @@ void Supervisor::spawn_worker(unsigned index) {
         board.spare.store(rotation_.spare(index) && is_http(index) ? 1 : 0, std::memory_order_relaxed);
         if (slot.generation > 1) board.restarts.fetch_add(1, std::memory_order_relaxed);
     }
-    spdlog::info("{} {} (pid {}{}) started, generation {}{}", noun(index), index, slot.pid, loops_note(index),
-                 slot.generation, is_http(index) && rotation_.spare(index) ? " (hot spare)" : "");
+    spdlog::info("{} {} (pid {}{}) started{}, generation {}{}", noun(index), index, slot.pid, loops_note(index),
+                 processes_[index]->forked() ? " by the fork server" : "", slot.generation,
+                 is_http(index) && rotation_.spare(index) ? " (hot spare)" : "");
 }
 
 void Supervisor::on_worker_log(unsigned index, std::uint64_t generation) {
@@ -666,6 +675,8 @@ void Supervisor::finish_if_stopped() {
         if (admin_->running()) return;  // its exit calls us again
         admin_->close();
     }
+    if (fork_server_) fork_server_->close();  // it exits on its socket's EOF (or is killed)
+    if (orphans_) orphans_->close();
     uv_timer_stop(&shutdown_deadline_);
     uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_deadline_), ignore_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_delay_), ignore_close);

@@ -37,7 +37,9 @@
 #include "common/unique_fd.hpp"
 #include "supervisor/admin_worker.hpp"
 #include "supervisor/control_socket.hpp"
+#include "supervisor/fork_server.hpp"
 #include "supervisor/listen_socket.hpp"
+#include "supervisor/orphan_reaper.hpp"
 #include "supervisor/rotation.hpp"
 #include "supervisor/sd_notify.hpp"
 #include "supervisor/slot.hpp"
@@ -244,6 +246,8 @@ private:
     std::mt19937_64 random_{std::random_device{}()};
     std::vector<ExecSlot> exec_slots_;  // by slot; exec mode only
     std::unique_ptr<AdminWorker> admin_;  // --admin-listen: the metrics process
+    std::unique_ptr<ForkServer> fork_server_;  // --fork-server: starts HTTP workers without exec
+    std::unique_ptr<OrphanReaper> orphans_;    // with the fork server: the supervisor is a subreaper
     [[nodiscard]] AdminWorker::Policy admin_policy() const;
     // run_as_ with this generation's --core-dumps / --core-on-hang; none when children keep our ids.
     [[nodiscard]] std::optional<child::Identity> child_identity() const;

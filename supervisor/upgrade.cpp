@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "supervisor/exit_info.hpp"
+#include "supervisor/own_children.hpp"
 #include "supervisor/socket_activation.hpp"
 
 extern char** environ;
@@ -107,6 +108,7 @@ std::variant<UpgradeProcess*, int> UpgradeProcess::spawn(uv_loop_t* loop, const 
             *buf = uv_buf_init(self->buffer_, sizeof self->buffer_);
         },
         on_read);
+    own_child(upgrade->process_.pid);
     return upgrade;
 }
 
@@ -119,12 +121,14 @@ void UpgradeProcess::kill(int signal) {
 }
 
 void UpgradeProcess::release() {
+    disown_child(process_.pid);  // libuv stops watching it: a zombie of it is the orphan reaper's
     events_ = {};
     close_handles();
 }
 
 void UpgradeProcess::on_process_exit(uv_process_t* process, std::int64_t exit_status, int term_signal) {
     auto* self = static_cast<UpgradeProcess*>(process->data);
+    disown_child(process->pid);
     auto on_exit = std::move(self->events_.on_exit);
     self->events_ = {};
     self->close_handles();

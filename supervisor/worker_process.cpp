@@ -1,10 +1,15 @@
 #include "supervisor/worker_process.hpp"
 
 #include "common/child_contract.hpp"
+#include "supervisor/fork_server.hpp"
+#include "supervisor/own_children.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,6 +47,14 @@ std::vector<std::string> exec_argv(const SpawnRequest& request) {
     words.insert(words.end(), request.exec->command.begin(), request.exec->command.end());
     return words;
 }
+
+// waitid's P_PIDFD (Linux 5.4), which glibc 2.36's idtype_t does not name yet.
+constexpr auto p_pidfd = static_cast<idtype_t>(3);
+
+// glibc 2.36's <sys/pidfd.h> declares these without extern "C", so C++
+// cannot link them: the system calls directly.
+int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int signal_pidfd(int pidfd, int signal) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0)); }
 
 }  // namespace
 
@@ -83,13 +96,9 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     if (shares_segment) stdio_count += 2;
 
     std::vector<std::string> words = request.exec ? exec_argv(request) : native_argv(request, shm_at);
-    std::vector<char*> argv;
-    for (auto& word : words) argv.push_back(word.data());
-    argv.push_back(nullptr);
+    std::vector<char*> argv = child::null_terminated(words);
     std::vector<std::string> environment = child::environment_for(environ);
-    std::vector<char*> envp;
-    for (auto& entry : environment) envp.push_back(entry.data());
-    envp.push_back(nullptr);
+    std::vector<char*> envp = child::null_terminated(environment);
 
     std::vector<uv_stdio_container_t> stdio(stdio_count);
     for (auto& entry : stdio) entry.flags = UV_IGNORE;  // a gap (fd 7 without a result fd) stays closed
@@ -131,6 +140,15 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
         stdio[static_cast<std::size_t>(shm_at) + 1].data.fd = request.segment.body;
     }
 
+    if (request.fork_server != nullptr && request.fork_server->ready() && !request.exec &&
+        worker->start_forked(loop, request, stdio, shm_at)) {
+        worker->open_handles_ = 3;
+        own_child(worker->pid_);
+        uv_read_start(reinterpret_cast<uv_stream_t*>(&worker->ready_channel_), on_alloc, on_read);
+        uv_poll_start(&worker->log_wake_, UV_READABLE, on_log_wake);
+        return worker;
+    }
+
     uv_process_options_t options{};
     options.exit_cb = on_exit;
     options.file = argv[0];
@@ -146,6 +164,8 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
         return rc;
     }
     worker->open_handles_ = worker->exec_ ? 4 : 3;
+    worker->pid_ = worker->process_.pid;
+    own_child(worker->pid_);
     if (worker->exec_) {
         if (auto error = worker->exec_->start(worker->process_.pid)) {
             spdlog::warn("worker {}: {}; it can still say READY=1 on its notify stream", request.slot, *error);
@@ -156,11 +176,83 @@ std::variant<WorkerProcess*, int> WorkerProcess::spawn(uv_loop_t* loop, const Sp
     return worker;
 }
 
+bool WorkerProcess::start_forked(uv_loop_t* loop, const SpawnRequest& request,
+                                 const std::vector<uv_stdio_container_t>& stdio, int shm_at) {
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) return false;
+    fork_request::Request fork;
+    // The fork server became --run-as at its own start, and so is every
+    // worker it forks: the words carry no identity to become again.
+    SpawnRequest as_is = request;
+    as_is.run_as.reset();
+    fork.words = native_argv(as_is, shm_at);
+    std::vector<int> fds;
+    for (std::size_t at = 3; at < stdio.size(); ++at) {
+        if (static_cast<int>(at) == child::ready_fd) {
+            fork.targets.push_back(child::ready_fd);
+            fds.push_back(ready[1]);
+        } else if (stdio[at].flags == UV_INHERIT_FD) {
+            fork.targets.push_back(static_cast<int>(at));
+            fds.push_back(stdio[at].data.fd);
+        }
+    }
+    auto started = request.fork_server->start_worker(fork, fds);
+    ::close(ready[1]);
+    if (started.pid <= 0) {
+        ::close(ready[0]);
+        spdlog::debug("worker {}: the fork server did not start it ({}); spawning it", request.slot,
+                      std::strerror(started.error));
+        return false;
+    }
+    const pid_t pid = started.pid;
+    const int pidfd = open_pidfd(pid);
+    if (pidfd < 0) {
+        // Started but not watchable: it must not run unsupervised.
+        spdlog::error("pidfd_open() failed for worker {} (pid {}): {}; killing it and spawning another",
+                      request.slot, pid, std::strerror(errno));
+        ::kill(pid, SIGKILL);
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        ::close(ready[0]);
+        return false;
+    }
+    forked_ = true;
+    pid_ = pid;
+    pidfd_ = pidfd;
+    uv_pipe_open(&ready_channel_, ready[0]);
+    uv_poll_init(loop, &exit_poll_, pidfd_);
+    exit_poll_.data = this;
+    uv_poll_start(&exit_poll_, UV_READABLE, on_pidfd);
+    return true;
+}
+
 void WorkerProcess::kill(int signal) {
+    if (forked_) {
+        if (signal_pidfd(pidfd_, signal) != 0 && errno != ESRCH) {
+            spdlog::error("pidfd_send_signal() failed while sending {} to worker {} (pid {}): {}",
+                          sigabbrev_np(signal), slot_, pid_, std::strerror(errno));
+        }
+        return;
+    }
     if (int rc = uv_process_kill(&process_, signal); rc != 0 && rc != UV_ESRCH) {
         spdlog::error("kill() failed while sending {} to worker {} (pid {}): {}", sigabbrev_np(signal), slot_,
                       process_.pid, uv_strerror(rc));
     }
+}
+
+void WorkerProcess::on_pidfd(uv_poll_t* poll, int, int) {
+    auto* self = static_cast<WorkerProcess*>(poll->data);
+    siginfo_t info{};
+    if (::waitid(p_pidfd, static_cast<id_t>(self->pidfd_), &info, WEXITED | WNOHANG) != 0) {
+        if (errno == EINTR) return;  // readable still: the loop calls again
+        spdlog::error("waitid() failed for worker {} (pid {}): {}", self->slot_, self->pid_, std::strerror(errno));
+        uv_poll_stop(poll);
+        self->exited(ExitInfo::exited(255));
+        return;
+    }
+    if (info.si_pid == 0) return;  // not exited yet
+    uv_poll_stop(poll);
+    self->exited(info.si_code == CLD_EXITED ? ExitInfo::exited(info.si_status) : ExitInfo::signaled(info.si_status));
 }
 
 void WorkerProcess::wake_for_commands() {
@@ -170,11 +262,15 @@ void WorkerProcess::wake_for_commands() {
 }
 
 void WorkerProcess::on_exit(uv_process_t* process, std::int64_t exit_status, int term_signal) {
-    auto* self = static_cast<WorkerProcess*>(process->data);
+    static_cast<WorkerProcess*>(process->data)->exited(ExitInfo::from_uv(exit_status, term_signal));
+}
+
+void WorkerProcess::exited(ExitInfo exit) {
+    disown_child(pid_);
     // Close first: the owner drops its pointer in on_worker_exit, and the
     // deletion happens later, in the close callbacks.
-    self->close_handles();
-    self->events_.on_worker_exit(self->slot_, self->generation_, ExitInfo::from_uv(exit_status, term_signal));
+    close_handles();
+    events_.on_worker_exit(slot_, generation_, exit);
 }
 
 void WorkerProcess::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
@@ -211,7 +307,11 @@ void WorkerProcess::close_handles() {
             if (--open_handles_ == 0) delete this;
         });
     }
-    uv_close(reinterpret_cast<uv_handle_t*>(&process_), on_closed);
+    if (forked_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&exit_poll_), on_closed);
+    } else {
+        uv_close(reinterpret_cast<uv_handle_t*>(&process_), on_closed);
+    }
     uv_close(reinterpret_cast<uv_handle_t*>(&ready_channel_), on_closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&log_wake_), on_closed);
 }
@@ -227,7 +327,11 @@ void WorkerProcess::on_log_wake(uv_poll_t* poll, int status, int) {
 void WorkerProcess::on_closed(uv_handle_t* handle) {
     auto* self = static_cast<WorkerProcess*>(handle->data);
     if (handle == reinterpret_cast<uv_handle_t*>(&self->log_wake_)) ::close(self->log_wake_fd_);
-    if (handle == reinterpret_cast<uv_handle_t*>(&self->process_)) ::close(self->command_wake_fd_);
+    if (handle == reinterpret_cast<uv_handle_t*>(&self->process_) ||
+        handle == reinterpret_cast<uv_handle_t*>(&self->exit_poll_)) {
+        ::close(self->command_wake_fd_);
+    }
+    if (handle == reinterpret_cast<uv_handle_t*>(&self->exit_poll_)) ::close(self->pidfd_);
     if (--self->open_handles_ == 0) delete self;
 }
 

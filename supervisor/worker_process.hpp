@@ -7,8 +7,14 @@
 // configuration is the accepted one of its generation, passed explicitly:
 // nothing it reads on its own can differ from what the supervisor accepted.
 //
-// Reaping happens only through uv_spawn's exit_cb: a second waitpid(-1)
-// anywhere would steal statuses from libuv.
+// With --fork-server an HTTP worker is started by the fork server instead
+// (supervisor/fork_server.hpp) when it can: the same arguments and
+// descriptors, no exec, and still the supervisor's child; its exit is seen
+// through a pidfd and reaped by waitid(P_PIDFD). Either way the child
+// contract is the same.
+//
+// Reaping happens only through uv_spawn's exit_cb or that pidfd: a second
+// waitpid(-1) anywhere would steal statuses from libuv (own_children.hpp).
 //
 // Ownership: the object is heap-allocated and deletes itself once its uv
 // handles are closed, which starts after the exit callback has been delivered.
@@ -31,6 +37,8 @@
 #include "supervisor/exit_info.hpp"
 
 namespace clusterd::supervisor {
+
+class ForkServer;
 
 class WorkerEvents {
 public:
@@ -67,6 +75,7 @@ struct SpawnRequest {
     SegmentFds segment;             // the shared memory (ShmSegment::child_fds); never passed in exec mode
     std::optional<child::Identity> run_as;  // whom the child becomes (a root supervisor with --user)
     bool spare = false;             // an HTTP worker started as a hot spare (--spares): accepts once promoted
+    ForkServer* fork_server = nullptr;  // --fork-server: asked first (native HTTP workers only)
 };
 
 class WorkerProcess final : private ExecListener {
@@ -75,7 +84,9 @@ public:
     [[nodiscard]] static std::variant<WorkerProcess*, int> spawn(uv_loop_t* loop, const SpawnRequest& request,
                                                                  WorkerEvents& events);
 
-    [[nodiscard]] pid_t pid() const { return process_.pid; }
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    // Started by the fork server (no exec), not by uv_spawn.
+    [[nodiscard]] bool forked() const { return forked_; }
     // Sends a signal; a process that is already gone is not an error.
     void kill(int signal);
     // Wakes the worker to read its command ring.
@@ -91,7 +102,12 @@ private:
     void on_exec_notify(const NotifyMessage& message) override;
     void on_exec_output(OutputStream stream, std::string_view line, bool cut) override;
 
+    // Through the fork server; false (nothing started, nothing to undo) when it could not.
+    bool start_forked(uv_loop_t* loop, const SpawnRequest& request, const std::vector<uv_stdio_container_t>& stdio,
+                      int shm_at);
     static void on_exit(uv_process_t* process, std::int64_t exit_status, int term_signal);
+    static void on_pidfd(uv_poll_t* poll, int status, int events);
+    void exited(ExitInfo exit);
     static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
     static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
     static void on_closed(uv_handle_t* handle);
@@ -101,7 +117,11 @@ private:
     unsigned slot_;
     std::uint64_t generation_;
     WorkerEvents& events_;
-    uv_process_t process_{};
+    uv_process_t process_{};  // started by uv_spawn
+    uv_poll_t exit_poll_{};   // started by the fork server: its pidfd
+    int pidfd_ = -1;          // closed with exit_poll_
+    bool forked_ = false;
+    pid_t pid_ = 0;
     uv_pipe_t ready_channel_{};
     uv_poll_t log_wake_{};
     int log_wake_fd_ = -1;      // the eventfd; closed with the poll handle

@@ -4,6 +4,8 @@
 //
 // API_APP_FAIL_WORKER_HOOK=1 / API_APP_FAIL_COMPUTE_HOOK=1 make the hooks throw.
 #include <clusterd/app.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -111,5 +113,31 @@ int main(int argc, char** argv) {
     app.get("/throw", [](const Request&) -> Response { throw std::runtime_error("the handler gave up"); });
     app.get("/drop", [](const Request&, Reply) {});
     app.get("/status-odd", [](const Request&) { return Response::text(42, "not a status"); });
+    // Leaves a process behind, as a handler's `system("cmd &")` would: a
+    // child that forks a grandchild and exits at once, so the grandchild
+    // (which lives ?ms, default 200) is orphaned. Answers with its pid.
+    app.get("/orphan", [](const Request& r) {
+        const int ms = std::stoi(r.query("ms").value_or("200"));
+        int pipe_fds[2];
+        if (::pipe(pipe_fds) != 0) return Response::text(500, "pipe() failed");
+        const pid_t child = ::fork();
+        if (child == 0) {
+            const pid_t grandchild = ::fork();
+            if (grandchild == 0) {
+                ::close(pipe_fds[0]);
+                ::close(pipe_fds[1]);
+                ::usleep(static_cast<useconds_t>(ms) * 1000);
+                ::_exit(0);
+            }
+            (void)!::write(pipe_fds[1], &grandchild, sizeof grandchild);
+            ::_exit(0);
+        }
+        ::close(pipe_fds[1]);
+        pid_t grandchild = 0;
+        (void)!::read(pipe_fds[0], &grandchild, sizeof grandchild);
+        ::close(pipe_fds[0]);
+        ::waitpid(child, nullptr, 0);
+        return Response::text(200, std::to_string(grandchild));
+    });
     return clusterd::run(app, argc, argv);
 }

@@ -102,6 +102,8 @@ bool has_pair(const std::vector<std::string>& args, const std::string& name, con
 // program the exec shim became; a child that is clusterd without a role is a
 // new supervisor of a binary upgrade, not a worker.
 bool is_worker_cmdline(const std::vector<std::string>& args) {
+    // The fork server (--fork-server) serves nothing: not a worker, whatever the binary.
+    if (has_pair(args, "--role", "forkserver")) return false;
     if (has_pair(args, "--role", "worker") || has_pair(args, "--role", "compute") || has_pair(args, "--role", "exec")) {
         return true;
     }
