@@ -1,5 +1,5 @@
 // The application API (include/clusterd/) as a user's program sees it: the
-// test app (tests/apps/api_app.cpp) under a real daemon, with real
+// test app (tests/support/apps/api_app.cpp) under a real daemon, with real
 // clients, under each executor: routes with parameters, 405/404, async
 // replies, tasks with variable payloads, hooks, errors in user code and
 // their statuses, per-route and per-task metrics, application counters.

@@ -1,4 +1,4 @@
-// An application on the API (tests/apps/api_app.cpp) under --fork-server:
+// An application on the API (tests/support/apps/api_app.cpp) under --fork-server:
 // its own routes and tasks are served by workers the fork server forked
 // from that application's binary, and a process a handler leaves behind is
 // reaped by the supervisor (a child subreaper while the fork server runs)

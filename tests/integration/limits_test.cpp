@@ -24,7 +24,7 @@ struct BadRequest {
 
 std::string header_of_size(std::size_t size) { return "X-Padding: " + std::string(size, 'a') + "\r\n"; }
 
-// The test application (tests/apps/api_app.cpp): POST /echo takes a body up
+// The test application (tests/support/apps/api_app.cpp): POST /echo takes a body up
 // to --max-body-size, POST /tiny up to 16 bytes, GET routes none.
 DaemonOptions api_app(std::vector<std::string> args) {
     DaemonOptions options;

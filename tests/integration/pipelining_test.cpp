@@ -21,7 +21,7 @@ namespace {
 
 constexpr auto response_timeout = 10s;
 
-// The test application (tests/apps/api_app.cpp): POST /echo takes a body.
+// The test application (tests/support/apps/api_app.cpp): POST /echo takes a body.
 DaemonOptions api_app(std::vector<std::string> args) {
     DaemonOptions options;
     options.args = std::move(args);
